@@ -1,0 +1,1 @@
+"""The ``neuralpipe`` command line (click). Subcommands load lazily."""

@@ -1,0 +1,96 @@
+"""``neuralpipe``: the click group, lazy subcommands and the error-to-exit-code boundary.
+
+Exit codes: 0 ok, 1 runtime error (node, model, cluster), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from processors.errors import ConfigError, NeuralpipeError
+from processors.settings import Settings
+
+_SUBCOMMANDS = {
+    "opensearch": ("processors.cli.opensearch_cmds", "opensearch"),
+    "index": ("processors.cli.index_cmds", "index"),
+    "model": ("processors.cli.model_cmds", "model"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_SUBCOMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _SUBCOMMANDS:
+            module_name, attr = _SUBCOMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc), ctx) from exc
+        except NeuralpipeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("opensearchpy"):
+                raise click.ClickException(f"OpenSearch: {exc}") from exc
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url", envvar="NEURALPIPE_OPENSEARCH_URL", help="Use this cluster instead of the local node."
+)
+@click.option(
+    "--username", envvar="NEURALPIPE_OPENSEARCH_USERNAME", help="Basic auth user for --url."
+)
+@click.option(
+    "--password", envvar="NEURALPIPE_OPENSEARCH_PASSWORD", help="Basic auth password for --url."
+)
+@click.option(
+    "--verify-certs/--no-verify-certs", default=True, envvar="NEURALPIPE_OPENSEARCH_VERIFY_CERTS",
+    help="Verify TLS certificates of --url.",
+)  # fmt: skip
+@click.option(
+    "--ca-certs", type=click.Path(path_type=Path), envvar="NEURALPIPE_OPENSEARCH_CA_CERTS",
+    help="CA bundle for TLS to --url.",
+)  # fmt: skip
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="NEURALPIPE_HOME",
+    help="Cache and state directory.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, /, verbose: int, **options: Any) -> None:
+    """neuralpipe: OpenSearch neural search, sparse, hybrid and rerank, run in Python."""
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    overrides = {
+        "opensearch_url": options["url"],
+        "opensearch_username": options["username"],
+        "opensearch_password": options["password"],
+        "opensearch_verify_certs": options["verify_certs"],
+        "opensearch_ca_certs": options["ca_certs"],
+        "home": options["home"],
+    }
+    ctx.obj = Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

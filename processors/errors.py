@@ -1,0 +1,110 @@
+"""The one exception tree of neuralpipe.
+
+Every error the library raises on purpose derives from :class:`NeuralpipeError`::
+
+    NeuralpipeError
+    ├── ConfigError                     # load time: bad pipeline, mapping, model body, settings
+    │   ├── UnknownProcessorError       # unknown processor type, with a did-you-mean
+    │   ├── InvalidProcessorConfigError # one violation of a processor's options, with its JSON path
+    │   ├── UnsupportedFeatureError     # valid in OpenSearch, not emulated by neuralpipe
+    │   └── CrossReferenceError         # pipeline vs mapping vs model mismatch
+    ├── RegistryError                   # a processor type registered twice
+    ├── NodeError                       # the local OpenSearch node: install, start, stop
+    │   ├── PrerequisiteError           # Java or Maven missing, unusable Java version
+    │   └── NodeStartError              # port in use, node died at start (carries the log tail)
+    ├── ModelError                      # model artifacts and runtimes
+    │   ├── ModelNotRegisteredError     # model_id unknown to the registry and pipelines/models/
+    │   ├── ArtifactError               # bad zip: hash, zip-slip, missing tokenizer / model file
+    │   ├── BackendUnavailableError     # torch / onnxruntime not installed (says the pip command)
+    │   └── ModelMemoryError            # the model would not fit in memory (with the numbers)
+    └── ProcessorRuntimeError           # one document failed in one processor
+
+The CLI maps ``ConfigError`` to exit code 2 and every other ``NeuralpipeError`` to exit code 1.
+Errors raised by opensearch-py (``TransportError`` and friends) are not wrapped by the library.
+"""
+
+from __future__ import annotations
+
+
+class NeuralpipeError(Exception):
+    """Base of every error neuralpipe raises on purpose."""
+
+
+class ConfigError(NeuralpipeError):
+    """A body, a file or a setting is invalid. Raised at load time, before any work."""
+
+
+class UnknownProcessorError(ConfigError):
+    """A processor type name that is not registered."""
+
+
+class InvalidProcessorConfigError(ConfigError):
+    """An option of a processor is invalid."""
+
+
+class UnsupportedFeatureError(ConfigError):
+    """Valid in OpenSearch, but not emulated: refused, never silently skipped."""
+
+
+class CrossReferenceError(ConfigError):
+    """Pipelines, mappings and models disagree (field types, vector dimensions)."""
+
+
+class RegistryError(NeuralpipeError):
+    """A processor type name was registered twice."""
+
+
+class NodeError(NeuralpipeError):
+    """The local OpenSearch node could not be installed, started or stopped."""
+
+
+class PrerequisiteError(NodeError):
+    """A tool the node needs (Java, Maven) is missing or unusable."""
+
+
+class NodeStartError(NodeError):
+    """The node did not become healthy. ``log_tail`` holds the last lines of its log."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        full = (
+            f"{message}\n--- last lines of the node's log ---\n{log_tail}" if log_tail else message
+        )
+        super().__init__(full)
+        self.log_tail = log_tail
+
+
+class ModelError(NeuralpipeError):
+    """A model artifact is invalid or a model runtime failed."""
+
+
+class ModelNotRegisteredError(ModelError):
+    """A model id that no registration knows."""
+
+
+class ArtifactError(ModelError):
+    """A model zip that must not be loaded: corrupt, tampered, incomplete or unsafe."""
+
+
+class BackendUnavailableError(ModelError):
+    """The runtime a model needs (torch, onnxruntime) is not installed."""
+
+
+class ModelMemoryError(ModelError):
+    """Loading the model would exceed the memory available."""
+
+
+class ProcessorRuntimeError(NeuralpipeError):
+    """A processor failed on one document."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        processor_type: str = "",
+        tag: str | None = None,
+        doc_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.processor_type = processor_type
+        self.tag = tag
+        self.doc_id = doc_id

@@ -1,0 +1,1 @@
+"""Models: OpenSearch model zips, their runtimes (ONNX Runtime, TorchScript) and the registry."""

@@ -1,0 +1,1 @@
+"""Everything that talks to OpenSearch: the local node, the client factory, indices."""

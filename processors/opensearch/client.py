@@ -1,0 +1,46 @@
+"""Build an opensearch-py client from :class:`~processors.settings.Settings`.
+
+``opensearch_url`` (``NEURALPIPE_OPENSEARCH_URL``) points at an existing cluster, with
+optional basic auth and TLS options; unset, the client talks to the embedded local node.
+
+Example:
+    >>> client = make_client(Settings(opensearch_url="http://127.0.0.1:9200"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.errors import NodeError
+from processors.settings import Settings
+
+
+def resolve_url(settings: Settings) -> str:
+    """The cluster URL: the configured one, or the running embedded node's."""
+    if settings.opensearch_url:
+        return settings.opensearch_url.rstrip("/")
+    from processors.opensearch.node import LocalNode
+
+    running = LocalNode(settings).running()
+    if running is None:
+        raise NodeError(
+            "no OpenSearch to talk to: start the local node with `neuralpipe opensearch start` "
+            "or point --url / NEURALPIPE_OPENSEARCH_URL at a cluster"
+        )
+    return running.url
+
+
+def make_client(settings: Settings, **kwargs: Any) -> Any:
+    """An ``opensearchpy.OpenSearch`` client for the configured cluster."""
+    from opensearchpy import OpenSearch
+
+    options: dict[str, Any] = {"hosts": [resolve_url(settings)], "timeout": 60}
+    if settings.opensearch_username is not None:
+        options["http_auth"] = (settings.opensearch_username, settings.opensearch_password or "")
+    options["verify_certs"] = settings.opensearch_verify_certs
+    if not settings.opensearch_verify_certs:
+        options["ssl_show_warn"] = False
+    if settings.opensearch_ca_certs is not None:
+        options["ca_certs"] = str(settings.opensearch_ca_certs)
+    options.update(kwargs)
+    return OpenSearch(**options)

@@ -1,0 +1,116 @@
+"""Index bodies from ``mappings/``: read, check, create, delete.
+
+A mapping file is exactly the body of ``PUT /<index>`` (JSON, or YAML). Two settings name
+pipelines that only neuralpipe knows, so they are taken out of the body sent to the node and
+kept in the index's ``_meta.neuralpipe``: ``index.default_pipeline`` and
+``index.search.default_pipeline``.
+
+Example:
+    >>> body = load_mapping(Path("mappings/dense.json"))      # doctest: +SKIP
+    >>> create_index(client, "docs", body, embedded=True)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from processors.errors import ConfigError
+
+JSONObject = dict[str, Any]
+
+NATIVE_ENGINES = ("faiss", "nmslib")
+"""k-NN engines that need native libraries the Maven Central k-NN zip does not ship."""
+
+PIPELINE_SETTINGS = ("default_pipeline", "search.default_pipeline")
+
+
+def load_mapping(path: Path) -> JSONObject:
+    """Read an index body; a clear ``ConfigError`` naming the file when it is not one."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read mapping file: {exc.strerror}") from None
+    try:
+        body = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: an index body must be an object with settings/mappings")
+    unknown = sorted(set(body) - {"settings", "mappings", "aliases"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level keys {unknown}; allowed: settings, mappings, aliases"
+        )
+    return body
+
+
+def knn_fields(body: JSONObject) -> dict[str, JSONObject]:
+    """``{dotted field path: field mapping}`` of every ``knn_vector`` field in the body."""
+    return {
+        p: f for p, f in _walk_properties(body.get("mappings", {})) if f.get("type") == "knn_vector"
+    }
+
+
+def _walk_properties(mapping: JSONObject, prefix: str = "") -> list[tuple[str, JSONObject]]:
+    found: list[tuple[str, JSONObject]] = []
+    for name, field in (mapping.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        found.append((path, field))
+        found.extend(_walk_properties(field, f"{path}."))
+    return found
+
+
+def check_for_embedded_node(body: JSONObject, source: str = "mapping") -> None:
+    """Refuse what would crash the embedded node: k-NN engines without native libraries."""
+    for path, field in knn_fields(body).items():
+        engine = (field.get("method") or {}).get("engine")
+        if engine in NATIVE_ENGINES:
+            raise ConfigError(
+                f"{source}: mappings.properties.{path}.method.engine: '{engine}' needs native "
+                "libraries the local node does not have (indexing would kill the node); "
+                "use engine 'lucene'"
+            )
+
+
+def split_pipeline_settings(body: JSONObject) -> tuple[JSONObject, dict[str, str]]:
+    """The body without neuralpipe-only pipeline settings, and those settings."""
+    body = json.loads(json.dumps(body))
+    settings: JSONObject = body.get("settings") or {}
+    taken: dict[str, str] = {}
+    nested_index = settings.get("index")
+    index_settings: JSONObject = nested_index if isinstance(nested_index, dict) else {}
+    for key in PIPELINE_SETTINGS:
+        for container, name in ((settings, f"index.{key}"), (index_settings, key)):
+            if name in container:
+                taken[f"index.{key}"] = container.pop(name)
+        if key == "search.default_pipeline" and isinstance(index_settings.get("search"), dict):
+            nested = index_settings["search"]
+            if "default_pipeline" in nested:
+                taken["index.search.default_pipeline"] = nested.pop("default_pipeline")
+    if taken:
+        meta = body.setdefault("mappings", {}).setdefault("_meta", {})
+        meta.setdefault("neuralpipe", {}).update(taken)
+    return body, taken
+
+
+def create_index(client: Any, name: str, body: JSONObject, *, embedded: bool) -> JSONObject:
+    """Create ``name`` from an index body (checked, pipeline settings moved to ``_meta``)."""
+    if embedded:
+        check_for_embedded_node(body, source=name)
+    sent, _ = split_pipeline_settings(body)
+    result: JSONObject = client.indices.create(index=name, body=sent)
+    return result
+
+
+def delete_index(client: Any, name: str) -> JSONObject:
+    """Delete one index by its exact name (wildcards refused)."""
+    if any(ch in name for ch in "*?,") or name.startswith("_"):
+        raise ConfigError(f"refusing to delete '{name}': give one exact index name")
+    result: JSONObject = client.indices.delete(index=name)
+    return result

@@ -1,0 +1,273 @@
+"""The embedded single-node OpenSearch: start, reuse, stop, status, logs.
+
+The node binds 127.0.0.1 only, keeps its config, data and logs under
+``<home>/nodes/<name>/`` and runs as an unprivileged ``neuralpipe`` system user when
+started by root (OpenSearch refuses to run as root).
+
+Example:
+    >>> node = LocalNode(Settings())        # doctest: +SKIP
+    >>> node.start().url                    # doctest: +SKIP
+    'http://127.0.0.1:9200'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from processors.errors import NodeError, NodeStartError
+from processors.opensearch.distribution import Distribution
+from processors.opensearch.prereqs import java_home
+from processors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NODE_USER = "neuralpipe"
+DEFAULT_PORT = 9200
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A running node: where it listens and whether this call started it."""
+
+    url: str
+    pid: int
+    port: int
+    reused: bool
+    start_s: float = 0.0
+
+
+class LocalNode:
+    """One embedded node, identified by ``settings.node_name``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.distribution = Distribution(settings.home, settings.opensearch_version)
+        self.state_dir = settings.home / "nodes" / settings.node_name
+        self.cluster_name = f"neuralpipe-{settings.node_name}"
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def _state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "logs" / f"{self.cluster_name}.log"
+
+    # -- public API ----------------------------------------------------------------------
+    def running(self) -> NodeInfo | None:
+        """The node if its process is alive and its HTTP port answers, else None."""
+        state = self._read_state()
+        if not state or not _pid_alive(int(state["pid"])):
+            return None
+        url = f"http://127.0.0.1:{state['port']}"
+        if _health(url) is None:
+            return None
+        return NodeInfo(url=url, pid=int(state["pid"]), port=int(state["port"]), reused=True)
+
+    def start(
+        self, port: int | None = None, heap: str | None = None, timeout: float = 180
+    ) -> NodeInfo:
+        """Start the node, or reuse it when it already runs; wait for yellow or green."""
+        current = self.running()
+        if current:
+            return current
+        self.distribution.ensure_installed()
+        http_port = _choose_port(port if port is not None else self.settings.node_port)
+        transport_port = _free_port()
+        self._prepare_state(http_port, transport_port, heap or self.settings.node_heap)
+        started = time.monotonic()
+        pid = self._launch()
+        self._write_state({"pid": pid, "port": http_port, "transport_port": transport_port})
+        url = f"http://127.0.0.1:{http_port}"
+        self._wait_healthy(url, pid, timeout)
+        return NodeInfo(
+            url, pid, http_port, reused=False, start_s=round(time.monotonic() - started, 1)
+        )
+
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop gracefully (SIGTERM), then SIGKILL after ``timeout``. False if not running."""
+        state = self._read_state()
+        if not state or not _pid_alive(int(state["pid"])):
+            self._state_file.unlink(missing_ok=True)
+            return False
+        pid = int(state["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _pid_alive(pid):
+            log.warning("node pid %s ignored SIGTERM for %ss; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            while _pid_alive(pid):
+                time.sleep(0.1)
+        self._state_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the node's log (or of its launcher output)."""
+        for path in (self.log_file, self.state_dir / "logs" / "launcher.log"):
+            if path.exists() and path.stat().st_size:
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    # -- internals -----------------------------------------------------------------------
+    def _read_state(self) -> dict[str, int] | None:
+        try:
+            state: dict[str, int] = json.loads(self._state_file.read_text())
+            return state
+        except (OSError, ValueError):
+            return None
+
+    def _write_state(self, state: dict[str, int]) -> None:
+        self._state_file.write_text(json.dumps(state))
+
+    def _prepare_state(self, http_port: int, transport_port: int, heap: str) -> None:
+        config = self.state_dir / "config"
+        for sub in ("data", "logs"):
+            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+        if config.exists():
+            shutil.rmtree(config)
+        shutil.copytree(self.distribution.install_dir / "config", config)
+        jvm = config / "jvm.options"
+        logs, data = self.state_dir / "logs", self.state_dir / "data"
+        kept = [
+            # The launcher runs from the install dir: make GC log, error file and heap dumps
+            # land in this node's own (writable) state dir.
+            ln.replace("file=logs/", f"file={logs}/")
+            .replace("ErrorFile=logs/", f"ErrorFile={logs}/")
+            .replace("HeapDumpPath=data", f"HeapDumpPath={data}")
+            for ln in jvm.read_text().splitlines()
+            if not ln.startswith(("-Xms", "-Xmx"))
+        ]
+        jvm.write_text("\n".join(kept) + "\n")
+        (config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+        settings = {
+            "cluster.name": self.cluster_name,
+            "node.name": self.settings.node_name,
+            "network.host": "127.0.0.1",
+            "http.port": http_port,
+            "transport.port": transport_port,
+            "discovery.type": "single-node",
+            "path.data": str(self.state_dir / "data"),
+            "path.logs": str(self.state_dir / "logs"),
+            # A developer machine's disk may be fuller than the default watermarks allow.
+            "cluster.routing.allocation.disk.threshold_enabled": False,
+        }
+        (config / "opensearch.yml").write_text(json.dumps(settings, indent=2) + "\n")
+        if _is_root():
+            _ensure_node_user()
+            _chown_tree(self.state_dir)
+
+    def _launch(self) -> int:
+        install = self.distribution.install_dir
+        pid_file = self.state_dir / "node.pid"
+        pid_file.unlink(missing_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "JAVA_HOME": str(java_home()),
+            "OPENSEARCH_PATH_CONF": str(self.state_dir / "config"),
+        }
+        launcher_log = self.state_dir / "logs" / "launcher.log"
+        with launcher_log.open("wb") as out:
+            done = subprocess.run(
+                [str(install / "bin" / "opensearch"), "-d", "-p", str(pid_file)],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir,
+                user=NODE_USER if _is_root() else None, check=False, timeout=120,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            if time.monotonic() > deadline or done.returncode != 0:
+                raise NodeStartError("the node did not start (no pid file)", self.log_tail())
+            time.sleep(0.1)
+        return int(pid_file.read_text().strip())
+
+    def _wait_healthy(self, url: str, pid: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _pid_alive(pid):
+                self._state_file.unlink(missing_ok=True)
+                raise NodeStartError(f"the node died while starting (pid {pid})", self.log_tail())
+            health = _health(url)
+            if health and health.get("status") in ("green", "yellow"):
+                return
+            time.sleep(0.25)
+        raise NodeStartError(f"the node at {url} was not healthy after {timeout}s", self.log_tail())
+
+
+def _health(url: str) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=2) as resp:
+            body: dict[str, object] = json.loads(resp.read())
+            return body
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _choose_port(requested: int | None) -> int:
+    if requested is not None:
+        if not _port_free(requested):
+            raise NodeStartError(
+                f"port {requested} on 127.0.0.1 is in use: stop what listens there, "
+                "pick another with --port, or point --url at that cluster if it is OpenSearch"
+            )
+        return requested
+    return DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _ensure_node_user() -> None:
+    if subprocess.run(["id", "-u", NODE_USER], capture_output=True, check=False).returncode == 0:
+        return
+    cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NODE_USER]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise NodeError(
+            f"OpenSearch cannot run as root and creating user {NODE_USER!r} failed: {done.stderr}"
+        )
+
+
+def _chown_tree(path: Path) -> None:
+    for entry in [path, *path.rglob("*")]:
+        shutil.chown(entry, NODE_USER, NODE_USER)

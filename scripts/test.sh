@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, against the real local OpenSearch node (installed and started as needed).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+cd "$NEURALPIPE_REPO"
+neuralpipe opensearch install >/dev/null
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: the selection is empty, which is a failure here" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from processors.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+COMMANDS = [
+    [],
+    ["opensearch"],
+    ["opensearch", "install"],
+    ["opensearch", "start"],
+    ["opensearch", "stop"],
+    ["opensearch", "status"],
+    ["opensearch", "logs"],
+    ["index"],
+    ["index", "create"],
+    ["index", "delete"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "root")
+def test_every_command_has_help(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_import_and_help_load_no_model_runtime() -> None:
+    code = (
+        "import sys; import processors; from click.testing import CliRunner;"
+        "from processors.cli.main import cli; r = CliRunner().invoke(cli, ['--help']);"
+        "assert r.exit_code == 0;"
+        "heavy = {'torch', 'onnxruntime', 'transformers'} & set(sys.modules);"
+        "print(sorted(heavy)); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bad_mapping_is_a_usage_error_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    result = CliRunner().invoke(
+        cli, ["--url", "http://127.0.0.1:9", "index", "create", "x", "--mapping", str(bad)]
+    )
+    assert result.exit_code == 2
+    assert "bad.json: not valid JSON" in result.output
+
+
+def test_unreachable_cluster_is_a_runtime_error_exit_1() -> None:
+    result = CliRunner().invoke(
+        cli, ["--url", "http://127.0.0.1:9", "index", "delete", "nothing-here"]
+    )
+    assert result.exit_code == 1
+    assert "OpenSearch" in result.output
+
+
+def test_unknown_option_is_exit_2() -> None:
+    assert CliRunner().invoke(cli, ["opensearch", "start", "--bogus"]).exit_code == 2

@@ -1,0 +1,50 @@
+"""Node pieces that need no running node: ports, version pinning, settings."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from processors.errors import NodeError, NodeStartError
+from processors.opensearch.distribution import Distribution, _file_name, _pom
+from processors.opensearch.node import _choose_port
+from processors.settings import Settings
+
+
+def test_explicit_port_in_use_says_what_to_do() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(NodeStartError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
+            _choose_port(port)
+
+
+def test_unpinned_version_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match=r"2\.19\.6"):
+        Distribution(tmp_path, "1.3.0")
+
+
+def test_coordinates_and_pom() -> None:
+    dist = Distribution(Path("/nowhere"), "2.19.6")
+    assert (
+        dist.dist_coordinate == "org.opensearch.distribution.integ-test-zip:opensearch:2.19.6:zip"
+    )
+    assert dist.knn_coordinate == "org.opensearch.plugin:opensearch-knn:2.19.6.0:zip"
+    assert _file_name(dist.knn_coordinate) == "opensearch-knn-2.19.6.0.zip"
+    assert _file_name("org.antlr:antlr4-runtime:4.13.1") == "antlr4-runtime-4.13.1.jar"
+    pom = _pom([dist.knn_coordinate])
+    assert (
+        "<artifactId>opensearch-knn</artifactId><version>2.19.6.0</version><type>zip</type>" in pom
+    )
+
+
+def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEURALPIPE_OPENSEARCH_URL", "https://search.example:9200")
+    monkeypatch.setenv("NEURALPIPE_OPENSEARCH_VERIFY_CERTS", "false")
+    settings = Settings()
+    assert settings.opensearch_url == "https://search.example:9200"
+    assert settings.opensearch_verify_certs is False
+    assert not settings.uses_embedded_node
