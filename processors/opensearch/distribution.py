@@ -166,6 +166,7 @@ class Distribution:
         cmd = [
             maven(), "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
             f"-DoutputDirectory={self.downloads}", "-DexcludeTransitive=true",
+            f"-Dmaven.repo.local={self.root.parent / 'maven-repo'}",
         ]  # fmt: skip
         log.info("downloading OpenSearch %s from Maven Central", self.version)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: install everything, start the local node, run the main job.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+cd "$NEURALPIPE_REPO"
+neuralpipe opensearch install >/dev/null
+neuralpipe opensearch start
+python scripts/demo.py "$@"
