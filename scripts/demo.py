@@ -34,7 +34,11 @@ docs = [json.loads(line) for line in args.corpus.read_text().splitlines() if lin
 texts = [d["text"] for d in docs]
 vectors, token_maps = HashEmbedder().embed(texts), CountSparseEncoder().encode(texts)
 actions = [
-    {"_index": args.index, "_id": d.pop("_id"), "_source": {**d, "text_embedding": v.tolist(), "text_sparse": t}}
+    {
+        "_index": args.index,
+        "_id": d.pop("_id"),
+        "_source": {**d, "text_embedding": v.tolist(), "text_sparse": t},
+    }
     for d, v, t in zip(docs, vectors, token_maps, strict=True)
 ]
 ok, _ = helpers.bulk(client, actions, refresh=True)
@@ -45,7 +49,8 @@ query_tokens = CountSparseEncoder().encode([args.query])[0]
 searches = {
     "knn (dense)": {"knn": {"text_embedding": {"vector": query_vector, "k": 3}}},
     "rank_feature (sparse)": {"bool": {"should": [
-        {"rank_feature": {"field": f"text_sparse.{t}", "linear": {}, "boost": w}} for t, w in query_tokens.items()
+        {"rank_feature": {"field": f"text_sparse.{t}", "linear": {}, "boost": w}}
+        for t, w in query_tokens.items()
     ]}},
 }  # fmt: skip
 for label, query in searches.items():

@@ -1,0 +1,238 @@
+"""``text_embedding`` and ``sparse_encoding``: configuration and batch execution (reference §1-3).
+
+Both share one base: parse the options with the plugin's own error messages, then for a batch of
+documents un-flatten, validate, collect texts, call the model once per ``batch_size`` documents
+and write the results back. A document that fails validation fails alone; a failed model call
+fails every document of its sub-batch (as the plugin's batch mode does).
+
+Example:
+    >>> from processors.testing.fakes import HashEmbedder
+    >>> step = TextEmbeddingProcessor.from_body({"model_id": "m", "field_map": {"t": "v"}},
+    ...                                        embedder=HashEmbedder(4))
+    >>> docs = [{"t": "hello"}]
+    >>> step.run(docs)
+    [None]
+    >>> len(docs[0]["v"])
+    4
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
+from processors.ingest import field_map as fm
+from processors.ingest.prune import check_prune_config, prune
+from processors.models.encoders import SparseEncoder, TextEmbedder
+
+JSONObject = dict[str, Any]
+Infer = Callable[[list[str]], list[Any]]
+
+COMMON_KEYS = (
+    "model_id",
+    "field_map",
+    "batch_size",
+    "description",
+    "tag",
+    "ignore_failure",
+    "on_failure",
+)
+
+_JAVA_TYPES = {str: "java.lang.String", int: "java.lang.Integer", float: "java.lang.Double",
+               bool: "java.lang.Boolean", list: "java.util.ArrayList"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Options shared by both processors (generic ones included)."""
+
+    model_id: str
+    field_map: JSONObject
+    batch_size: int = 1
+    tag: str | None = None
+    description: str | None = None
+    ignore_failure: bool = False
+    extra: JSONObject = field(default_factory=dict)
+
+
+def _errors_of_common(type_name: str, body: JSONObject, allowed: Sequence[str]) -> list[str]:
+    errors: list[str] = []
+    unknown = [k for k in body if k not in allowed]
+    if unknown:
+        errors.append(
+            f"processor [{type_name}] doesn't support one or more provided configuration "
+            f"parameters [{', '.join(unknown)}]"
+        )
+    if "model_id" not in body:
+        errors.append("[model_id] required property is missing")
+    elif not isinstance(body["model_id"], str) or not body["model_id"].strip():
+        errors.append("model_id is null or empty, cannot process it")
+    errors.extend(_field_map_errors(body))
+    errors.extend(_batch_size_errors(body.get("batch_size", 1)))
+    return errors
+
+
+def _field_map_errors(body: JSONObject) -> list[str]:
+    if "field_map" not in body:
+        return ["[field_map] required property is missing"]
+    fmap = body["field_map"]
+    if not isinstance(fmap, dict):
+        java = _JAVA_TYPES.get(type(fmap), "java.lang.Object")
+        return [f"[field_map] property isn't a map, but of type [{java}]"]
+    if not fmap or not _field_map_entries_valid(fmap):
+        return ["Unable to create the processor as field_map has invalid key or value"]
+    return []
+
+
+def _field_map_entries_valid(fmap: JSONObject) -> bool:
+    for key, value in fmap.items():
+        if not str(key).strip() or value is None:
+            return False
+        if isinstance(value, str) and not value.strip():
+            return False
+        if isinstance(value, dict) and not (value and _field_map_entries_valid(value)):
+            return False
+        if not isinstance(value, str | dict):
+            return False
+    return True
+
+
+def _batch_size_errors(value: Any) -> list[str]:
+    try:
+        number = int(str(value)) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None:
+        return [f"[batch_size] property cannot be converted to an int [{value}]"]
+    return [] if number >= 1 else ["[batch_size] batch_size must be a positive integer"]
+
+
+class InferenceProcessor:
+    """Base of the two model-calling ingest processors."""
+
+    type_name: ClassVar[str]
+    list_key: ClassVar[str]
+    extra_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: InferenceConfig, infer: Infer) -> None:
+        self.config = config
+        self._infer = infer
+
+    @classmethod
+    def parse(cls, body: JSONObject) -> InferenceConfig:
+        """Validated options; one ``InvalidProcessorConfigError`` listing every problem."""
+        if not isinstance(body, dict):
+            raise InvalidProcessorConfigError(f"[{cls.type_name}] options must be an object")
+        errors = _errors_of_common(cls.type_name, body, (*COMMON_KEYS, *cls.extra_keys))
+        errors.extend(cls._extra_errors(body))
+        if body.get("on_failure"):
+            errors.append("on_failure is handled by the pipeline, not inside the processor options")
+        if errors:
+            raise InvalidProcessorConfigError("; ".join(errors))
+        return InferenceConfig(
+            model_id=body["model_id"], field_map=body["field_map"],
+            batch_size=int(str(body.get("batch_size", 1))),
+            tag=body.get("tag"), description=body.get("description"),
+            ignore_failure=bool(body.get("ignore_failure", False)),
+            extra={k: body[k] for k in cls.extra_keys if k in body},
+        )  # fmt: skip
+
+    @classmethod
+    def _extra_errors(cls, body: JSONObject) -> list[str]:
+        return []
+
+    def run(self, sources: list[JSONObject]) -> list[ProcessorRuntimeError | None]:
+        """Process ``sources`` in place; one error (or None) per document, in order."""
+        outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        size = self.config.batch_size
+        for start in range(0, len(sources), size):
+            self._run_batch(sources, range(start, min(start + size, len(sources))), outcome)
+        return outcome
+
+    def _run_batch(self, sources: list[JSONObject], rows: range, outcome: list[Any]) -> None:
+        prepared: list[tuple[int, list[fm.Slot]]] = []
+        for row in rows:
+            try:
+                unflat = fm.unflatten(sources[row])
+                fm.validate(unflat, fm.normalise_field_map(self.config.field_map))
+            except ProcessorRuntimeError as exc:
+                outcome[row] = self._error(str(exc))
+                continue
+            sources[row].clear()
+            sources[row].update(unflat)
+            prepared.append(
+                (row, fm.collect(sources[row], self.config.field_map, list_key=self.list_key))
+            )
+        texts = [t for _, slots in prepared for slot in slots for t in slot.texts]
+        if not texts:
+            return
+        try:
+            results = self._infer(texts)
+        except Exception as exc:  # a failed model call fails the whole sub-batch
+            for row, _ in prepared:
+                outcome[row] = self._error(f"{type(exc).__name__}: {exc}")
+            return
+        position = 0
+        for _, slots in prepared:
+            count = sum(len(slot.texts) for slot in slots)
+            fm.write_results(slots, results[position : position + count])
+            position += count
+
+    def _error(self, message: str) -> ProcessorRuntimeError:
+        return ProcessorRuntimeError(message, processor_type=self.type_name, tag=self.config.tag)
+
+
+class TextEmbeddingProcessor(InferenceProcessor):
+    """``text_embedding``: dense vectors (list items keyed ``knn``)."""
+
+    type_name = "text_embedding"
+    list_key = "knn"
+
+    @classmethod
+    def from_body(cls, body: JSONObject, *, embedder: TextEmbedder) -> TextEmbeddingProcessor:
+        def infer(texts: list[str]) -> list[Any]:
+            return [row.tolist() for row in embedder.embed(texts, "passage")]
+
+        return cls(cls.parse(body), infer)
+
+
+class SparseEncodingProcessor(InferenceProcessor):
+    """``sparse_encoding``: token-weight maps (list items keyed ``sparse_encoding``), pruned."""
+
+    type_name = "sparse_encoding"
+    list_key = "sparse_encoding"
+    extra_keys = ("prune_type", "prune_ratio")
+
+    @classmethod
+    def _extra_errors(cls, body: JSONObject) -> list[str]:
+        prune_type = body.get("prune_type") or "none"
+        if "prune_ratio" in body and prune_type == "none":
+            return ["prune_ratio field is not supported when prune_type is not provided"]
+        if prune_type != "none" and "prune_ratio" not in body:
+            return [
+                check_prune_config(prune_type, None) or "[prune_ratio] required property is missing"
+            ]
+        ratio: float | None = None
+        if "prune_ratio" in body:
+            try:
+                ratio = float(body["prune_ratio"])
+            except (TypeError, ValueError):
+                bad = body["prune_ratio"]
+                return [f"[prune_ratio] property cannot be converted to a double [{bad}]"]
+        message = check_prune_config(prune_type, ratio)
+        return [message] if message else []
+
+    @classmethod
+    def from_body(cls, body: JSONObject, *, encoder: SparseEncoder) -> SparseEncodingProcessor:
+        config = cls.parse(body)
+        prune_type = config.extra.get("prune_type") or "none"
+        ratio = float(config.extra.get("prune_ratio", 0))
+
+        def infer(texts: list[str]) -> list[Any]:
+            return [
+                prune(weights, prune_type, ratio) for weights in encoder.encode(texts, "passage")
+            ]
+
+        return cls(config, infer)
