@@ -39,7 +39,11 @@ class UnknownProcessorError(ConfigError):
 
 
 class InvalidProcessorConfigError(ConfigError):
-    """An option of a processor is invalid."""
+    """Options of a processor are invalid; ``problems`` lists ``(option, message)`` pairs."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [("", message)]
 
 
 class UnsupportedFeatureError(ConfigError):

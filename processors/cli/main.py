@@ -19,6 +19,7 @@ _SUBCOMMANDS = {
     "opensearch": ("processors.cli.opensearch_cmds", "opensearch"),
     "index": ("processors.cli.index_cmds", "index"),
     "model": ("processors.cli.model_cmds", "model"),
+    "pipeline": ("processors.cli.pipeline_cmds", "pipeline"),
 }
 
 

@@ -57,20 +57,25 @@ class InferenceConfig:
     extra: JSONObject = field(default_factory=dict)
 
 
-def _errors_of_common(type_name: str, body: JSONObject, allowed: Sequence[str]) -> list[str]:
-    errors: list[str] = []
+def _errors_of_common(
+    type_name: str, body: JSONObject, allowed: Sequence[str]
+) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
     unknown = [k for k in body if k not in allowed]
     if unknown:
         errors.append(
-            f"processor [{type_name}] doesn't support one or more provided configuration "
-            f"parameters [{', '.join(unknown)}]"
+            (
+                unknown[0],
+                f"processor [{type_name}] doesn't support one or more provided configuration "
+                f"parameters [{', '.join(unknown)}]",
+            )
         )
     if "model_id" not in body:
-        errors.append("[model_id] required property is missing")
+        errors.append(("model_id", "[model_id] required property is missing"))
     elif not isinstance(body["model_id"], str) or not body["model_id"].strip():
-        errors.append("model_id is null or empty, cannot process it")
-    errors.extend(_field_map_errors(body))
-    errors.extend(_batch_size_errors(body.get("batch_size", 1)))
+        errors.append(("model_id", "model_id is null or empty, cannot process it"))
+    errors.extend(("field_map", m) for m in _field_map_errors(body))
+    errors.extend(("batch_size", m) for m in _batch_size_errors(body.get("batch_size", 1)))
     return errors
 
 
@@ -126,11 +131,15 @@ class InferenceProcessor:
         if not isinstance(body, dict):
             raise InvalidProcessorConfigError(f"[{cls.type_name}] options must be an object")
         errors = _errors_of_common(cls.type_name, body, (*COMMON_KEYS, *cls.extra_keys))
-        errors.extend(cls._extra_errors(body))
+        errors.extend(
+            ("prune_ratio" if "ratio" in m else "prune_type", m) for m in cls._extra_errors(body)
+        )
         if body.get("on_failure"):
-            errors.append("on_failure is handled by the pipeline, not inside the processor options")
+            errors.append(
+                ("on_failure", "on_failure inside a neuralpipe processor is not emulated yet")
+            )
         if errors:
-            raise InvalidProcessorConfigError("; ".join(errors))
+            raise InvalidProcessorConfigError("; ".join(m for _, m in errors), problems=errors)
         return InferenceConfig(
             model_id=body["model_id"], field_map=body["field_map"],
             batch_size=int(str(body.get("batch_size", 1))),

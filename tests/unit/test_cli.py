@@ -22,6 +22,10 @@ COMMANDS = [
     ["index"],
     ["index", "create"],
     ["index", "delete"],
+    ["pipeline"],
+    ["pipeline", "validate"],
+    ["pipeline", "show"],
+    ["model"],
 ]
 
 

@@ -1,0 +1,1 @@
+"""Reading and validating the YAML/JSON bodies under ``pipelines/`` and ``mappings/``."""

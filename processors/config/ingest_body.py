@@ -1,0 +1,149 @@
+"""Load ``pipelines/ingest/<id>.yaml`` (the body of ``PUT _ingest/pipeline/<id>``) and check all of it.
+
+Every problem is collected with its path (``<id>.processors[1].sparse_encoding.prune_ratio``) and
+reported at once in one :class:`~processors.errors.ConfigError`. Our processors are parsed with
+their own option rules; OpenSearch core processors are kept as they are, to be run by the node.
+
+Example:
+    >>> spec = load_ingest_pipeline(Path("pipelines/ingest/demo-embed.yaml"))  # doctest: +SKIP
+    >>> [step.type_name for step in spec.steps]                                # doctest: +SKIP
+    ['text_embedding', 'set']
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from processors.errors import ConfigError, InvalidProcessorConfigError
+from processors.ingest.inference import (
+    InferenceConfig,
+    SparseEncodingProcessor,
+    TextEmbeddingProcessor,
+)
+from processors.registry import suggest
+
+JSONObject = dict[str, Any]
+
+OURS: dict[str, type[TextEmbeddingProcessor] | type[SparseEncodingProcessor]] = {
+    "text_embedding": TextEmbeddingProcessor,
+    "sparse_encoding": SparseEncodingProcessor,
+}
+NOT_YET = ("text_chunking",)
+CORE = tuple(
+    "append bytes community_id convert copy csv date date_index_name dissect dot_expander drop fail "
+    "fingerprint foreach grok gsub html_strip join json kv lowercase pipeline remove remove_by_pattern "
+    "rename script set sort split trim uppercase urldecode uri_parts".split()
+)
+"""Core processors of the node's ingest-common module: run by the node, never re-implemented."""
+
+BODY_KEYS = ("description", "processors", "on_failure", "version", "_meta")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One processor entry: ours (with parsed options) or a core one (kept verbatim)."""
+
+    type_name: str
+    body: JSONObject
+    config: InferenceConfig | None
+
+    @property
+    def runs_on_node(self) -> bool:
+        return self.config is None
+
+
+@dataclass(frozen=True)
+class IngestPipelineSpec:
+    """A validated ingest pipeline body."""
+
+    pipeline_id: str
+    description: str | None
+    steps: tuple[Step, ...]
+    body: JSONObject
+
+
+def read_body(path: Path) -> Any:
+    """YAML or JSON (YAML is a superset); a ConfigError naming the file if unreadable."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
+
+
+def load_ingest_pipeline(path: Path) -> IngestPipelineSpec:
+    """Read and validate one pipeline file; its id is the file stem."""
+    return parse_ingest_pipeline(path.stem, read_body(path), source=str(path))
+
+
+def parse_ingest_pipeline(pipeline_id: str, body: Any, source: str = "") -> IngestPipelineSpec:
+    """Validate a body; raise one ConfigError listing every problem with its path."""
+    errors: list[str] = []
+    where = pipeline_id
+    if not isinstance(body, dict):
+        raise ConfigError(f"{source or where}: an ingest pipeline body must be an object")
+    for key in body:
+        if key not in BODY_KEYS:
+            errors.append(f"{where}.{key}: unknown key.{suggest(key, list(BODY_KEYS))}")
+    processors = body.get("processors")
+    steps: list[Step] = []
+    if not isinstance(processors, list) or not processors:
+        errors.append(f"{where}.processors: required, a non-empty list of processors")
+        processors = []
+    for index, entry in enumerate(processors):
+        step = _parse_entry(entry, f"{where}.processors[{index}]", errors)
+        if step:
+            steps.append(step)
+    for index, entry in enumerate(body.get("on_failure") or []):
+        _parse_entry(entry, f"{where}.on_failure[{index}]", errors)
+    if errors:
+        numbered = "\n".join(f"  {n}. {e}" for n, e in enumerate(errors, 1))
+        raise ConfigError(f"{source or where}: {len(errors)} error(s)\n{numbered}")
+    return IngestPipelineSpec(pipeline_id, body.get("description"), tuple(steps), body)
+
+
+def _parse_entry(entry: Any, path: str, errors: list[str]) -> Step | None:
+    if not isinstance(entry, dict) or len(entry) != 1:
+        errors.append(
+            f"{path}: a processor entry is a map with exactly one key (the processor type)"
+        )
+        return None
+    ((type_name, options),) = entry.items()
+    options = options if options is not None else {}
+    if type_name in OURS:
+        return _parse_ours(type_name, options, f"{path}.{type_name}", errors)
+    if type_name in NOT_YET:
+        errors.append(
+            f"{path}.{type_name}: not emulated yet by neuralpipe (supported: {', '.join(OURS)})"
+        )
+        return None
+    if type_name in CORE:
+        return Step(type_name, options, None)
+    candidates = [*OURS, *NOT_YET, *CORE]
+    errors.append(f"{path}: unknown processor type '{type_name}'.{suggest(type_name, candidates)}")
+    return None
+
+
+def _parse_ours(type_name: str, options: Any, path: str, errors: list[str]) -> Step | None:
+    if isinstance(options, dict) and "if" in options:
+        errors.append(f"{path}.if: a Painless condition on a neuralpipe processor is not emulated")
+        options = {k: v for k, v in options.items() if k != "if"}
+    try:
+        config = OURS[type_name].parse(options)
+    except InvalidProcessorConfigError as exc:
+        errors.extend(
+            f"{path}.{key}: {message}" if key else f"{path}: {message}"
+            for key, message in exc.problems
+        )
+        return None
+    return Step(type_name, options, config)
