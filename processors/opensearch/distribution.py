@@ -8,8 +8,9 @@ Everything comes from Maven Central through ``mvn`` into ``<home>/opensearch/<ve
   ``lang-painless``, which the minimal distribution lacks.
 * The module jars a usable node needs, published on Maven Central as plain jars:
   ``lang-painless`` (needed by k-NN), ``mapper-extras`` (``rank_features``, ``rank_feature``),
-  ``ingest-common`` and ``search-pipeline-common`` (core pipeline processors) and
-  ``analysis-common`` (language analyzers). neuralpipe assembles each into ``modules/<name>``
+  ``lang-mustache`` (``{{field}}`` templates in ``set`` and friends; without it they stay
+  literal text), ``ingest-common`` and ``search-pipeline-common`` (core pipeline processors)
+  and ``analysis-common`` (language analyzers). neuralpipe assembles each into ``modules/<name>``
   with the descriptor OpenSearch reads.
 
 Example:
@@ -34,7 +35,7 @@ from processors.opensearch.prereqs import java_home, maven
 
 log = logging.getLogger(__name__)
 
-_INSTALLED_MARKER = ".neuralpipe-installed.json"
+_INSTALLED_MARKER = ".neuralpipe-installed-v2.json"  # bump when the assembled layout changes
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class Module:
 _PAINLESS_POLICY = """grant {
   permission java.lang.RuntimePermission "createClassLoader";
   permission java.lang.RuntimePermission "getClassLoader";
+};
+"""
+
+
+_MUSTACHE_POLICY = """grant {
+  permission java.lang.RuntimePermission "accessDeclaredMembers";
 };
 """
 
@@ -94,6 +101,15 @@ def _modules(v: str) -> tuple[Module, ...]:
             "org.opensearch.search.pipeline.common.SearchPipelineCommonModulePlugin",
             (f"{plugin}:search-pipeline-common:{v}",),
             extended="lang-painless",
+        ),
+        Module(
+            "lang-mustache",
+            "org.opensearch.script.mustache.MustachePlugin",
+            (
+                f"{plugin}:lang-mustache-client:{v}",
+                "com.github.spullara.mustache.java:compiler:0.9.14",
+            ),
+            policy=_MUSTACHE_POLICY,
         ),
         Module(
             "analysis-common",

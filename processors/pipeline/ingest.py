@@ -1,0 +1,119 @@
+"""Run an ingest pipeline over a batch of documents.
+
+Consecutive core processors (``set``, ``rename``, ``script``, ...) are sent as one inline pipeline
+to the node's ``_ingest/pipeline/_simulate`` for the whole batch, so the node runs them exactly as
+OpenSearch does (``if``, ``ignore_failure``, ``on_failure`` included). neuralpipe's processors
+run in Python between those segments. A failed document stops there and is reported; the
+others go on.
+
+Example:
+    >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)  # doctest: +SKIP
+    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from processors.config.ingest_body import IngestPipelineSpec, Step
+from processors.ingest.inference import (
+    InferenceProcessor,
+    SparseEncodingProcessor,
+    TextEmbeddingProcessor,
+)
+
+JSONObject = dict[str, Any]
+EncoderFor = Callable[[str], Any]
+
+
+@dataclass
+class DocResult:
+    """What happened to one document: its final source, or why it failed, or that it was dropped."""
+
+    doc_id: str | None
+    source: JSONObject | None
+    error: str | None = None
+    dropped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.dropped
+
+
+class IngestPipeline:
+    """An ingest pipeline bound to encoders (by model id) and, for core steps, a node client."""
+
+    def __init__(
+        self, spec: IngestPipelineSpec, *, encoders: EncoderFor, client: Any = None
+    ) -> None:
+        self.spec = spec
+        self.client = client
+        self._segments = _segments(spec.steps, encoders)
+        if client is None and any(isinstance(seg, list) for seg in self._segments):
+            raise ValueError(
+                f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
+            )
+
+    def run(self, docs: list[JSONObject]) -> list[DocResult]:
+        """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""
+        results = [DocResult(d.get("_id"), copy.deepcopy(d["_source"])) for d in docs]
+        for segment in self._segments:
+            live = [r for r in results if r.ok]
+            if not live:
+                break
+            if isinstance(segment, list):
+                self._run_on_node(segment, live)
+            else:
+                self._run_ours(segment, live)
+        return results
+
+    def _run_ours(self, step: tuple[Step, InferenceProcessor], live: list[DocResult]) -> None:
+        spec, processor = step
+        sources = [r.source for r in live if r.source is not None]
+        for result, error in zip(live, processor.run(sources), strict=True):
+            if error is None:
+                continue
+            if processor.config.ignore_failure:
+                continue
+            result.error = f"[{spec.type_name}] {error}"
+
+    def _run_on_node(self, steps: list[Step], live: list[DocResult]) -> None:
+        body = {
+            "pipeline": {"processors": [{s.type_name: s.body} for s in steps]},
+            "docs": [
+                {"_index": "_simulate", "_id": r.doc_id or "_", "_source": r.source} for r in live
+            ],
+        }
+        answer = self.client.transport.perform_request(
+            "POST", "/_ingest/pipeline/_simulate", body=body
+        )
+        for result, item in zip(live, answer["docs"], strict=True):
+            if item is None or ("doc" in item and item["doc"] is None):
+                result.dropped = True
+            elif "error" in item:
+                error = item["error"]
+                result.error = f"[{error.get('type')}] {error.get('reason')}"
+            else:
+                result.source = item["doc"]["_source"]
+
+
+def _segments(steps: tuple[Step, ...], encoders: EncoderFor) -> list[Any]:
+    segments: list[Any] = []
+    for step in steps:
+        if step.runs_on_node:
+            if segments and isinstance(segments[-1], list):
+                segments[-1].append(step)
+            else:
+                segments.append([step])
+            continue
+        encoder = encoders(step.body["model_id"])
+        processor: InferenceProcessor
+        if step.type_name == "text_embedding":
+            processor = TextEmbeddingProcessor.from_body(step.body, embedder=encoder)
+        else:
+            processor = SparseEncodingProcessor.from_body(step.body, encoder=encoder)
+        segments.append((step, processor))
+    return segments
