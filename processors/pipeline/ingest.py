@@ -7,8 +7,8 @@ run in Python between those segments. A failed document stops there and is repor
 others go on.
 
 Example:
-    >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)  # doctest: +SKIP
-    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])                  # doctest: +SKIP
+    >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)
+    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])
 """
 
 from __future__ import annotations
