@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     node_name: str = Field(default="default", description="Name of the embedded node's state dir.")
     node_heap: str = Field(default="512m", description="Embedded node JVM heap (-Xms/-Xmx).")
+    pipelines_dir: Path = Field(
+        default=Path("pipelines"), description="Folder with ingest/, search/ and models/ bodies."
+    )
     node_port: int | None = Field(
         default=None, description="HTTP port; default 9200 or a free one."
     )
