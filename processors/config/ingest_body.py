@@ -1,4 +1,4 @@
-"""Load ``pipelines/ingest/<id>.yaml`` (the body of ``PUT _ingest/pipeline/<id>``) and check all of it.
+"""Load ``pipelines/ingest/<id>.yaml`` (the body of ``PUT _ingest/pipeline/<id>``); check it all.
 
 Every problem is collected with its path (``<id>.processors[1].sparse_encoding.prune_ratio``) and
 reported at once in one :class:`~processors.errors.ConfigError`. Our processors are parsed with
@@ -35,9 +35,9 @@ OURS: dict[str, type[TextEmbeddingProcessor] | type[SparseEncodingProcessor]] = 
 }
 NOT_YET = ("text_chunking",)
 CORE = tuple(
-    "append bytes community_id convert copy csv date date_index_name dissect dot_expander drop fail "
-    "fingerprint foreach grok gsub html_strip join json kv lowercase pipeline remove remove_by_pattern "
-    "rename script set sort split trim uppercase urldecode uri_parts".split()
+    "append bytes community_id convert copy csv date date_index_name dissect dot_expander drop "
+    "fail fingerprint foreach grok gsub html_strip join json kv lowercase pipeline remove "
+    "remove_by_pattern rename script set sort split trim uppercase urldecode uri_parts".split()
 )
 """Core processors of the node's ingest-common module: run by the node, never re-implemented."""
 

