@@ -16,8 +16,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from processors.errors import ConfigError
 
 JSONObject = dict[str, Any]
@@ -30,16 +28,9 @@ PIPELINE_SETTINGS = ("default_pipeline", "search.default_pipeline")
 
 def load_mapping(path: Path) -> JSONObject:
     """Read an index body; a clear ``ConfigError`` naming the file when it is not one."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read mapping file: {exc.strerror}") from None
-    try:
-        body = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(
-            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
-        ) from None
+    from processors.config.ingest_body import read_body
+
+    body = read_body(path)
     if not isinstance(body, dict):
         raise ConfigError(f"{path}: an index body must be an object with settings/mappings")
     unknown = sorted(set(body) - {"settings", "mappings", "aliases"})
