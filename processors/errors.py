@@ -7,7 +7,9 @@ Every error the library raises on purpose derives from :class:`NeuralpipeError`:
     │   ├── UnknownProcessorError       # unknown processor type, with a did-you-mean
     │   ├── InvalidProcessorConfigError # one violation of a processor's options, with its JSON path
     │   ├── UnsupportedFeatureError     # valid in OpenSearch, not emulated by neuralpipe
+    │   ├── InvalidQueryError           # a search request the plugins would refuse (HTTP 400)
     │   └── CrossReferenceError         # pipeline vs mapping vs model mismatch
+    │       └── FingerprintMismatchError # index vectors were made another way (model, pooling...)
     ├── RegistryError                   # a processor type registered twice
     ├── NodeError                       # the local OpenSearch node: install, start, stop
     │   ├── PrerequisiteError           # Java or Maven missing, unusable Java version
@@ -17,6 +19,9 @@ Every error the library raises on purpose derives from :class:`NeuralpipeError`:
     │   ├── ArtifactError               # bad zip: hash, zip-slip, missing tokenizer / model file
     │   ├── BackendUnavailableError     # torch / onnxruntime not installed (says the pip command)
     │   └── ModelMemoryError            # the model would not fit in memory (with the numbers)
+    ├── IndexingError                   # a bulk run could not go on
+    │   ├── CheckpointError             # --resume with a checkpoint of other inputs, unreadable
+    │   └── ClusterUnavailableError     # the node stayed unreachable; progress is checkpointed
     └── ProcessorRuntimeError           # one document failed in one processor
 
 The CLI maps ``ConfigError`` to exit code 2 and every other ``NeuralpipeError`` to exit code 1.
@@ -50,8 +55,24 @@ class UnsupportedFeatureError(ConfigError):
     """Valid in OpenSearch, but not emulated: refused, never silently skipped."""
 
 
+class InvalidQueryError(ConfigError):
+    """A search request the plugins would refuse with HTTP 400, in the plugin's own words.
+
+    ``error_type`` is the OpenSearch error type the proxy reports (``parsing_exception`` for
+    query DSL syntax, ``illegal_argument_exception`` for invalid values).
+    """
+
+    def __init__(self, message: str, error_type: str = "illegal_argument_exception") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 class CrossReferenceError(ConfigError):
     """Pipelines, mappings and models disagree (field types, vector dimensions)."""
+
+
+class FingerprintMismatchError(CrossReferenceError):
+    """The index's ``_meta`` says its vectors were made differently from this pipeline's."""
 
 
 class RegistryError(NeuralpipeError):
@@ -95,6 +116,18 @@ class BackendUnavailableError(ModelError):
 
 class ModelMemoryError(ModelError):
     """Loading the model would exceed the memory available."""
+
+
+class IndexingError(NeuralpipeError):
+    """A bulk indexing run stopped; what was acknowledged is in its checkpoint."""
+
+
+class CheckpointError(IndexingError):
+    """A checkpoint cannot be used: unreadable, or written for other inputs."""
+
+
+class ClusterUnavailableError(IndexingError):
+    """The cluster stayed unreachable past the retry window; resume with ``--resume``."""
 
 
 class ProcessorRuntimeError(NeuralpipeError):

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from processors.ingest import field_map as fm
 from processors.ingest.prune import check_prune_config, prune
 from processors.models.encoders import SparseEncoder, TextEmbedder
 
+log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
 Infer = Callable[[list[str]], list[Any]]
 
@@ -153,36 +155,50 @@ class InferenceProcessor:
         return []
 
     def run(self, sources: list[JSONObject]) -> list[ProcessorRuntimeError | None]:
-        """Process ``sources`` in place; one error (or None) per document, in order."""
+        """Process ``sources`` in place; one error (or None) per document, in order.
+
+        Results are those of the plugin's ``batch_size`` sub-batches, but the model is called
+        once for the whole run (its outputs do not depend on batch composition); only when that
+        call fails are the sub-batches retried one by one, so a failure still fails exactly
+        the documents of its own sub-batch.
+        """
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        rows = (self._prepare(sources, row, outcome) for row in range(len(sources)))
+        prepared = [p for p in rows if p is not None]
         size = self.config.batch_size
+        if size < len(sources):
+            try:
+                self._infer_and_write(prepared)
+                return outcome
+            except Exception:  # retried per sub-batch below, where the failure is reported
+                log.debug("whole-batch inference failed; retrying per batch_size sub-batch")
         for start in range(0, len(sources), size):
-            self._run_batch(sources, range(start, min(start + size, len(sources))), outcome)
+            group = [p for p in prepared if start <= p[0] < start + size]
+            try:
+                self._infer_and_write(group)
+            except Exception as exc:  # a failed model call fails the whole sub-batch
+                for row, _ in group:
+                    outcome[row] = self._error(f"{type(exc).__name__}: {exc}")
         return outcome
 
-    def _run_batch(self, sources: list[JSONObject], rows: range, outcome: list[Any]) -> None:
-        prepared: list[tuple[int, list[fm.Slot]]] = []
-        for row in rows:
-            try:
-                unflat = fm.unflatten(sources[row])
-                fm.validate(unflat, fm.normalise_field_map(self.config.field_map))
-            except ProcessorRuntimeError as exc:
-                outcome[row] = self._error(str(exc))
-                continue
-            sources[row].clear()
-            sources[row].update(unflat)
-            prepared.append(
-                (row, fm.collect(sources[row], self.config.field_map, list_key=self.list_key))
-            )
+    def _prepare(
+        self, sources: list[JSONObject], row: int, outcome: list[Any]
+    ) -> tuple[int, list[fm.Slot]] | None:
+        try:
+            unflat = fm.unflatten(sources[row])
+            fm.validate(unflat, fm.normalise_field_map(self.config.field_map))
+        except ProcessorRuntimeError as exc:
+            outcome[row] = self._error(str(exc))
+            return None
+        sources[row].clear()
+        sources[row].update(unflat)
+        return row, fm.collect(sources[row], self.config.field_map, list_key=self.list_key)
+
+    def _infer_and_write(self, prepared: list[tuple[int, list[fm.Slot]]]) -> None:
         texts = [t for _, slots in prepared for slot in slots for t in slot.texts]
         if not texts:
             return
-        try:
-            results = self._infer(texts)
-        except Exception as exc:  # a failed model call fails the whole sub-batch
-            for row, _ in prepared:
-                outcome[row] = self._error(f"{type(exc).__name__}: {exc}")
-            return
+        results = self._infer(texts)
         position = 0
         for _, slots in prepared:
             count = sum(len(slot.texts) for slot in slots)

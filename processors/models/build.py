@@ -36,7 +36,7 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "3"  # 2: fused ONNX operators; 3: int8 keeps layer 0 FFN-down fp32
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)

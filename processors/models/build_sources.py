@@ -155,15 +155,17 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
         "all_config": json.dumps(config, sort_keys=True),
     }
     tok = TextTokenizer(spec, truncation="silent")
+    fusion = ex.Fusion.from_config(config)
     if function is FunctionName.TEXT_SIMILARITY:
         batch = tok.encode_pairs("example query", _EXAMPLES)
         cfg = {**base, "embedding_dimension": 1, "framework_type": "huggingface_transformers"}
-        return SourcePlan(function, spec, length, cfg, export=_cross_exporter(source, batch))
+        exporter = _cross_exporter(source, batch, fusion)
+        return SourcePlan(function, spec, length, cfg, export=exporter)
     batch = tok.encode(_EXAMPLES)
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:
         cfg = {**base, "framework_type": "huggingface_transformers"}
-        exporter = _sparse_exporter(source, batch, _special_ids(spec), types)
+        exporter = _sparse_exporter(source, batch, _special_ids(spec), types, fusion)
         return SourcePlan(function, spec, length, cfg, export=exporter)
     st = _st_config(source)
     if st is None:
@@ -176,7 +178,8 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
         }
     else:
         cfg = {**base, **st, "framework_type": "sentence_transformers"}
-    return SourcePlan(function, spec, length, cfg, export=_dense_exporter(source, batch, st, types))
+    exporter = _dense_exporter(source, batch, st, types, fusion)
+    return SourcePlan(function, spec, length, cfg, export=exporter)
 
 
 def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:
@@ -195,7 +198,7 @@ def _names(types: bool) -> list[str]:
 
 
 def _dense_exporter(
-    source: Path, batch: Encoded, st: dict[str, Any] | None, types: bool
+    source: Path, batch: Encoded, st: dict[str, Any] | None, types: bool, fusion: ex.Fusion | None
 ) -> Exporter:
     def load() -> Any:
         ex.import_build_deps()
@@ -218,15 +221,18 @@ def _dense_exporter(
             ex.trace_torchscript(ex.hf_hidden_module(model()), batch, path, dict_input=False)
         elif st is not None:
             outputs = ["token_embeddings", "sentence_embedding"]
-            ex.export_onnx(ex.st_onnx_module(model(), types), batch, path, _names(types), outputs)
+            module = ex.st_onnx_module(model(), types)
+            ex.export_onnx(module, batch, path, _names(types), outputs, fusion)
         else:
             module = ex.hf_hidden_module(model(), types)
-            ex.export_onnx(module, batch, path, _names(types), ["last_hidden_state"])
+            ex.export_onnx(module, batch, path, _names(types), ["last_hidden_state"], fusion)
 
     return export
 
 
-def _sparse_exporter(source: Path, batch: Encoded, special: list[int], types: bool) -> Exporter:
+def _sparse_exporter(
+    source: Path, batch: Encoded, special: list[int], types: bool, fusion: ex.Fusion | None
+) -> Exporter:
     def load() -> Any:
         ex.import_build_deps()
         from transformers import AutoModelForMaskedLM
@@ -241,12 +247,12 @@ def _sparse_exporter(source: Path, batch: Encoded, special: list[int], types: bo
             ex.trace_torchscript(module, batch, path, dict_input=True)
         else:
             module = ex.sparse_module(model(), special, dict_io=False, with_token_types=types)
-            ex.export_onnx(module, batch, path, _names(types), ["output"])
+            ex.export_onnx(module, batch, path, _names(types), ["output"], fusion)
 
     return export
 
 
-def _cross_exporter(source: Path, batch: Encoded) -> Exporter:
+def _cross_exporter(source: Path, batch: Encoded, fusion: ex.Fusion | None) -> Exporter:
     def load() -> Any:
         ex.import_build_deps()
         from transformers import AutoModelForSequenceClassification
@@ -263,6 +269,6 @@ def _cross_exporter(source: Path, batch: Encoded) -> Exporter:
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            ex.export_onnx(module, batch, path, names, ["logits"])
+            ex.export_onnx(module, batch, path, names, ["logits"], fusion)
 
     return export

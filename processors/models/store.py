@@ -24,6 +24,7 @@ from processors.models.loader import LoadedModel, load_model
 from processors.models.registration import ModelRegistration
 from processors.models.runtimes import CrossRuntime, DenseRuntime, SparseRuntime
 from processors.models.sparse_tokenize import SparseTokenizer
+from processors.models.tokenization import TokenStats
 
 Resolver = Callable[[str], tuple[Path, ModelRegistration]]
 
@@ -110,3 +111,16 @@ class ModelStore:
     def loaded(self) -> list[str]:
         """Ids of the models loaded so far."""
         return sorted(self._models)
+
+    def registration(self, model_id: str) -> ModelRegistration:
+        """The ``_register`` body a model id resolves to (without loading the model)."""
+        return self._resolver(model_id)[1]
+
+    def token_stats(self) -> TokenStats:
+        """Tokens and truncations counted so far over every loaded model."""
+        total = TokenStats()
+        for model in list(self._models.values()):
+            stats = getattr(getattr(model, "tokenizer", None), "stats", None)
+            if isinstance(stats, TokenStats):
+                total.add(stats.texts, stats.tokens, stats.truncated, stats.lost)
+        return total

@@ -77,6 +77,30 @@ def check_texts(texts: object) -> list[str]:
     return out
 
 
+@dataclass
+class TokenStats:
+    """Running counts of what a tokenizer has seen (read by progress bars and reports).
+
+    Example:
+        >>> stats = TokenStats()
+        >>> stats.add(texts=2, tokens=10, truncated=1, lost=3)
+        >>> stats.tokens, stats.truncated
+        (10, 1)
+    """
+
+    texts: int = 0
+    tokens: int = 0
+    truncated: int = 0
+    lost: int = 0
+
+    def add(self, texts: int, tokens: int, truncated: int, lost: int) -> None:
+        """Count one tokenized batch (tokens are those kept after truncation)."""
+        self.texts += texts
+        self.tokens += tokens
+        self.truncated += truncated
+        self.lost += lost
+
+
 class TextTokenizer:
     """A ``tokenizers.Tokenizer`` with ml-commons truncation and numpy padding.
 
@@ -111,6 +135,7 @@ class TextTokenizer:
         self._cut = Tokenizer.from_str(plain)
         self._cut.enable_truncation(self.max_length, strategy=strategy)
         self.pad_id = _pad_id(self._raw, spec)
+        self.stats = TokenStats()
 
     @classmethod
     def from_file(
@@ -131,6 +156,11 @@ class TextTokenizer:
         """Single-id decode with special tokens skipped ('' for special tokens)."""
         text: str = self._raw.decode([token_id], skip_special_tokens=True)
         return text
+
+    def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of every token per text: no special tokens, no truncation."""
+        encodings = self._raw.encode_batch(list(texts), add_special_tokens=False)
+        return [[(int(a), int(b)) for a, b in e.offsets] for e in encodings]
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Truncated ids per text (special tokens added), unpadded."""
@@ -157,6 +187,7 @@ class TextTokenizer:
         full = self._raw.encode_batch(inputs)
         lost = [max(0, len(e.ids) - self.max_length) for e in full]
         over = [i for i, n in enumerate(lost) if n]
+        self.stats.add(len(inputs), sum(len(e.ids) for e in full) - sum(lost), len(over), sum(lost))
         if over:
             self._report(lost, len(inputs))
             cut = self._cut.encode_batch([inputs[i] for i in over])

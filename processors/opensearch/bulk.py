@@ -1,50 +1,61 @@
-"""The bulk indexer: source documents → ingest pipeline → ``streaming_bulk`` → the node.
+"""The bulk indexer: files → ingest pipeline → ``streaming_bulk`` → the node, nothing lost.
 
-Nothing is lost silently: a document that is not JSON, fails in the pipeline, or is refused by
-the node goes to the dead-letter JSONL file with its location, id, reason and original content.
+A line that is not a document, fails in the pipeline or is refused by the node goes to the
+dead-letter JSONL with its location, id, reason and original content. Progress is checkpointed
+after every acknowledged batch, so ``resume=True`` continues a run that crashed or was killed
+with no document lost and none duplicated (ids are stable: the document's own ``_id``, else
+one derived from file and line). Before writing, the pipeline's fingerprint is compared with
+the one recorded in the index's ``_meta`` (:mod:`processors.indexing.fingerprint`).
+
+The stages are in :mod:`processors.indexing`: records and token-budget batches, the plain
+per-batch function, the threaded runner, checkpoints.
 
 Example:
-    >>> indexer = BulkIndexer(client, "docs", pipeline)
-    >>> report = indexer.index(read_documents([Path("d.jsonl")]))
+    >>> indexer = BulkIndexer(client, "docs", pipeline, dead_letter=Path("dead.jsonl"))
+    >>> report = indexer.index_files([Path("docs.jsonl")])   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import time
-import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from opensearchpy import helpers
-
-from processors.opensearch.sources import BadLine
+from processors.indexing.checkpoint import Checkpoint, default_checkpoint_path, run_key
+from processors.indexing.fingerprint import check_index_fingerprint
+from processors.indexing.prepare import PreparedBatch, prepare_batch
+from processors.indexing.records import SourceRecord, read_records, token_batches
+from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport, run_bulk
+from processors.models.tokenization import TokenStats
 from processors.pipeline.ingest import IngestPipeline
 
 JSONObject = dict[str, Any]
+HASH_FIELD = "neuralpipe_hash"
 
 
-@dataclass
-class BulkReport:
-    """Counts and time per stage of one bulk run."""
+@dataclass(frozen=True)
+class RunControl:
+    """Checkpointing and change detection of a run.
 
-    ok: int = 0
-    failed: int = 0
-    dropped: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"pipeline": 0.0, "bulk": 0.0})
-    first_errors: list[str] = field(default_factory=list)
+    Attributes:
+        checkpoint: Checkpoint file; None picks ``<home>/checkpoints/<run key>.json``.
+        home: Where default checkpoints live (``Settings().home``); None disables them.
+        resume: Continue from the checkpoint of the same run, when there is one.
+        skip_unchanged: Skip documents whose content hash equals the one in the index.
+        force: Overwrite a different fingerprint recorded in the index's ``_meta``.
+    """
 
-    def as_dict(self) -> JSONObject:
-        return {"ok": self.ok, "failed": self.failed, "dropped": self.dropped,
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "first_errors": self.first_errors}  # fmt: skip
+    checkpoint: Path | None = None
+    home: Path | None = None
+    resume: bool = False
+    skip_unchanged: bool = False
+    force: bool = False
 
 
 class BulkIndexer:
-    """Index documents through an :class:`IngestPipeline` (or none) into one index."""
+    """Index files through an :class:`IngestPipeline` (or none) into one index."""
 
     def __init__(
         self,
@@ -52,122 +63,113 @@ class BulkIndexer:
         index: str,
         pipeline: IngestPipeline | None,
         *,
-        batch_size: int = 64,
-        max_chunk_bytes: int = 10 * 1024 * 1024,
+        fingerprint: JSONObject,
+        options: IndexingOptions | None = None,
         dead_letter: Path | None = None,
-        max_retries: int = 5,
+        control: RunControl | None = None,
+        token_stats: Callable[[], TokenStats] | None = None,
+        on_batch: Callable[[IndexReport], None] | None = None,
     ) -> None:
         self.client, self.index_name, self.pipeline = client, index, pipeline
-        self.batch_size, self.max_chunk_bytes, self.max_retries = (
-            batch_size,
-            max_chunk_bytes,
-            max_retries,
-        )
+        self.fingerprint = fingerprint
+        self.options = options or IndexingOptions()
         self.dead_letter = dead_letter
+        self.control = control or RunControl()
+        self.token_stats = token_stats
+        self.on_batch = on_batch
 
-    def index(self, documents: Iterable[tuple[str, JSONObject | BadLine]]) -> BulkReport:
-        """Run everything; returns the report (failures are in it and in the dead-letter file)."""
-        report = BulkReport()
-        with _DeadLetter(self.dead_letter) as dead:
-            self._in_flight: dict[str, tuple[str, Any]] = {}
-            actions = self._actions(documents, report, dead)
-            started = time.monotonic()
-            for ok, item in helpers.streaming_bulk(
-                self.client, actions, chunk_size=self.batch_size,
-                max_chunk_bytes=self.max_chunk_bytes,
-                max_retries=self.max_retries, initial_backoff=1, raise_on_error=False,
-                raise_on_exception=False,
-            ):  # fmt: skip
-                info = next(iter(item.values()))
-                where, original = self._in_flight.pop(str(info.get("_id")), ("?", None))
-                if ok:
-                    report.ok += 1
-                else:
-                    reason = json.dumps(info.get("error") or info.get("exception"), default=str)
-                    self._fail(report, dead, where, info.get("_id"), reason, original)
-            report.seconds["bulk"] = time.monotonic() - started - report.seconds["pipeline"]
+    def index_files(self, paths: list[Path]) -> IndexReport:
+        """Run over ``paths`` (JSONL/CSV, .gz, ``-`` for stdin); refresh; return the report."""
+        started = time.monotonic()
+        report = IndexReport(fingerprint=self.fingerprint["digest"])
+        check_index_fingerprint(
+            self.client, self.index_name, self.fingerprint, force=self.control.force
+        )
+        cp_path, cp, resumed = self._checkpoint(paths)
+        if cp is not None:
+            report.resumed_from = cp.settled
+            for key, value in cp.counts.items():
+                setattr(report, key, value)
+            if cp.complete:
+                return report
+        truncate_to = cp.dead_letter_bytes if cp is not None and resumed else None
+        if cp_path is not None and cp is not None and not resumed:
+            cp.save(cp_path)  # the baseline: a kill before the first batch resumes from here
+        dead = DeadLetter(self.dead_letter, truncate_to=truncate_to)
+        before = _snapshot(self.token_stats)
+        try:
+            records = read_records(paths, skip=report.resumed_from)
+            batches = self._prepared(records)
+            checkpoint = (cp_path, cp) if cp_path is not None and cp is not None else None
+            run_bulk(self.client, batches, options=self.options, report=report, dead=dead,
+                     checkpoint=checkpoint, on_batch=self._progress(before))  # fmt: skip
+        finally:
+            dead.close()
+        refreshed = time.monotonic()
+        self.client.indices.refresh(index=self.index_name)
+        check_index_fingerprint(self.client, self.index_name, self.fingerprint, force=True)
+        report.seconds["refresh"] = time.monotonic() - refreshed
+        report.seconds["total"] = time.monotonic() - started
+        self._count_tokens(report, before)
+        if cp_path is not None and cp is not None:
+            cp.complete = True
+            cp.save(cp_path)
         return report
 
-    def _actions(
-        self,
-        documents: Iterable[tuple[str, JSONObject | BadLine]],
-        report: BulkReport,
-        dead: _DeadLetter,
-    ) -> Iterator[JSONObject]:
-        iterator = iter(documents)
-        while batch := list(itertools.islice(iterator, self.batch_size)):
-            started = time.monotonic()
-            good: list[tuple[str, JSONObject]] = []
-            for where, doc in batch:
-                if isinstance(doc, BadLine):
-                    self._fail(report, dead, where, None, str(doc), doc.raw)
-                else:
-                    good.append((where, doc))
-            ids = [_doc_id(d) for _, d in good]
-            docs: list[JSONObject] = [
-                {"_id": i, "_source": {k: v for k, v in d.items() if k != "_id"}}
-                for i, (_, d) in zip(ids, good, strict=True)
-            ]
-            results = self.pipeline.run(docs) if self.pipeline else None
-            report.seconds["pipeline"] += time.monotonic() - started
-            for position, (where, original) in enumerate(good):
-                doc_id = ids[position]
-                self._in_flight[doc_id] = (where, original)
-                if results is None:
-                    yield _action(self.index_name, doc_id, docs[position]["_source"])
-                    continue
-                outcome = results[position]
-                if outcome.dropped or outcome.error is not None:
-                    del self._in_flight[doc_id]
-                if outcome.dropped:
-                    report.dropped += 1
-                elif outcome.error is not None:
-                    self._fail(report, dead, where, doc_id, outcome.error, original)
-                else:
-                    yield _action(self.index_name, doc_id, outcome.source or {})
+    def _checkpoint(self, paths: list[Path]) -> tuple[Path | None, Checkpoint | None, bool]:
+        """The checkpoint file, its state, and whether that state was resumed from disk."""
+        ctl = self.control
+        if ctl.checkpoint is None and ctl.home is None:
+            return None, None, False
+        key = run_key(self.index_name, paths, self.fingerprint["digest"])
+        path = ctl.checkpoint or default_checkpoint_path(ctl.home or Path("."), key)
+        found = Checkpoint.load(path, key) if ctl.resume else None
+        if found is not None:
+            return path, found, True
+        return path, Checkpoint(key=key, dead_letter_bytes=_size(self.dead_letter)), False
 
-    def _fail(
-        self,
-        report: BulkReport,
-        dead: _DeadLetter,
-        where: str,
-        doc_id: str | None,
-        reason: str,
-        doc: Any,
-    ) -> None:
-        report.failed += 1
-        if len(report.first_errors) < 10:
-            report.first_errors.append(f"{where} (id {doc_id}): {reason}")
-        dead.write({"location": where, "_id": doc_id, "reason": reason, "doc": doc})
+    def _prepared(self, records: Iterator[SourceRecord]) -> Iterator[PreparedBatch]:
+        opts, skip = self.options, self.control.skip_unchanged
+        for batch in token_batches(
+            records, token_budget=opts.token_budget, max_docs=opts.max_batch_docs
+        ):
+            known = self._known_hashes(batch) if skip else None
+            yield prepare_batch(
+                batch, self.pipeline, self.index_name,
+                hash_field=HASH_FIELD if skip else None, known_hashes=known,
+                fingerprint=self.fingerprint["digest"],
+            )  # fmt: skip
+
+    def _known_hashes(self, batch: list[SourceRecord]) -> dict[str, str]:
+        ids = [r.doc_id for r in batch if not r.is_bad]
+        if not ids or not self.client.indices.exists(index=self.index_name):
+            return {}
+        found = self.client.mget(
+            index=self.index_name, body={"ids": ids}, params={"_source_includes": HASH_FIELD}
+        )
+        return {d["_id"]: d["_source"].get(HASH_FIELD, "") for d in found["docs"]
+                if d.get("found")}  # fmt: skip
+
+    def _progress(self, before: TokenStats) -> Callable[[IndexReport], None]:
+        def update(report: IndexReport) -> None:
+            self._count_tokens(report, before)
+            if self.on_batch is not None:
+                self.on_batch(report)
+
+        return update
+
+    def _count_tokens(self, report: IndexReport, before: TokenStats) -> None:
+        now = _snapshot(self.token_stats)
+        report.tokens = now.tokens - before.tokens
+        report.truncated = now.truncated - before.truncated
 
 
-def _doc_id(doc: JSONObject) -> str:
-    """The document's ``_id``, or a fresh one: ids are assigned here so every bulk item can be
-    traced back to its source line."""
-    value = doc.get("_id")
-    return uuid.uuid4().hex if value is None else str(value)
+def _snapshot(stats: Callable[[], TokenStats] | None) -> TokenStats:
+    if stats is None:
+        return TokenStats()
+    current = stats()
+    return TokenStats(current.texts, current.tokens, current.truncated, current.lost)
 
 
-def _action(index: str, doc_id: str, source: JSONObject) -> JSONObject:
-    return {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
-
-
-class _DeadLetter:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._handle: TextIO | None = None
-
-    def __enter__(self) -> _DeadLetter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._handle:
-            self._handle.close()
-
-    def write(self, record: JSONObject) -> None:
-        if self.path is None:
-            return
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8")
-        self._handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+def _size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0

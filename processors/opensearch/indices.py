@@ -105,3 +105,17 @@ def delete_index(client: Any, name: str) -> JSONObject:
         raise ConfigError(f"refusing to delete '{name}': give one exact index name")
     result: JSONObject = client.indices.delete(index=name)
     return result
+
+
+def default_pipeline_of(client: Any, index: str) -> str | None:
+    """``index.default_pipeline`` of an index: its own setting, or the one neuralpipe kept in
+    ``_meta.neuralpipe`` at creation (the node cannot hold a pipeline it does not run)."""
+    if not client.indices.exists(index=index):
+        return None
+    mapping = next(iter(client.indices.get_mapping(index=index).values()))["mappings"]
+    kept = ((mapping.get("_meta") or {}).get("neuralpipe") or {}).get("index.default_pipeline")
+    if kept:
+        return str(kept)
+    settings = next(iter(client.indices.get_settings(index=index).values()))["settings"]
+    value = (settings.get("index") or {}).get("default_pipeline")
+    return str(value) if value and value != "_none" else None

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from processors.config.ingest_body import parse_ingest_pipeline
+from processors.indexing.fingerprint import pipeline_fingerprint
+from processors.indexing.runner import IndexingOptions
 from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.indices import create_index, load_mapping
-from processors.opensearch.sources import read_documents
 from processors.pipeline.ingest import IngestPipeline
 from processors.testing.fakes import CountSparseEncoder, HashEmbedder
 
@@ -23,6 +24,9 @@ PIPELINE = {"processors": [
     {"text_embedding": {"model_id": "dense", "field_map": {"text": "text_embedding"}}},
     {"sparse_encoding": {"model_id": "sparse", "field_map": {"text": "text_sparse"}}},
 ]}  # fmt: skip
+
+
+FP = pipeline_fingerprint(None, describe=None)
 
 
 def encoders(model_id: str) -> Any:
@@ -47,10 +51,9 @@ def test_valid_documents_indexed_and_malformed_ones_dead_lettered(
     pipeline = IngestPipeline(
         parse_ingest_pipeline("p", PIPELINE), encoders=encoders, client=client
     )
-    report = BulkIndexer(client, index_name, pipeline, batch_size=50, dead_letter=dead).index(
-        read_documents([corpus])
-    )
-    client.indices.refresh(index=index_name)
+    indexer = BulkIndexer(client, index_name, pipeline, fingerprint=FP, dead_letter=dead,
+                          options=IndexingOptions(chunk_docs=50, max_batch_docs=64))  # fmt: skip
+    report = indexer.index_files([corpus])
     assert report.ok == 300
     assert report.failed == 5
     assert client.count(index=index_name)["count"] == 300
@@ -79,7 +82,8 @@ def test_documents_the_node_refuses_are_dead_lettered_with_their_source(
         + json.dumps({"_id": "short", "text_embedding": [0.1] * 3}) + "\n"
     )  # fmt: skip
     dead = tmp_path / "dead.jsonl"
-    report = BulkIndexer(client, index_name, None, dead_letter=dead).index(read_documents([corpus]))
+    indexer = BulkIndexer(client, index_name, None, fingerprint=FP, dead_letter=dead)
+    report = indexer.index_files([corpus])
     assert (report.ok, report.failed) == (1, 1)
     (record,) = [json.loads(line) for line in dead.read_text().splitlines()]
     assert record["_id"] == "short" and "dimension" in record["reason"]

@@ -26,7 +26,9 @@ def test_status_reports_version_knn_and_health(opensearch_url: str) -> None:
     report = json.loads(result.output)
     assert report["version"] == "2.19.6"
     assert "opensearch-knn" in report["plugins"]
-    assert {"lang-painless", "lang-mustache", "mapper-extras", "ingest-common"} <= set(report["modules"])
+    assert {"lang-painless", "lang-mustache", "mapper-extras", "ingest-common"} <= set(
+        report["modules"]
+    )
     assert report["health"] in ("green", "yellow")
 
 

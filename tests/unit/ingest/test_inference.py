@@ -100,13 +100,13 @@ class CountingEmbedder(HashEmbedder):
         return super().embed(texts)
 
 
-def test_batch_size_groups_model_calls_and_invalid_docs_fail_alone() -> None:
+def test_one_model_call_per_run_and_invalid_docs_fail_alone() -> None:
     embedder = CountingEmbedder()
     step = TextEmbeddingProcessor.from_body({**OK, "batch_size": 2}, embedder=embedder)
     docs: list[dict[str, Any]] = [{"t": "a"}, {"t": 5}, {"t": "c"}, {"x": 1}]
     errors = step.run(docs)
     assert [e is None for e in errors] == [True, False, True, True]
-    assert embedder.calls == [["a"], ["c"]]  # doc 2 failed validation; doc 4 had no text
+    assert embedder.calls == [["a", "c"]]  # doc 2 failed validation; doc 4 had no text
     assert len(docs[0]["v"]) == 4 and "v" not in docs[3]
 
 

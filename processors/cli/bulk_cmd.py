@@ -1,0 +1,132 @@
+"""``neuralpipe index bulk``: files through an ingest pipeline into an index, with a progress bar.
+
+The pipeline is ``--pipeline`` (a file, or an id under ``<pipelines_dir>/ingest``), else the
+index's ``index.default_pipeline``, else none. The final report is one JSON line on stdout;
+the progress bar (docs/s, tokens/s, ETA) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from processors.errors import ConfigError
+from processors.settings import Settings
+
+
+def resolve_pipeline_path(settings: Settings, value: str) -> Path:
+    """A pipeline file path, or ``<pipelines_dir>/ingest/<id>.yaml|.yml|.json`` for an id."""
+    given = Path(value)
+    if given.is_file():
+        return given
+    for ext in (".yaml", ".yml", ".json"):
+        candidate = settings.pipelines_dir / "ingest" / f"{value}{ext}"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"ingest pipeline {value!r}: no such file, and no {value}.yaml in "
+        f"{settings.pipelines_dir / 'ingest'}"
+    )
+
+
+def _count_lines(files: tuple[Path, ...]) -> int | None:
+    if any(str(f) == "-" or f.suffix == ".gz" for f in files):
+        return None
+    total = 0
+    for path in files:
+        with path.open("rb") as handle:
+            total += sum(1 for line in handle if line.strip())
+        if path.suffix == ".csv":
+            total -= 1
+    return total
+
+
+@click.command()
+@click.argument("name")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--pipeline", "pipeline_ref",
+              help="Ingest pipeline: a file, or an id in pipelines/ingest/. "
+                   "Default: the index's index.default_pipeline.")  # fmt: skip
+@click.option("--batch-size", type=int, default=500, show_default=True,
+              help="Documents per bulk request (also split at 10 MB).")  # fmt: skip
+@click.option("--token-budget", type=int, default=32768, show_default=True,
+              help="Approximate tokens of text per pipeline batch.")  # fmt: skip
+@click.option("--dead-letter", type=click.Path(path_type=Path),
+              help="JSONL file for documents that failed, with the reason.")  # fmt: skip
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Checkpoint file (default: under NEURALPIPE_HOME/checkpoints).")  # fmt: skip
+@click.option("--resume", is_flag=True, help="Continue the interrupted run of the same inputs.")
+@click.option("--skip-unchanged", is_flag=True,
+              help="Skip documents whose content hash equals the stored one.")  # fmt: skip
+@click.option("--force", is_flag=True,
+              help="Write even if the index's vectors were made another way.")  # fmt: skip
+@click.option("--truncation", type=click.Choice(["warn", "fail", "silent"]), default="warn",
+              show_default=True, help="Texts over the model limit: warn|fail|silent")  # fmt: skip
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.pass_obj
+def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
+         batch_size: int, token_budget: int, dead_letter: Path | None, checkpoint: Path | None,
+         resume: bool, skip_unchanged: bool, force: bool, truncation: str,
+         progress: bool) -> None:  # fmt: skip
+    """Index FILES (JSONL or CSV, .gz ok, - for stdin) into NAME through a pipeline."""
+    from processors.indexing.fingerprint import pipeline_fingerprint
+    from processors.indexing.runner import IndexingOptions
+    from processors.models.binding import model_store
+    from processors.opensearch.bulk import BulkIndexer, RunControl
+    from processors.opensearch.client import make_client
+    from processors.opensearch.indices import default_pipeline_of
+
+    client = make_client(settings)
+    store = model_store(settings, truncation=truncation)
+    ref = pipeline_ref or default_pipeline_of(client, name)
+    pipeline, spec = None, None
+    if ref is not None:
+        from processors.config.ingest_body import load_ingest_pipeline
+        from processors.pipeline.ingest import IngestPipeline
+
+        spec = load_ingest_pipeline(resolve_pipeline_path(settings, ref))
+        pipeline = IngestPipeline(spec, encoders=store.get, client=client)
+    fingerprint = pipeline_fingerprint(spec, describe=store.registration, truncation=truncation)
+    options = IndexingOptions(chunk_docs=batch_size, token_budget=token_budget)
+    control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,
+                         skip_unchanged=skip_unchanged, force=force)  # fmt: skip
+    bar = _progress_bar(files) if progress else None
+    indexer = BulkIndexer(client, name, pipeline, fingerprint=fingerprint, options=options,
+                          dead_letter=dead_letter, control=control, token_stats=store.token_stats,
+                          on_batch=bar.update if bar else None)  # fmt: skip
+    try:
+        report = indexer.index_files(list(files))
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(json.dumps({"index": name, "pipeline": ref, **report.as_dict()}))
+    if report.failed:
+        where = f"; see {dead_letter}" if dead_letter else ""
+        raise click.ClickException(f"{report.failed} document(s) failed{where}")
+
+
+class _Bar:
+    """tqdm over settled documents, with tokens/s and failures in the postfix."""
+
+    def __init__(self, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self._bar: Any = tqdm(total=total, unit="doc", dynamic_ncols=True, leave=True)
+        self._started: float = self._bar.start_t
+
+    def update(self, report: Any) -> None:
+        self._bar.n = report.settled
+        elapsed = max(self._bar.format_dict["elapsed"], 1e-9)
+        self._bar.set_postfix(tok_s=f"{report.tokens / elapsed:.0f}", failed=report.failed,
+                              refresh=False)  # fmt: skip
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar(files: tuple[Path, ...]) -> _Bar:
+    return _Bar(_count_lines(files))

@@ -1,0 +1,1 @@
+"""Bulk indexing stages: records, token-budget batches, per-batch preparation, checkpoints, the runner."""

@@ -1,0 +1,229 @@
+"""The bulk run: a preparing thread (read, pipeline, models) feeding the bulk sender.
+
+Batches flow through a bounded queue, so model inference of batch *n + 1* overlaps the bulk
+request of batch *n* (onnxruntime releases the GIL) and memory stays bounded however long the
+input is. The sender uses opensearch-py's ``streaming_bulk`` (chunks split by count and bytes,
+429 items retried with backoff); when the node itself is unreachable or answers 502/503/504 the
+whole batch is sent again with exponential backoff, up to ``retry_for`` seconds, after which the
+run stops with :class:`~processors.errors.ClusterUnavailableError` and its checkpoint intact.
+
+Example:
+    >>> report = run_bulk(client, "docs", batches, options=IndexingOptions())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from opensearchpy import helpers
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+from processors.errors import ClusterUnavailableError
+from processors.indexing.checkpoint import Checkpoint
+from processors.indexing.prepare import Failure, PreparedBatch
+
+JSONObject = dict[str, Any]
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class IndexingOptions:
+    """Knobs of a bulk run (defaults suit one machine and one node)."""
+
+    chunk_docs: int = 500
+    max_chunk_bytes: int = 10 * 1024 * 1024
+    token_budget: int = 32768
+    max_batch_docs: int = 512
+    max_retries: int = 5
+    retry_for: float = 120.0
+    queue_depth: int = 2
+
+
+@dataclass
+class IndexReport:
+    """What a run did: counts, tokens, seconds per stage, the first errors."""
+
+    ok: int = 0
+    failed: int = 0
+    dropped: int = 0
+    unchanged: int = 0
+    tokens: int = 0
+    truncated: int = 0
+    resumed_from: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("prepare", "bulk", "wait", "refresh", "total"), 0.0))  # fmt: skip
+    first_errors: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def settled(self) -> int:
+        return self.ok + self.failed + self.dropped + self.unchanged
+
+    def counts(self) -> dict[str, int]:
+        return {"ok": self.ok, "failed": self.failed, "dropped": self.dropped,
+                "unchanged": self.unchanged}  # fmt: skip
+
+    def as_dict(self) -> JSONObject:
+        return {**self.counts(), "tokens": self.tokens, "truncated": self.truncated,
+                "resumed_from": self.resumed_from, "fingerprint": self.fingerprint,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                "first_errors": self.first_errors}  # fmt: skip
+
+
+class DeadLetter:
+    """Append-only JSONL of failed documents; ``position`` is what a checkpoint records."""
+
+    def __init__(self, path: Path | None, *, truncate_to: int | None = None) -> None:
+        self.path = path
+        self._handle: TextIO | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if truncate_to is not None and path.exists():
+                with path.open("r+b") as raw:
+                    raw.truncate(truncate_to)
+            self._handle = path.open("a", encoding="utf-8")
+
+    @property
+    def position(self) -> int:
+        if self._handle is None:
+            return 0
+        self._handle.flush()
+        return self._handle.tell()
+
+    def write(self, failure: Failure) -> None:
+        if self._handle is not None:
+            line = json.dumps(failure.record(), ensure_ascii=False, default=str)
+            self._handle.write(line + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+class _Producer(threading.Thread):
+    """Runs ``batches`` (a lazy iterator of prepared batches) ahead into a bounded queue."""
+
+    def __init__(self, batches: Iterator[PreparedBatch], depth: int) -> None:
+        super().__init__(name="neuralpipe-prepare", daemon=True)
+        self.batches = batches
+        self.out: queue.Queue[PreparedBatch | BaseException | None] = queue.Queue(depth)
+        self.stop = threading.Event()
+
+    def _put(self, item: PreparedBatch | BaseException | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            for batch in self.batches:
+                if not self._put(batch):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+
+
+def run_bulk(
+    client: Any,
+    batches: Iterator[PreparedBatch],
+    *,
+    options: IndexingOptions,
+    report: IndexReport,
+    dead: DeadLetter,
+    checkpoint: tuple[Path, Checkpoint] | None = None,
+    on_batch: Callable[[IndexReport], None] | None = None,
+) -> IndexReport:
+    """Consume prepared batches in order: bulk, dead-letter, count, checkpoint."""
+    producer = _Producer(batches, options.queue_depth)
+    producer.start()
+    try:
+        while True:
+            waited = time.monotonic()
+            item = producer.out.get()
+            report.seconds["wait"] += time.monotonic() - waited
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                break
+            report.seconds["prepare"] += item.seconds
+            _settle(client, item, options, report, dead)
+            if checkpoint is not None:
+                path, cp = checkpoint
+                cp.settled, cp.dead_letter_bytes, cp.counts = (
+                    item.end_seq,
+                    dead.position,
+                    report.counts(),
+                )
+                cp.save(path)
+            if on_batch is not None:
+                on_batch(report)
+    finally:
+        producer.stop.set()
+    return report
+
+
+def _settle(
+    client: Any, batch: PreparedBatch, options: IndexingOptions, report: IndexReport,
+    dead: DeadLetter,
+) -> None:  # fmt: skip
+    for failure in batch.failures:
+        _fail(report, dead, failure)
+    report.dropped += batch.dropped
+    report.unchanged += batch.unchanged
+    if not batch.actions:
+        return
+    started = time.monotonic()
+    for ok, item in _send(client, batch.actions, options):
+        info = next(iter(item.values()))
+        doc_id = str(info.get("_id"))
+        if ok:
+            report.ok += 1
+            continue
+        location, original = batch.origins.get(doc_id, ("?", None))
+        reason = json.dumps(info.get("error") or info.get("exception"), default=str)
+        _fail(report, dead, Failure(location, doc_id, f"node refused: {reason}", original))
+    report.seconds["bulk"] += time.monotonic() - started
+
+
+def _send(client: Any, actions: list[JSONObject], options: IndexingOptions) -> list[Any]:
+    deadline, backoff = time.monotonic() + options.retry_for, 1.0
+    while True:
+        try:
+            return list(helpers.streaming_bulk(
+                client, actions, chunk_size=options.chunk_docs,
+                max_chunk_bytes=options.max_chunk_bytes, max_retries=options.max_retries,
+                initial_backoff=1, max_backoff=30, raise_on_error=False,
+                raise_on_exception=True,
+            ))  # fmt: skip
+        except (OSConnectionError, TransportError) as exc:
+            status = getattr(exc, "status_code", None)
+            retryable = isinstance(exc, OSConnectionError) or status in RETRY_STATUSES
+            if not retryable:
+                raise
+            if time.monotonic() + backoff > deadline:
+                raise ClusterUnavailableError(
+                    f"the cluster stayed unavailable for {options.retry_for:.0f} s ({exc}); "
+                    "everything acknowledged so far is checkpointed: run again with --resume"
+                ) from exc
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+
+
+def _fail(report: IndexReport, dead: DeadLetter, failure: Failure) -> None:
+    report.failed += 1
+    if len(report.first_errors) < 10:
+        report.first_errors.append(f"{failure.location} (id {failure.doc_id}): {failure.reason}")
+    dead.write(failure)
