@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from processors.errors import ConfigError, InvalidProcessorConfigError
+from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceConfig,
     SparseEncodingProcessor,
@@ -28,12 +30,17 @@ from processors.ingest.inference import (
 from processors.registry import suggest
 
 JSONObject = dict[str, Any]
+StepConfig = InferenceConfig | ChunkingConfig
+"""The parsed options of one of our processors."""
 
-OURS: dict[str, type[TextEmbeddingProcessor] | type[SparseEncodingProcessor]] = {
-    "text_embedding": TextEmbeddingProcessor,
-    "sparse_encoding": SparseEncodingProcessor,
+OURS: dict[str, Callable[[Any], StepConfig]] = {
+    "text_embedding": TextEmbeddingProcessor.parse,
+    "sparse_encoding": SparseEncodingProcessor.parse,
+    "text_chunking": TextChunkingProcessor.parse,
 }
-NOT_YET = ("text_chunking",)
+"""Processors neuralpipe runs itself: type name -> options parser (raises on invalid options)."""
+NOT_YET: tuple[str, ...] = ()
+"""Neural-search processors known but not emulated yet (refused with a clear error)."""
 CORE = tuple(
     "append bytes community_id convert copy csv date date_index_name dissect dot_expander drop "
     "fail fingerprint foreach grok gsub html_strip join json kv lowercase pipeline remove "
@@ -50,7 +57,7 @@ class Step:
 
     type_name: str
     body: JSONObject
-    config: InferenceConfig | None
+    config: StepConfig | None
 
     @property
     def runs_on_node(self) -> bool:
@@ -139,7 +146,7 @@ def _parse_ours(type_name: str, options: Any, path: str, errors: list[str]) -> S
         errors.append(f"{path}.if: a Painless condition on a neuralpipe processor is not emulated")
         options = {k: v for k, v in options.items() if k != "if"}
     try:
-        config = OURS[type_name].parse(options)
+        config = OURS[type_name](options)
     except InvalidProcessorConfigError as exc:
         errors.extend(
             f"{path}.{key}: {message}" if key else f"{path}: {message}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.config.ingest_body import IngestPipelineSpec, Step
+from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
     SparseEncodingProcessor,
@@ -27,6 +28,7 @@ from processors.ingest.inference import (
 
 JSONObject = dict[str, Any]
 EncoderFor = Callable[[str], Any]
+OurProcessor = InferenceProcessor | TextChunkingProcessor
 
 
 @dataclass
@@ -37,6 +39,7 @@ class DocResult:
     source: JSONObject | None
     error: str | None = None
     dropped: bool = False
+    index: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -51,7 +54,7 @@ class IngestPipeline:
     ) -> None:
         self.spec = spec
         self.client = client
-        self._segments = _segments(spec.steps, encoders)
+        self._segments = _segments(spec.steps, encoders, client)
         if client is None and any(isinstance(seg, list) for seg in self._segments):
             raise ValueError(
                 f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
@@ -59,7 +62,10 @@ class IngestPipeline:
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
         """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""
-        results = [DocResult(d.get("_id"), copy.deepcopy(d["_source"])) for d in docs]
+        results = [
+            DocResult(d.get("_id"), copy.deepcopy(d["_source"]), index=d.get("_index"))
+            for d in docs
+        ]
         for segment in self._segments:
             live = [r for r in results if r.ok]
             if not live:
@@ -70,10 +76,14 @@ class IngestPipeline:
                 self._run_ours(segment, live)
         return results
 
-    def _run_ours(self, step: tuple[Step, InferenceProcessor], live: list[DocResult]) -> None:
+    def _run_ours(self, step: tuple[Step, OurProcessor], live: list[DocResult]) -> None:
         spec, processor = step
         sources = [r.source for r in live if r.source is not None]
-        for result, error in zip(live, processor.run(sources), strict=True):
+        if isinstance(processor, TextChunkingProcessor):
+            errors = processor.run(sources, indices=[r.index for r in live])
+        else:
+            errors = processor.run(sources)
+        for result, error in zip(live, errors, strict=True):
             if error is None:
                 continue
             if processor.config.ignore_failure:
@@ -100,7 +110,7 @@ class IngestPipeline:
                 result.source = item["doc"]["_source"]
 
 
-def _segments(steps: tuple[Step, ...], encoders: EncoderFor) -> list[Any]:
+def _segments(steps: tuple[Step, ...], encoders: EncoderFor, client: Any) -> list[Any]:
     segments: list[Any] = []
     for step in steps:
         if step.runs_on_node:
@@ -109,11 +119,16 @@ def _segments(steps: tuple[Step, ...], encoders: EncoderFor) -> list[Any]:
             else:
                 segments.append([step])
             continue
-        encoder = encoders(step.body["model_id"])
-        processor: InferenceProcessor
-        if step.type_name == "text_embedding":
-            processor = TextEmbeddingProcessor.from_body(step.body, embedder=encoder)
+        processor: OurProcessor
+        if step.type_name == "text_chunking":  # _analyze on the node, or a model's tokenizer
+            processor = TextChunkingProcessor.from_body(step.body, client=client, encoders=encoders)
+        elif step.type_name == "text_embedding":
+            processor = TextEmbeddingProcessor.from_body(
+                step.body, embedder=encoders(step.body["model_id"])
+            )
         else:
-            processor = SparseEncodingProcessor.from_body(step.body, encoder=encoder)
+            processor = SparseEncodingProcessor.from_body(
+                step.body, encoder=encoders(step.body["model_id"])
+            )
         segments.append((step, processor))
     return segments

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from processors.models.encoders import ContentType
 
 _WORD = re.compile(r"[a-z0-9]+")
+_WORD_ANY_CASE = re.compile(r"[a-zA-Z0-9]+")
 
 
 def words(text: str) -> list[str]:
@@ -35,11 +36,28 @@ def _word_vector(word: str, dimension: int) -> npt.NDArray[np.float32]:
     return vector / np.linalg.norm(vector)
 
 
+class WordTokenizer:
+    """Stand-in for a model's tokenizer: one token per word of :func:`words`, with offsets.
+
+    Example:
+        >>> WordTokenizer().offsets(["Hello, world"])
+        [[(0, 5), (7, 12)]]
+    """
+
+    def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of the words of each text."""
+        return [[m.span() for m in _WORD_ANY_CASE.finditer(text)] for text in texts]
+
+
 class HashEmbedder:
-    """A TextEmbedder whose vectors are sums of per-word hash vectors."""
+    """A TextEmbedder whose vectors are sums of per-word hash vectors.
+
+    Its ``tokenizer`` (a :class:`WordTokenizer`) lets ``text_chunking`` count its tokens.
+    """
 
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
+        self.tokenizer = WordTokenizer()
 
     def embed(
         self, texts: Sequence[str], content_type: ContentType = "passage"

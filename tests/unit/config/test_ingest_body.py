@@ -75,12 +75,12 @@ def test_every_error_is_listed_with_its_path() -> None:
 def test_unsupported_features_are_errors_not_skips() -> None:
     body = {"processors": [
         {"text_embedding": {"model_id": "m", "field_map": {"a": "b"}, "if": "ctx.a != null"}},
-        {"text_chunking": {"field_map": {"a": "b"}, "algorithm": {"delimiter": {}}}},
+        {"text_chunking": {"field_map": {"a": "b"}, "algorithm": {"delimiter": {}}, "if": "true"}},
     ]}  # fmt: skip
     with pytest.raises(ConfigError) as caught:
         parse_ingest_pipeline("p", body)
     assert "p.processors[0].text_embedding.if: a Painless condition" in str(caught.value)
-    assert "p.processors[1].text_chunking: not emulated yet" in str(caught.value)
+    assert "p.processors[1].text_chunking.if: a Painless condition" in str(caught.value)
 
 
 def test_cli_validate_exit_codes(tmp_path: Path) -> None:
