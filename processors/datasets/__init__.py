@@ -1,0 +1,1 @@
+"""Readers of evaluation collections shipped beside the project (Cranfield)."""

