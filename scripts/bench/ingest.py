@@ -74,8 +74,10 @@ def baseline(client: Any, index: str, texts: list[str]) -> float:
     st.encode(texts[:64], batch_size=32)
     started = time.perf_counter()
     vectors = st.encode(texts, batch_size=32, show_progress_bar=False)
-    actions = ({"_index": index, "_id": f"d{i}", "_source": {"text": t, "text_embedding": v.tolist()}}
-               for i, (t, v) in enumerate(zip(texts, vectors, strict=True)))  # fmt: skip
+    actions = (
+        {"_index": index, "_id": f"d{i}", "_source": {"text": t, "text_embedding": v.tolist()}}
+        for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
+    )
     helpers.bulk(client, actions, chunk_size=500)
     client.indices.refresh(index=index)
     return time.perf_counter() - started
@@ -115,8 +117,8 @@ def memory_run(client: Any, corpus: Path, count: int) -> tuple[float, float, flo
             samples["10k"] = rss_mb()
         samples["max"] = max(samples.get("max", 0.0), rss_mb())
 
-    indexer = BulkIndexer(client, "bench-rss", pipeline,
-                          fingerprint=pipeline_fingerprint(spec, describe=None), on_batch=sample)  # fmt: skip
+    fingerprint = pipeline_fingerprint(spec, describe=None)
+    indexer = BulkIndexer(client, "bench-rss", pipeline, fingerprint=fingerprint, on_batch=sample)
     report = indexer.index_files([corpus])
     assert report.ok == count, report.as_dict()
     end = rss_mb()
@@ -168,9 +170,11 @@ def main() -> None:
             write_corpus(big, texts_all, args.rss_docs)
             del texts
             at10k, end, peak = memory_run(client, big, args.rss_docs)
-            print(f"RSS streaming {args.rss_docs} docs: at 10k {at10k:.0f} MB, end {end:.0f} MB, "
-                  f"max {peak:.0f} MB (growth {end - at10k:+.0f} MB); "
-                  f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"RSS streaming {args.rss_docs} docs: at 10k {at10k:.0f} MB, end {end:.0f} MB, "
+                f"max {peak:.0f} MB (growth {end - at10k:+.0f} MB); ru_maxrss {maxrss:.0f} MB"
+            )
 
 
 if __name__ == "__main__":
