@@ -20,6 +20,7 @@ _SUBCOMMANDS = {
     "index": ("processors.cli.index_cmds", "index"),
     "model": ("processors.cli.model_cmds", "model"),
     "pipeline": ("processors.cli.pipeline_cmds", "pipeline"),
+    "search": ("processors.cli.search_cmds", "search"),
 }
 
 

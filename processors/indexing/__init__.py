@@ -1,1 +1,2 @@
-"""Bulk indexing stages: records, token-budget batches, per-batch preparation, checkpoints, the runner."""
+"""Bulk indexing stages: records and token-budget batches, per-batch preparation, the runner,
+checkpoints and index fingerprints."""

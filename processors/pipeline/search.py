@@ -1,0 +1,197 @@
+"""Run a search through a search pipeline: ours in Python, core processors on the node.
+
+For one request, in the order the plugins work:
+
+1. find and parse every ``neural`` / ``neural_sparse`` clause (syntax errors first);
+2. run our request processors (``neural_query_enricher``);
+3. check that ``neural_sparse`` fields are ``rank_features`` (cached per index and field);
+4. infer (one model call per model) and rewrite the clauses to ``knn`` / ``rank_feature``;
+5. send the request with the pipeline's core processors as an inline ``search_pipeline``
+   (``ext.rerank`` removed) -- or, for a top-level ``hybrid`` query, hand it to
+   :func:`processors.search.hybrid.run_hybrid` with the phase-results processor's options
+   (a hybrid query needs one; core processors with a hybrid query are refused);
+6. run our response processors (``rerank``) through :func:`processors.search.rerank.apply_rerank`.
+
+Example:
+    >>> spec = load_search_pipeline(Path("pipelines/search/neural-defaults.yaml"))  # doctest: +SKIP
+    >>> pipeline = SearchPipeline(spec, models=store.get, client=client)  # doctest: +SKIP
+    >>> body = {"query": {"neural": {"v": {"query_text": "hi"}}}}
+    >>> pipeline.search("docs", body)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from processors.config.search_body import SearchPipelineSpec
+from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.search.neural_sparse import NAME as NEURAL_SPARSE
+from processors.search.neural_sparse import NeuralSparseQuery
+from processors.search.rewrite import (
+    ANALYZER_MODELS,
+    Found,
+    apply_enricher,
+    parse_clauses,
+    rewrite_clauses,
+)
+
+JSONObject = dict[str, Any]
+ModelFor = Callable[[str], Any]
+HYBRID_MODULE = "processors.search.hybrid"
+RERANK_MODULE = "processors.search.rerank"
+HYBRID_WITHOUT_FUSION = (
+    "a hybrid query needs a normalization-processor or score-ranker-processor in the search "
+    "pipeline (without one the plugin's raw hybrid results are not meaningful)"
+)
+HYBRID_WITH_CORE_STEPS = (
+    "core search processors (run on the node) together with a hybrid query are not emulated"
+)
+
+
+class SearchPipeline:
+    """A search pipeline bound to models (``model_id -> runtime``) and a node client.
+
+    Args:
+        spec: A validated pipeline body; ``None`` runs only the query rewrites.
+        models: ``model_id -> loaded model`` (e.g. ``encoder_resolver(settings)``).
+        client: An opensearch-py client.
+        analyzers: ``neural_sparse`` analyzer name -> SPARSE_TOKENIZE model id.
+        check_fields: Refuse ``neural_sparse`` on fields that are not ``rank_features``, as
+            the plugin does (one ``_mapping/field`` call per index and field, then cached).
+
+    Example:
+        >>> SearchPipeline(None, models=lambda m: HashEmbedder(), client=client)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        spec: SearchPipelineSpec | None,
+        *,
+        models: ModelFor,
+        client: Any,
+        analyzers: Mapping[str, str] = ANALYZER_MODELS,
+        check_fields: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.models = models
+        self.client = client
+        self.analyzers = analyzers
+        self.check_fields = check_fields
+        self.node_pipeline = spec.node_pipeline() if spec else None
+        self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
+        self._sparse_ok: dict[str, set[str]] = defaultdict(set)
+
+    @property
+    def pipeline_id(self) -> str | None:
+        return self.spec.pipeline_id if self.spec else None
+
+    def search(
+        self,
+        index: str | None,
+        body: JSONObject | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> JSONObject:
+        """Search ``index`` with ``body``; an OpenSearch-shaped response."""
+        request = copy.deepcopy(body or {})
+        if "search_pipeline" in request:
+            raise UnsupportedFeatureError(
+                "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
+            )
+        found = self._request_processors(parse_clauses(request))
+        original = copy.deepcopy(request) if self._rerank else request
+        self._check_sparse_fields(index, found)
+        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        _strip_rerank_ext(request)
+        if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
+            response = self._hybrid(index, request, params)
+        else:
+            if self.node_pipeline:
+                request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+            response = self.client.search(index=index, body=request, params=dict(params or {}))
+        return self._response_processors(response, original)
+
+    def rewrite(self, body: JSONObject) -> JSONObject:
+        """The request the node would get (no field checks, no search): for inspection."""
+        request = copy.deepcopy(body)
+        found = self._request_processors(parse_clauses(request))
+        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        _strip_rerank_ext(request)
+        if self.node_pipeline and "hybrid" not in request.get("query", {}):
+            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+        return request
+
+    def _request_processors(self, found: list[Found]) -> list[Found]:
+        for step in self.spec.request if self.spec else ():
+            if step.runs_on_node:
+                continue  # core request processors run on the node, after ours
+            try:
+                found = apply_enricher(found, step.config)
+            except InvalidQueryError:
+                if not step.config.ignore_failure:
+                    raise
+        return found
+
+    def _check_sparse_fields(self, index: str | None, found: Sequence[Found]) -> None:
+        if not self.check_fields:
+            return
+        target = index or "_all"
+        fields = {f.query.field for f in found if isinstance(f.query, NeuralSparseQuery)}
+        fields -= self._sparse_ok[target]
+        if not fields:
+            return
+        answer = self.client.indices.get_field_mapping(
+            index=target, fields=",".join(sorted(fields))
+        )
+        for name in sorted(fields):
+            for entry in answer.values():
+                mapping = entry.get("mappings", {}).get(name, {}).get("mapping", {})
+                if [m.get("type") for m in mapping.values()] != ["rank_features"]:
+                    raise InvalidQueryError(
+                        f"[{NEURAL_SPARSE}] query only works on [rank_features] fields"
+                    )
+            self._sparse_ok[target].add(name)
+
+    def _hybrid(
+        self, index: str | None, request: JSONObject, params: Mapping[str, Any] | None
+    ) -> JSONObject:
+        phase = self.spec.phase_results if self.spec else ()
+        if not phase:
+            raise UnsupportedFeatureError(HYBRID_WITHOUT_FUSION)
+        if self.node_pipeline:
+            raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
+        run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
+        response: JSONObject = run_hybrid(
+            self.client, index or "_all", request, phase[0].config, params=dict(params or {})
+        )
+        return response
+
+    def _response_processors(self, response: JSONObject, request: JSONObject) -> JSONObject:
+        """``rerank`` steps in order (``apply_rerank`` owns ``ignore_failure``)."""
+        for step in self._rerank:
+            apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
+            response = apply_rerank(response, step.config, request, self.models)
+        return response
+
+
+def _seam(module: str, name: str, what: str) -> Any:
+    """A function of a sibling module that may not exist yet (hybrid, rerank)."""
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise UnsupportedFeatureError(f"{what}: not emulated yet ({module} is missing)") from None
+    return getattr(loaded, name)
+
+
+def _strip_rerank_ext(request: JSONObject) -> None:
+    """``ext.rerank`` is read by the rerank processor; the node does not know it."""
+    ext = request.get("ext")
+    if isinstance(ext, dict) and "rerank" in ext:
+        del ext["rerank"]
+        if not ext:
+            del request["ext"]

@@ -1,0 +1,206 @@
+"""Run a ``hybrid`` query on a node without the plugin: sub-queries, fusion, one response (§9).
+
+:func:`run_hybrid` takes a search body whose top-level query is ``hybrid`` with sub-queries
+already in core DSL (``neural`` / ``neural_sparse`` rewritten), and returns the response the
+plugin would give, scores computed by :mod:`processors.search.normalization`:
+
+1. one ``_msearch``: each sub-query's top ``N`` hits (``N = pagination_depth``, else ``size``),
+   sorted ``_score`` then ``_doc`` so the Lucene doc ids come back for the plugin's tie order,
+   plus one ``size: 0`` search (a ``bool.should`` of the sub-queries) for ``hits.total``,
+   ``aggregations`` and ``suggest``. All items carry one ``preference``, so they read the same
+   shard copies. An index with more than one shard is queried again shard by shard
+   (``preference=_shards:N``): the plugin collects and combines per shard, and so do we;
+2. fusion, then ``from`` / ``size`` over the combined ranking (with the plugin's errors);
+3. ``_source``, ``fields`` and friends come with the sub-query hits when those are at most 200
+   (``N`` x sub-queries); otherwise, or with ``highlight``, one search by ``ids`` for the page.
+
+Supported request keys: ``query``, ``from``, ``size``, ``track_total_hits``, ``aggs``,
+``suggest``, ``timeout``, ``_source``, ``fields``, ``docvalue_fields``, ``stored_fields``,
+``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``. Anything else
+(``sort``, ``search_after``, ``collapse``, ``rescore``, ``post_filter``, ``min_score``,
+``explain``, ``profile``...) raises :class:`UnsupportedFeatureError` naming it. Hits carry no
+``matched_queries``.
+
+Beyond the plugin: with ``"ext": {"neuralpipe": {"hybrid_breakdown": true}}`` every hit gets
+``"_neuralpipe": {"hybrid": {"score": s, "sub_queries": [{"raw_score": r, "normalized_score":
+n}, ...]}}`` (``null`` where that sub-query did not return the document). ``ext`` never goes to
+the node.
+
+Example:
+    >>> body = {"query": {"hybrid": {"queries": [{"match": {"text": "wing"}},
+    ...     {"knn": {"vec": {"vector": [0.1, 0.2], "k": 10}}}]}}, "size": 5}
+    >>> response = run_hybrid(client, "docs", body, NormalizationConfig())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, cast
+
+from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
+
+from processors.errors import InvalidQueryError
+from processors.search.floats import json_score
+from processors.search.fusion_config import FusionConfig
+from processors.search.hybrid_request import SearchPlan, plan_search, sub_query_body
+from processors.search.normalization import Fused, Hit, fuse
+
+__all__ = ["run_hybrid"]
+
+JSONObject = dict[str, Any]
+END_OF_RESULTS = "Reached end of search result, increase pagination_depth value to see more results"
+
+
+def _raise_item_error(item: JSONObject) -> None:
+    """An ``_msearch`` item that failed raises what ``client.search`` would have raised."""
+    if "error" in item:
+        status = int(item.get("status", 500))
+        error = item["error"]
+        kind = error.get("type", "") if isinstance(error, dict) else str(error)
+        raise HTTP_EXCEPTIONS.get(status, TransportError)(status, kind, item)
+
+
+Search = tuple[JSONObject, JSONObject]  # (msearch header, body)
+ShardList = list[list[list[Hit]]]  # [shard][sub-query][hit]
+
+
+def _msearch(client: Any, index: str, searches: list[Search]) -> list[JSONObject]:
+    lines: list[JSONObject] = []
+    for header, body in searches:
+        lines.extend(({"index": index, **header}, body))
+    responses: list[JSONObject] = client.msearch(body=lines)["responses"]
+    for item in responses:
+        _raise_item_error(item)
+    return responses
+
+
+def _hits(response: JSONObject, docs: dict[Any, JSONObject]) -> list[Hit]:
+    """A sub-query's hits for fusion; each document's JSON is kept in ``docs``."""
+    hits = []
+    for h in response["hits"]["hits"]:
+        key = (h["_index"], h["_id"])
+        docs.setdefault(key, h)
+        hits.append(Hit(key, float(h["_score"]), int(h["sort"][1])))
+    return hits
+
+
+def _per_shard(
+    client: Any, index: str, plan: SearchPlan, queries: list[JSONObject], docs: dict[Any, Any]
+) -> ShardList:
+    """Each shard's hits per sub-query, shards in the coordinator's order (shard id, index)."""
+    routing = {k: plan.header[k] for k in ("routing",) if k in plan.header}
+    groups = client.search_shards(index=index, params=routing)["shards"]
+    shards = sorted({(copies[0]["shard"], copies[0]["index"]) for copies in groups if copies})
+    header = {k: v for k, v in plan.header.items() if k != "preference"}
+    searches: list[Search] = []
+    for number, name in shards:
+        shard_header = {**header, "index": name, "preference": f"_shards:{number}"}
+        searches.extend((shard_header, sub_query_body(q, plan)) for q in queries)
+    responses = _msearch(client, index, searches)
+    count = len(queries)
+    return [
+        [_hits(responses[s * count + j], docs) for j in range(count)] for s in range(len(shards))
+    ]
+
+
+def _fetch(
+    client: Any, index: str, plan: SearchPlan, page: list[Fused], docs: dict[Any, JSONObject]
+) -> dict[Any, JSONObject]:
+    """The page's documents with what the request asked for (``_source``, ``fields``...)."""
+    wanted = plan.fetch
+    if not page or (wanted.get("_source", True) is False and len(wanted) == 1):
+        return {}
+    if plan.inline_fetch:
+        return docs
+    by_index: dict[str, list[str]] = {}
+    for fused in page:
+        name, doc_id = cast(tuple[str, str], fused.key)
+        by_index.setdefault(name, []).append(doc_id)
+    should = [
+        {"bool": {"filter": [{"term": {"_index": name}}, {"ids": {"values": ids}}]}}
+        for name, ids in by_index.items()
+    ]
+    body: JSONObject = {"query": {"bool": {"should": should}}, "size": len(page), **wanted}
+    if "highlight" in wanted and "highlight_query" not in wanted["highlight"]:
+        union = {"bool": {"should": plan.hybrid.sub_queries()}}
+        body["highlight"] = {**wanted["highlight"], "highlight_query": union}
+    (response,) = _msearch(client, index, [(plan.header, body)])
+    return {(h["_index"], h["_id"]): h for h in response["hits"]["hits"]}
+
+
+def _hit(fused: Fused, fetched: JSONObject | None, breakdown: bool) -> JSONObject:
+    name, doc_id = cast(tuple[str, str], fused.key)
+    hit: JSONObject = {"_index": name, "_id": doc_id, "_score": json_score(fused.score)}
+    for key, value in (fetched or {}).items():
+        if key not in ("_index", "_id", "_score", "sort", "matched_queries"):
+            hit[key] = value
+    if breakdown:
+        subs = [
+            {
+                "raw_score": None if raw is None else json_score(raw),
+                "normalized_score": None if norm is None else json_score(norm),
+            }
+            for raw, norm in zip(fused.raw, fused.normalized, strict=True)
+        ]
+        hit["_neuralpipe"] = {"hybrid": {"score": json_score(fused.score), "sub_queries": subs}}
+    return hit
+
+
+def run_hybrid(
+    client: Any,
+    index: str,
+    body: JSONObject,
+    fusion: FusionConfig,
+    *,
+    params: JSONObject | None = None,
+) -> JSONObject:
+    """Run a hybrid search and return an OpenSearch-shaped response with fused scores.
+
+    Args:
+        client: An ``opensearchpy.OpenSearch`` client.
+        index: The index (or alias, or comma-separated list) to search.
+        body: The search body; ``query`` is ``{"hybrid": {...}}`` with sub-queries in core DSL.
+        fusion: The pipeline's ``normalization-processor`` or ``score-ranker-processor`` options.
+        params: URL parameters of the search (``routing``, ``preference``, ``size``...).
+
+    Raises:
+        InvalidQueryError: what the plugin rejects (same messages).
+        UnsupportedFeatureError: request options not emulated for hybrid queries.
+        opensearchpy.TransportError: a node error, as ``client.search`` would raise it.
+    """
+    started = time.perf_counter()
+    plan = plan_search(body, params)
+    queries = plan.hybrid.sub_queries()
+    header = {"preference": f"neuralpipe-{uuid.uuid4().hex}", **plan.header}
+    searches = [(header, sub_query_body(q, plan)) for q in queries]
+    if plan.count is not None:
+        searches.append((header, plan.count))
+    responses = _msearch(client, index, searches)
+    first = responses[0]
+    docs: dict[Any, JSONObject] = {}
+    shards: ShardList = [[_hits(r, docs) for r in responses[: len(queries)]]]
+    if first["_shards"]["total"] > 1:
+        docs = {}
+        shards = _per_shard(client, index, plan, queries, docs)
+    fused = fuse(shards, fusion)
+    if plan.start > len(fused):
+        raise InvalidQueryError(END_OF_RESULTS)
+    page = fused[plan.start : plan.start + plan.size]
+    fetched = _fetch(client, index, plan, page, docs)
+    hits: JSONObject = {}
+    count = responses[-1] if plan.count is not None else None
+    if count is not None and "total" in count["hits"]:
+        hits["total"] = count["hits"]["total"]
+    hits["max_score"] = json_score(fused[0].score) if fused else 0.0
+    hits["hits"] = [_hit(f, fetched.get(f.key), plan.breakdown) for f in page]
+    response: JSONObject = {
+        "took": int((time.perf_counter() - started) * 1000),
+        "timed_out": any(r.get("timed_out", False) for r in responses),
+        "_shards": first["_shards"],
+        "hits": hits,
+    }
+    for key in ("aggregations", "suggest"):
+        if count is not None and key in count:
+            response[key] = count[key]
+    return response

@@ -1,0 +1,159 @@
+"""``neural`` query -> k-NN ``knn`` query with a locally computed vector (reference §5).
+
+Parsing reproduces ``NeuralQueryBuilder.fromXContent`` (``parsing_exception`` messages);
+validation at rewrite time collects the plugin's messages into one
+``Invalid neural query: <e1>; <e2>``. The rewritten clause carries ``k`` (10 when none of
+``k`` / ``min_score`` / ``max_distance`` is given), ``filter``, ``method_parameters``,
+``rescore``, ``expand_nested_docs``, ``boost`` and ``_name`` over unchanged, so scoring is
+exactly the k-NN plugin's.
+
+Example:
+    >>> q = NeuralQuery.parse({"v": {"query_text": "hi", "model_id": "m", "k": 3}})
+    >>> q.check()
+    >>> q.to_knn([0.5, 0.5])
+    {'knn': {'v': {'vector': [0.5, 0.5], 'k': 3}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.ingest.java_text import java_is_blank
+from processors.search.dsl_values import (
+    PARSING,
+    is_value,
+    single_field,
+    to_bool,
+    to_float,
+    to_int,
+    to_text,
+    token_name,
+)
+
+JSONObject = dict[str, Any]
+NAME = "neural"
+DEFAULT_K = 10
+
+_TEXT_KEYS = ("query_text", "query_image", "model_id", "_name", "semantic_field_search_analyzer")
+_VALUE_KEYS = (*_TEXT_KEYS, "k", "boost", "max_distance", "min_score", "expand_nested_docs")
+_OBJECT_KEYS = ("filter", "method_parameters", "rescore", "query_tokens")
+PASSED_THROUGH = ("filter", "method_parameters", "rescore", "expand_nested_docs", "boost", "_name")
+"""Carried into the ``knn`` clause as given (after the ``k`` / radial parameter)."""
+
+
+@dataclass(frozen=True)
+class NeuralQuery:
+    """A parsed ``neural`` clause; ``raw`` is the clause's own parameter object.
+
+    Example:
+        >>> NeuralQuery.parse({"v": {"query_text": "x"}}).model_id is None
+        True
+    """
+
+    field: str
+    raw: JSONObject = dc_field(repr=False, compare=False)
+    query_text: str | None = None
+    query_image: str | None = None
+    model_id: str | None = None
+    k: int | None = None
+    min_score: float | None = None
+    max_distance: float | None = None
+    has_query_tokens: bool = False
+    search_analyzer: str | None = None
+
+    @classmethod
+    def parse(cls, body: Any) -> NeuralQuery:
+        """``{field: {params}}`` -> a query, or the plugin's ``parsing_exception``."""
+        name, params = single_field(NAME, body)
+        values: dict[str, Any] = {}
+        for key, value in params.items():
+            if is_value(value):
+                if key not in _VALUE_KEYS:
+                    raise InvalidQueryError(f"[{NAME}] query does not support [{key}]", PARSING)
+                values[key] = _read_value(key, value)
+            elif isinstance(value, dict):
+                if key not in _OBJECT_KEYS:
+                    raise InvalidQueryError(f"[{NAME}] query does not support [{key}]", PARSING)
+                if key == "query_tokens":
+                    _ = {t: to_float(w) for t, w in value.items()}  # parsed (and refused later)
+            else:
+                raise InvalidQueryError(
+                    f"[{NAME}] unknown token [{token_name(value)}] after [{key}]", PARSING
+                )
+        return cls(
+            field=name,
+            raw=params,
+            query_text=values.get("query_text"),
+            query_image=values.get("query_image"),
+            model_id=values.get("model_id"),
+            k=values.get("k"),
+            min_score=values.get("min_score"),
+            max_distance=values.get("max_distance"),
+            has_query_tokens="query_tokens" in params,
+            search_analyzer=values.get("semantic_field_search_analyzer"),
+        )
+
+    def errors(self) -> list[str]:
+        """The plugin's rewrite-time checks for a ``knn_vector`` target, in its order."""
+        found: list[str] = []
+        if java_is_blank(self.query_text or "") and java_is_blank(self.query_image or ""):
+            found.append("Either query_text or query_image must be provided.")
+        given = [p for p in (self.k, self.max_distance, self.min_score) if p is not None]
+        if len(given) > 1:
+            found.append("Only one of k, max_distance, or min_score can be provided")
+        if self.model_id == "":
+            found.append("model_id field can not be empty")
+        if self.model_id is None:
+            found.append("model_id must be provided.")
+        for key, present in (
+            ("semantic_field_search_analyzer", self.search_analyzer is not None),
+            ("query_tokens", self.has_query_tokens),
+        ):
+            if present:
+                found.append(
+                    f"Target field is a KNN field using a dense model. {key} is not supported "
+                    "since it is for the sparse model."
+                )
+        return found
+
+    def check(self) -> None:
+        """Raise ``Invalid neural query: ...`` (every problem) or refuse what is not emulated."""
+        problems = self.errors()
+        if problems:
+            raise InvalidQueryError(f"Invalid neural query: {'; '.join(problems)}")
+        if not java_is_blank(self.query_image or ""):
+            raise UnsupportedFeatureError(
+                "neural query_image needs a multimodal model, which neuralpipe does not emulate"
+            )
+
+    @property
+    def text(self) -> str:
+        """The text to embed (after :meth:`check`)."""
+        return self.query_text or ""
+
+    def to_knn(self, vector: Sequence[float]) -> JSONObject:
+        """The equivalent ``knn`` clause: only one of ``k`` / ``min_score`` / ``max_distance``."""
+        params: JSONObject = {"vector": list(vector)}
+        radial = [key for key in ("min_score", "max_distance") if key in self.raw]
+        if "k" in self.raw:
+            params["k"] = self.k
+        elif radial:
+            params[radial[0]] = self.raw[radial[0]]
+        else:
+            params["k"] = DEFAULT_K
+        params.update((key, self.raw[key]) for key in PASSED_THROUGH if key in self.raw)
+        return {"knn": {self.field: params}}
+
+
+def _read_value(key: str, value: Any) -> Any:
+    if key in _TEXT_KEYS:
+        return to_text(value)
+    if key == "k":
+        return to_int(value)
+    if key == "expand_nested_docs":
+        return to_bool(value)
+    return float(to_float(value))

@@ -1,0 +1,190 @@
+"""``neural_sparse`` query -> core ``rank_feature`` clauses with the plugin's exact score (§7).
+
+The plugin's query is a boolean of SHOULD clauses ``FeatureField.newLinearQuery(field, token,
+weight)``; the same Lucene query comes out of a ``bool.should`` of ``rank_feature`` clauses on
+``<field>.<token>`` with ``linear`` and ``boost`` = weight, so scores are identical. Where core
+``rank_feature`` differs, the rewrite differs:
+
+* no tokens: ``match_none`` (an empty ``bool`` would match every document);
+* a token with a dot (``"3.14"``, ``"."``): ``rank_feature`` splits the field name at the last
+  dot and silently matches nothing, so the whole clause becomes a ``script_score`` over all
+  documents that recomputes ``Σ float(w_q · dec(w_d))`` from ``_source`` (exact, but a full
+  scan; it needs the field in ``_source`` and drops weight-0 dotted matches);
+* a negative weight: refused with Lucene's message, as the plugin fails.
+
+Example:
+    >>> q = NeuralSparseQuery.parse({"f": {"query_tokens": {"hi": 2}}})
+    >>> q.to_query(q.tokens())
+    {'bool': {'should': [{'rank_feature': {'field': 'f.hi', 'linear': {}, 'boost': 2.0}}]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, Literal
+
+from processors.errors import InvalidQueryError
+from processors.ingest.java_text import java_is_blank
+from processors.search.dsl_values import PARSING, is_value, single_field, to_float, to_text
+from processors.search.dsl_values import token_name as _token
+from processors.search.floats import f32, java_float_str, json_score
+
+log = logging.getLogger(__name__)
+JSONObject = dict[str, Any]
+NAME = "neural_sparse"
+DEFAULT_ANALYZER = "bert-uncased"
+SMALLEST_SCORE = json_score(f32(1.4e-45))
+_VALUE_KEYS = ("_name", "boost", "query_text", "model_id", "analyzer", "max_token_score")
+Source = tuple[Literal["tokens", "model", "analyzer"], str]
+
+DOTTED_TOKEN_SCRIPT = (
+    "def m = params._source.get(params.field);"
+    " if (m == null) { m = params._source;"
+    " for (p in params.path) { m = m instanceof Map ? m.get(p) : null; } }"
+    " if (!(m instanceof Map)) { return 0; }"
+    " double total = 0;"
+    " for (e in params.tokens.entrySet()) { def v = m.get(e.getKey());"
+    " if (v == null) { continue; }"
+    " float f = v instanceof String ? Float.parseFloat(v) : ((Number) v).floatValue();"
+    " float d = Float.intBitsToFloat((Float.floatToIntBits(f) >> 15) << 15);"
+    " float w = (float) e.getValue(); total += (float) (w * d); }"
+    " return total;"
+)
+"""Painless: the plugin's score from ``_source`` (9-bit stored weights, float products)."""
+
+
+@dataclass(frozen=True)
+class NeuralSparseQuery:
+    """A parsed ``neural_sparse`` clause.
+
+    Example:
+        >>> NeuralSparseQuery.parse({"f": {"query_text": "hi"}}).source()
+        ('analyzer', 'bert-uncased')
+    """
+
+    field: str
+    raw: JSONObject = dc_field(repr=False, compare=False)
+    query_text: str | None = None
+    model_id: str | None = None
+    analyzer: str | None = None
+    query_tokens: Mapping[str, float] | None = None
+    boost: float | None = None
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, body: Any) -> NeuralSparseQuery:
+        """``{field: {params}}`` -> a query, or the plugin's parse-time error."""
+        name, params = single_field(NAME, body)
+        values: dict[str, Any] = {}
+        tokens: dict[str, float] | None = None
+        for key, value in params.items():
+            if is_value(value):
+                if key not in _VALUE_KEYS:
+                    raise InvalidQueryError(
+                        f"[{NAME}] query does not support [{key}] field", PARSING
+                    )
+                values[key] = (
+                    to_text(value)
+                    if key not in ("boost", "max_token_score")
+                    else float(to_float(value))
+                )
+            elif key == "query_tokens" and isinstance(value, dict):
+                tokens = {str(t): _weight(w) for t, w in value.items()}
+            else:
+                raise InvalidQueryError(
+                    f"[{NAME}] unknown token [{_token(value)}] after [{key}]", PARSING
+                )
+        if "max_token_score" in values:
+            log.info("[neural_sparse] max_token_score is deprecated since 2.12 and is ignored")
+        query = cls(
+            name,
+            params,
+            values.get("query_text"),
+            values.get("model_id"),
+            values.get("analyzer"),
+            tokens,
+            values.get("boost"),
+            values.get("_name"),
+        )
+        query._check_parsed()
+        return query
+
+    def _check_parsed(self) -> None:
+        if self.query_tokens is None and self.query_text is None:
+            raise InvalidQueryError(
+                f"either query_text field or query_tokens field must be provided for [{NAME}] query"
+            )
+        for key in ("query_text", "model_id", "analyzer"):
+            if getattr(self, key) == "":
+                raise InvalidQueryError(f"{key} field can not be empty")
+
+    def source(self) -> Source:
+        """Where the tokens come from: given, a model (by id) or an analyzer (by name)."""
+        if self.query_tokens is not None:
+            return ("tokens", "")
+        if self.model_id is not None and self.analyzer is not None:
+            raise InvalidQueryError(
+                f"Cannot use both [model_id: {self.model_id}] and [analyzer: {self.analyzer}] "
+                "for neural sparse query tokenization. Specify only one tokenization method. "
+                "These parameters can be set either in the query or through the "
+                "neural_query_enricher search processor."
+            )
+        if self.analyzer is not None:
+            return ("analyzer", self.analyzer)
+        if self.model_id is None:
+            return ("analyzer", DEFAULT_ANALYZER)
+        if java_is_blank(self.query_text or "") or java_is_blank(self.model_id):
+            raise InvalidQueryError("query_text and model_id cannot be null")
+        return ("model", self.model_id)
+
+    def tokens(self) -> Mapping[str, float]:
+        """The ``query_tokens`` given in the query (empty when there are none)."""
+        return self.query_tokens or {}
+
+    def to_query(self, tokens: Mapping[str, float]) -> JSONObject:
+        """The core query scoring exactly as the plugin's query with these token weights."""
+        for weight in tokens.values():
+            if weight < 0:
+                raise InvalidQueryError(
+                    f"boost must be a positive float, got {java_float_str(weight)}"
+                )
+        named = {"_name": self.name} if self.name is not None else {}
+        if not tokens:
+            return {"match_none": named}
+        if any("." in token for token in tokens):
+            return self._script_query(tokens, named)
+        should = [
+            {"rank_feature": {"field": f"{self.field}.{t}", "linear": {}, "boost": json_score(w)}}
+            for t, w in tokens.items()
+        ]
+        outer = {"boost": json_score(self.boost)} if self.boost not in (None, 1.0) else {}
+        return {"bool": {"should": should, **outer, **named}}
+
+    def _script_query(self, tokens: Mapping[str, float], named: JSONObject) -> JSONObject:
+        log.debug(
+            "neural_sparse on %s: dotted tokens, scoring by script over all documents", self.field
+        )
+        boost = f32(1.0 if self.boost is None else self.boost)
+        weights = {t: json_score(f32(boost * f32(w))) for t, w in tokens.items() if w > 0}
+        script = {
+            "source": DOTTED_TOKEN_SCRIPT,
+            "params": {"field": self.field, "path": self.field.split("."), "tokens": weights},
+        }
+        body = {"query": {"match_all": {}}, "script": script, "min_score": SMALLEST_SCORE}
+        return {"script_score": {**body, **named}}
+
+
+def _weight(value: Any) -> float:
+    if not is_value(value):
+        raise InvalidQueryError(
+            f"[{NAME}] unknown token [{_token(value)}] in [query_tokens]", PARSING
+        )
+    return float(to_float(value))
+
+
+def analyzer_tokens(weights: Mapping[str, float]) -> dict[str, float]:
+    """Analyzer mode keeps only tokens with a weight above 0 (their payload, else 1.0)."""
+    return {token: weight for token, weight in weights.items() if weight > 0}
