@@ -1,8 +1,14 @@
-"""The main job, for now: index a small corpus with vectors and token maps into the local
-node's combined index, then run a k-NN query and a rank_feature (sparse) query.
+"""The main job: index a corpus through a YAML ingest pipeline with real models, then search it.
 
-Vectors come from the deterministic hash encoder until the model runtime lands.
-Usage: python scripts/demo.py [--index NAME] [--corpus FILE.jsonl]
+1. create the index from ``mappings/combined.json`` (knn_vector + rank_features);
+2. index the corpus through ``pipelines/ingest/demo-embed.yaml`` (a core ``set`` run by the
+   node, all-MiniLM-L6-v2 ONNX vectors, bert-uncased IDF token weights) with the bulk indexer;
+3. search it four ways -- BM25 ``match``, ``neural`` (dense), ``neural_sparse`` (doc-only
+   tokenizer) and ``hybrid`` (through ``pipelines/search/hybrid-minmax.yaml``) -- print the top
+   hits of a few queries and, when the queries carry judgements, MRR@10 of each way.
+
+The default corpus ships in ``scripts/data/corpus`` (150 original notes, Apache-2.0).
+Usage: python scripts/demo.py [--corpus FILE.jsonl] [--queries FILE.jsonl] [--index NAME]
 """
 
 from __future__ import annotations
@@ -10,51 +16,82 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-from opensearchpy import helpers
-
+from processors.config.ingest_body import load_ingest_pipeline
+from processors.config.search_body import load_search_pipeline
+from processors.indexing.fingerprint import pipeline_fingerprint
+from processors.models.binding import model_store
+from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.client import make_client
 from processors.opensearch.indices import create_index, load_mapping
+from processors.pipeline.ingest import IngestPipeline
+from processors.pipeline.search import SearchPipeline
 from processors.settings import Settings
-from processors.testing.fakes import CountSparseEncoder, HashEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "scripts" / "data" / "corpus"
+DENSE, SPARSE = "all-minilm-l6-v2-onnx", "bert-uncased-tokenizer"
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--index", default="neuralpipe-demo")
-parser.add_argument("--corpus", type=Path, default=REPO / "scripts/data/demo_docs.jsonl")
-parser.add_argument("--query", default="supersonic flow through a nozzle")
-args = parser.parse_args()
 
-settings = Settings()
-client = make_client(settings)
-client.indices.delete(index=args.index, ignore=[404])
-create_index(client, args.index, load_mapping(REPO / "mappings/combined.json"), embedded=True)
-docs = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
-texts = [d["text"] for d in docs]
-vectors, token_maps = HashEmbedder().embed(texts), CountSparseEncoder().encode(texts)
-actions = [
-    {
-        "_index": args.index,
-        "_id": d.pop("_id"),
-        "_source": {**d, "text_embedding": v.tolist(), "text_sparse": t},
+def queries_for(text: str) -> dict[str, dict[str, Any]]:
+    match = {"match": {"text": text}}
+    neural = {"neural": {"text_embedding": {"query_text": text, "model_id": DENSE, "k": 10}}}
+    sparse = {"neural_sparse": {"text_sparse": {"query_text": text, "model_id": SPARSE}}}
+    return {
+        "bm25": match,
+        "neural": neural,
+        "neural_sparse": sparse,
+        "hybrid": {"hybrid": {"queries": [match, neural]}},
     }
-    for d, v, t in zip(docs, vectors, token_maps, strict=True)
-]
-ok, _ = helpers.bulk(client, actions, refresh=True)
-print(f"indexed {ok} documents into {args.index} at {client.transport.hosts[0]}")
 
-query_vector = HashEmbedder().embed([args.query])[0].tolist()
-query_tokens = CountSparseEncoder().encode([args.query])[0]
-searches = {
-    "knn (dense)": {"knn": {"text_embedding": {"vector": query_vector, "k": 3}}},
-    "rank_feature (sparse)": {"bool": {"should": [
-        {"rank_feature": {"field": f"text_sparse.{t}", "linear": {}, "boost": w}}
-        for t, w in query_tokens.items()
-    ]}},
-}  # fmt: skip
-for label, query in searches.items():
-    hits = client.search(index=args.index, body={"size": 3, "query": query})["hits"]["hits"]
-    print(f"\n{label}: {args.query!r}")
-    for hit in hits:
-        print(f"  {hit['_score']:.4f}  {hit['_id']}  {hit['_source']['title']}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=CORPUS / "aero-notes.jsonl")
+    parser.add_argument("--queries", type=Path, default=CORPUS / "queries.jsonl")
+    parser.add_argument("--index", default="neuralpipe-demo")
+    parser.add_argument("--show", type=int, default=3, help="Queries whose top hits are printed.")
+    args = parser.parse_args()
+    settings = Settings()
+    client, store = make_client(settings), model_store(settings)
+
+    client.indices.delete(index=args.index, ignore=[404])
+    create_index(client, args.index, load_mapping(REPO / "mappings/combined.json"), embedded=True)
+    spec = load_ingest_pipeline(REPO / "pipelines/ingest/demo-embed.yaml")
+    indexer = BulkIndexer(
+        client, args.index, IngestPipeline(spec, encoders=store.get, client=client),
+        fingerprint=pipeline_fingerprint(spec, describe=store.registration),
+        token_stats=store.token_stats,
+    )  # fmt: skip
+    report = indexer.index_files([args.corpus])
+    print(f"indexed {report.ok} documents from {args.corpus.name} into {args.index} "
+          f"({report.failed} failed, {report.tokens} tokens, {report.seconds['total']:.1f} s)")  # fmt: skip
+
+    plain = SearchPipeline(None, models=store.get, client=client)
+    hybrid = SearchPipeline(
+        load_search_pipeline(REPO / "pipelines/search/hybrid-minmax.yaml"),
+        models=store.get, client=client,
+    )  # fmt: skip
+    queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
+    mrr: dict[str, list[float]] = {}
+    for number, query in enumerate(queries):
+        for way, dsl in queries_for(query["text"]).items():
+            runner = hybrid if way == "hybrid" else plain
+            hits = runner.search(args.index, {"size": 10, "query": dsl})["hits"]["hits"]
+            relevant = set(query.get("relevant") or ())
+            rank = next((i for i, h in enumerate(hits, 1) if h["_id"] in relevant), None)
+            mrr.setdefault(way, []).append(1 / rank if rank else 0.0)
+            if number < args.show:
+                if way == "bm25":
+                    print(f"\nquery {query['_id']}: {query['text']!r}")
+                top = ", ".join(f"{h['_id']} {h['_score']:.3f}" for h in hits[:3])
+                title = hits[0]["_source"].get("title", "") if hits else ""
+                print(f"  {way:14} {top}   | {title}")
+    if any(q.get("relevant") for q in queries):
+        print(f"\nMRR@10 over {len(queries)} judged queries: " + ", ".join(
+            f"{way} {sum(v) / len(v):.3f}" for way, v in mrr.items()))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

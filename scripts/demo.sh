@@ -5,4 +5,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
 neuralpipe opensearch install >/dev/null
 neuralpipe opensearch start
+python scripts/build_models.py >/dev/null   # builds once; cached under $NEURALPIPE_HOME/models
 python scripts/demo.py "$@"
