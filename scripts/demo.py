@@ -65,8 +65,9 @@ def main() -> None:
         token_stats=store.token_stats,
     )  # fmt: skip
     report = indexer.index_files([args.corpus])
+    seconds = report.seconds["total"]
     print(f"indexed {report.ok} documents from {args.corpus.name} into {args.index} "
-          f"({report.failed} failed, {report.tokens} tokens, {report.seconds['total']:.1f} s)")  # fmt: skip
+          f"({report.failed} failed, {report.tokens} tokens, {seconds:.1f} s)")  # fmt: skip
 
     plain = SearchPipeline(None, models=store.get, client=client)
     hybrid = SearchPipeline(
