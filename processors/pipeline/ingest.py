@@ -40,6 +40,8 @@ class DocResult:
     error: str | None = None
     dropped: bool = False
     index: str | None = None
+    error_type: str | None = None
+    """OpenSearch's error type of ``error`` (``illegal_argument_exception`` for ours)."""
 
     @property
     def ok(self) -> bool:
@@ -89,6 +91,7 @@ class IngestPipeline:
             if processor.config.ignore_failure:
                 continue
             result.error = f"[{spec.type_name}] {error}"
+            result.error_type = "illegal_argument_exception"
 
     def _run_on_node(self, steps: list[Step], live: list[DocResult]) -> None:
         body = {
@@ -106,6 +109,7 @@ class IngestPipeline:
             elif "error" in item:
                 error = item["error"]
                 result.error = f"[{error.get('type')}] {error.get('reason')}"
+                result.error_type = error.get("type")
             else:
                 result.source = item["doc"]["_source"]
 

@@ -1,0 +1,101 @@
+"""``PUT /<index>`` and ``PUT /<index>/_settings``: pipeline settings kept in ``_meta.neuralpipe``.
+
+The node cannot hold a pipeline setting naming a pipeline it does not have, so, as
+``neuralpipe index create`` does (:func:`processors.opensearch.indices.split_pipeline_settings`),
+``index.default_pipeline`` and ``index.search.default_pipeline`` go to the index's
+``_meta.neuralpipe``, and so does an ``index.final_pipeline`` that neuralpipe knows (one it does
+not know stays a setting of the node). The other settings reach the node unchanged; a ``null``
+value removes the kept setting, as it resets a real one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from processors.opensearch.indices import split_pipeline_settings
+from processors.proxy.errors import ProxyError, guarded, json_object
+from processors.proxy.state import ProxyState, state_of
+from processors.proxy.upstream import read_body
+
+JSONObject = dict[str, Any]
+FINAL = "index.final_pipeline"
+
+
+async def _split(state: ProxyState, settings: JSONObject) -> tuple[JSONObject, JSONObject]:
+    """``(settings left for the node, settings kept in _meta)``."""
+    body, taken = split_pipeline_settings({"settings": settings})
+    left: JSONObject = body.get("settings") or {}
+    kept: JSONObject = dict(taken)
+    final = left.pop(FINAL, None)
+    nested = left.get("index")
+    if isinstance(nested, dict) and "final_pipeline" in nested:
+        final = nested.pop("final_pipeline")
+        if not nested:
+            del left["index"]
+    if final is not None and await state.pipelines.spec("ingest", str(final)) is None:
+        left[FINAL] = final  # the node's own final pipeline
+    elif final is not None or FINAL in settings:
+        kept[FINAL] = final
+    return left, kept
+
+
+@guarded
+async def create_index(request: Request) -> Response:
+    """``PUT /{index}``."""
+    state = state_of(request)
+    raw = await read_body(request, state.max_body_bytes)
+    if b"pipeline" not in raw:
+        response = await state.upstream.forward(request, body=raw)
+    else:
+        body = json_object(raw)
+        left, kept = await _split(state, body.get("settings") or {})
+        body["settings"] = left
+        kept = {k: v for k, v in kept.items() if v is not None}
+        if kept:
+            meta = body.setdefault("mappings", {}).setdefault("_meta", {})
+            meta.setdefault("neuralpipe", {}).update(kept)
+        response = await state.upstream.forward(request, body=json.dumps(body).encode())
+    state.meta.forget()
+    return response
+
+
+@guarded
+async def update_settings(request: Request) -> Response:
+    """``PUT /{index}/_settings``."""
+    state = state_of(request)
+    raw = await read_body(request, state.max_body_bytes)
+    if b"pipeline" not in raw:
+        return await state.upstream.forward(request, body=raw)
+    body = json_object(raw)
+    wrapped = "settings" in body and isinstance(body["settings"], dict)
+    left, kept = await _split(state, body["settings"] if wrapped else body)
+    if kept:
+        await _keep(state, request.path_params["index"], kept)
+    state.meta.forget()
+    if not left:
+        return JSONResponse({"acknowledged": True})
+    sent = {**body, "settings": left} if wrapped else left
+    return await state.upstream.forward(request, body=json.dumps(sent).encode())
+
+
+async def _keep(state: ProxyState, expression: str, kept: JSONObject) -> None:
+    """Merge ``kept`` into ``_meta.neuralpipe`` of every index ``expression`` names."""
+    status, answer = await state.upstream.json("GET", f"/{quote(expression, safe=',*')}/_mapping")
+    if status != 200:
+        raise ProxyError(status, (answer.get("error") or {}).get("type", "exception"),
+                         (answer.get("error") or {}).get("reason", str(answer)))  # fmt: skip
+    for name, entry in answer.items():
+        meta = dict((entry.get("mappings") or {}).get("_meta") or {})
+        ours = {**(meta.get("neuralpipe") or {}), **kept}
+        meta["neuralpipe"] = {k: v for k, v in ours.items() if v is not None}
+        status, result = await state.upstream.json(
+            "PUT", f"/{quote(name, safe='')}/_mapping", {"_meta": meta}
+        )
+        if status != 200:
+            error = (result.get("error") or {}) if isinstance(result, dict) else {}
+            raise ProxyError(status, error.get("type", "exception"), error.get("reason", ""))
