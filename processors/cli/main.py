@@ -21,6 +21,8 @@ _SUBCOMMANDS = {
     "model": ("processors.cli.model_cmds", "model"),
     "pipeline": ("processors.cli.pipeline_cmds", "pipeline"),
     "search": ("processors.cli.search_cmds", "search"),
+    "serve": ("processors.cli.serve_cmd", "serve"),
+    "eval": ("processors.cli.eval_cmds", "eval_cmd"),
 }
 
 

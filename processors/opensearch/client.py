@@ -34,7 +34,8 @@ def make_client(settings: Settings, **kwargs: Any) -> Any:
     """An ``opensearchpy.OpenSearch`` client for the configured cluster."""
     from opensearchpy import OpenSearch
 
-    options: dict[str, Any] = {"hosts": [resolve_url(settings)], "timeout": 60}
+    # the bulk runner talks to the node from two threads (core steps, bulk requests)
+    options: dict[str, Any] = {"hosts": [resolve_url(settings)], "timeout": 60, "pool_maxsize": 8}
     if settings.opensearch_username is not None:
         options["http_auth"] = (settings.opensearch_username, settings.opensearch_password or "")
     options["verify_certs"] = settings.opensearch_verify_certs
