@@ -36,7 +36,7 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "3"  # 2: fused ONNX operators; 3: int8 keeps layer 0 FFN-down fp32
+BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets only
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -221,9 +221,10 @@ def _build_one(
                 if quantize:
                     fp32 = model_file.with_name("fp32.onnx")
                     model_file.rename(fp32)
-                    from processors.models.export import quantize_int8
+                    from processors.models.export import drop_unused_opsets, quantize_int8
 
                     quantize_int8(fp32, model_file)
+                    drop_unused_opsets(model_file)
                 members[model_file.name] = model_file
             write_zip(zip_path, members)
     reg = _registration(plan, zip_path, fmt, name or model_id, version)

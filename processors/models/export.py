@@ -154,6 +154,25 @@ def export_onnx(
         )
     if fusion is not None:
         fuse_transformer(path, fusion)
+    drop_unused_opsets(path)
+
+
+def drop_unused_opsets(path: Path) -> None:
+    """Keep only the opset imports of domains the graph uses.
+
+    onnxruntime's optimizer stamps every domain it knows (``ai.onnx.ml`` 5, ...); the
+    onnxruntime 1.16 inside ml-commons 2.19 refuses a model stamped with an opset it does not
+    know, so the zip would not deploy on the real plugin.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    used = {node.domain or "" for node in model.graph.node} | {""}
+    kept = [op for op in model.opset_import if (op.domain or "") in used]
+    if len(kept) != len(model.opset_import):
+        del model.opset_import[:]
+        model.opset_import.extend(kept)
+        onnx.save(model, str(path))
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
