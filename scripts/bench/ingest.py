@@ -129,7 +129,8 @@ def memory_run(client: Any, corpus: Path, count: int) -> tuple[float, float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=10_000)
-    parser.add_argument("--pipeline", default="minilm-dense")
+    parser.add_argument("--pipeline", action="append",
+                        help="Pipeline id(s); default minilm-dense, minilm-dense-int8")  # fmt: skip
     parser.add_argument("--rss-docs", type=int, default=200_000)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
@@ -148,23 +149,27 @@ def main() -> None:
             rows.append(
                 ("baseline: st encode + helpers.bulk", baseline(client, "bench-baseline", texts))
             )
-        fresh_index(client, "bench-ours", mapping)
-        seconds, report = ours(client, "bench-ours", corpus, args.pipeline, store)
-        rows.append((f"ours: BulkIndexer + {args.pipeline}.yaml", seconds))
-        spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{args.pipeline}.yaml")
-        model = store.get(spec.steps[0].body["model_id"])
-        rows.append(("ours: encode only (no I/O)", encode_only(texts, model)))
-        print(f"\n{args.docs} documents, pipeline {args.pipeline}")
-        print(f"{'run':44} {'docs/s':>8} {'x baseline':>10}")
+        pipelines = args.pipeline or ["minilm-dense", "minilm-dense-int8"]
+        reports = {}
+        for pipeline_id in pipelines:
+            fresh_index(client, "bench-ours", mapping)
+            seconds, reports[pipeline_id] = ours(client, "bench-ours", corpus, pipeline_id, store)
+            assert client.count(index="bench-ours")["count"] == args.docs
+            rows.append((f"ours: BulkIndexer + {pipeline_id}.yaml", seconds))
+            spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{pipeline_id}.yaml")
+            model = store.get(spec.steps[0].body["model_id"])
+            rows.append((f"ours: {pipeline_id} encode only (no I/O)", encode_only(texts, model)))
+        print(f"\n{args.docs} documents")
+        print(f"{'run':52} {'docs/s':>8} {'x baseline':>10}")
         base = rows[0][1] if not args.skip_baseline else None
         for name, secs in rows:
             ratio = f"{base / secs:10.2f}" if base else f"{'-':>10}"
-            print(f"{name:44} {args.docs / secs:8.1f} {ratio}")
-        e2e, enc = rows[-2][1], rows[-1][1]
-        print(f"ours end to end / encode only: {enc / e2e:.0%}")
-        print(f"report: {json.dumps(report.as_dict())}")
-        count = client.count(index="bench-ours")["count"]
-        print(f"documents in bench-ours: {count}")
+            print(f"{name:52} {args.docs / secs:8.1f} {ratio}")
+        offset = 0 if args.skip_baseline else 1
+        for i, pipeline_id in enumerate(pipelines):
+            e2e, enc = rows[offset + 2 * i][1], rows[offset + 2 * i + 1][1]
+            print(f"{pipeline_id}: end to end / encode only {enc / e2e:.0%}; "
+                  f"report {json.dumps(reports[pipeline_id].as_dict())}")  # fmt: skip
         if args.rss_docs:
             big = Path(tmp) / "big.jsonl"
             write_corpus(big, texts_all, args.rss_docs)
