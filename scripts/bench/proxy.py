@@ -1,0 +1,333 @@
+"""Proxy benchmark (issue #7 §4): ``neuralpipe serve`` against its baselines, in the same run.
+
+Usage: python scripts/bench/proxy.py [--docs 1000] [--requests 2000] [--threads 8]
+                                     [--rounds 3] [--clients 16] [--neural-queries 2000]
+
+The machine is shared and noisy, so only ratios between numbers measured side by side mean
+anything. The script starts its own proxies (``create_app`` under uvicorn in threads of this
+process, on free ports, in front of the running node: ``NEURALPIPE_OPENSEARCH_URL``, else the
+local one) and deletes its indices at the end. The
+load comes from unmodified opensearch-py clients (keep-alive) in a separate process, as a
+real client would be: in this process their threads would share the proxy's GIL.
+
+1. Passthrough ``_search``: a plain ``match`` query (the shipped queries, in turn) on an index
+   of ``--docs`` notes of ``scripts/data/corpus/aero-notes.jsonl`` repeated, no pipeline.
+   p50: ``--requests`` sequential requests, each one sent to the node and to the proxy in turn
+   (alternating which goes first). Throughput: ``--threads`` threads sending ``--requests``
+   requests, direct and through the proxy alternately for ``--rounds`` rounds.
+   Targets: throughput >= 80 % of direct, p50 overhead <= 1 ms.
+2. ``neural`` queries (all-MiniLM-L6-v2 ONNX, ``text_embedding`` of ``mappings/combined.json``;
+   the corpus indexed with vectors through ``pipelines/ingest/demo-embed.yaml``) from
+   ``--clients`` concurrent clients, to a proxy with micro-batching and to one without (same
+   model instance, each its own LRU cache), alternately for two rounds. The query texts are
+   distinct (words of the corpus combined), so the cache never answers. Target: >= 1.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import random
+import re
+import socket
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "scripts" / "data" / "corpus"
+DENSE = "all-minilm-l6-v2-onnx"
+NO_VECTORS = {"excludes": ["text_embedding", "text_sparse"]}
+PLAIN_MAPPING = {
+    "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+    "mappings": {
+        "properties": {
+            "title": {"type": "text"},
+            "text": {"type": "text"},
+            "topic": {"type": "keyword"},
+        }
+    },
+}
+Body = dict[str, Any]
+
+
+# -- the load generator (runs in a child process) ------------------------------------------
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(url: str) -> Any:
+    """One unmodified opensearch-py client per URL, kept (with its connections) across calls."""
+    if url not in _CLIENTS:
+        from opensearchpy import OpenSearch
+
+        _CLIENTS[url] = OpenSearch(hosts=[url], timeout=300, pool_maxsize=32)
+    return _CLIENTS[url]
+
+
+def sequential(urls: list[str], index: str, bodies: list[Body]) -> dict[str, list[float]]:
+    """Each body sent to every URL in turn (the order alternating); ms per request per URL."""
+    clients = [(url, _client(url)) for url in urls]
+    times: dict[str, list[float]] = {url: [] for url in urls}
+    for number, body in enumerate(bodies):
+        for url, client in clients if number % 2 == 0 else clients[::-1]:
+            start = time.perf_counter()
+            client.search(index=index, body=body)
+            times[url].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def concurrent(url: str, index: str, bodies: list[Body], threads: int) -> dict[str, Any]:
+    """``bodies`` sent from ``threads`` threads (each its share, in order); seconds, ms each."""
+    client = _client(url)
+    barrier = threading.Barrier(threads + 1)
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+
+    def work(number: int) -> None:
+        barrier.wait()
+        try:
+            for body in bodies[number::threads]:
+                start = time.perf_counter()
+                response = client.search(index=index, body=body)
+                latencies[number].append((time.perf_counter() - start) * 1000)
+                if not response["hits"]["hits"]:
+                    raise AssertionError(f"no hits for {body}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return {"seconds": seconds, "ms": [ms for part in latencies for ms in part]}
+
+
+# -- setup ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn in a daemon thread of this process; its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the proxy did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def read_jsonl(path: Path) -> list[Body]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def index_plain(client: Any, index: str, count: int) -> None:
+    from opensearchpy import helpers
+
+    notes = read_jsonl(CORPUS / "aero-notes.jsonl")
+    client.indices.create(index=index, body=PLAIN_MAPPING)
+    actions = (
+        {"_index": index, "_id": f"d{i}", "_source": {k: v for k, v in notes[i % len(notes)].items()
+                                                      if k != "_id"}}
+        for i in range(count)
+    )  # fmt: skip
+    helpers.bulk(client, actions, chunk_size=500, refresh=True)
+    client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=300)
+
+
+def index_neural(client: Any, settings: Any, index: str) -> None:
+    """The corpus with vectors, as ``scripts/demo.py`` indexes it."""
+    from processors.config.ingest_body import load_ingest_pipeline
+    from processors.indexing.fingerprint import pipeline_fingerprint
+    from processors.models.binding import model_store
+    from processors.opensearch.bulk import BulkIndexer
+    from processors.opensearch.indices import create_index, load_mapping
+    from processors.pipeline.ingest import IngestPipeline
+
+    store = model_store(settings)
+    create_index(client, index, load_mapping(REPO / "mappings/combined.json"), embedded=True)
+    spec = load_ingest_pipeline(REPO / "pipelines/ingest/demo-embed.yaml")
+    indexer = BulkIndexer(
+        client, index, IngestPipeline(spec, encoders=store.get, client=client),
+        fingerprint=pipeline_fingerprint(spec, describe=store.registration),
+        token_stats=store.token_stats,
+    )  # fmt: skip
+    report = indexer.index_files([CORPUS / "aero-notes.jsonl"])
+    if report.failed or not report.ok:
+        raise RuntimeError(f"indexing the corpus failed: {report.ok} ok, {report.failed} failed")
+
+
+def distinct_texts(count: int, seed: int = 7) -> list[str]:
+    """``count`` distinct query texts of 4-9 words drawn from the corpus."""
+    notes = read_jsonl(CORPUS / "aero-notes.jsonl")
+    words = sorted({w for n in notes for w in re.findall(r"[a-z]{3,}", n["text"].lower())})
+    rng = random.Random(seed)
+    texts: dict[str, None] = {}
+    while len(texts) < count:
+        texts[" ".join(rng.sample(words, rng.randint(4, 9)))] = None
+    return list(texts)
+
+
+def neural_body(text: str) -> Body:
+    query = {"neural": {"text_embedding": {"query_text": text, "model_id": DENSE, "k": 10}}}
+    return {"size": 10, "_source": NO_VECTORS, "query": query}
+
+
+def match_body(text: str) -> Body:
+    return {"size": 10, "query": {"match": {"text": text}}}
+
+
+def model_calls(app: Any) -> int:
+    """Model calls made by the micro-batchers of ``app`` (a private counter, for the report)."""
+    batchers = app.state.neuralpipe.query_models._batchers
+    return sum(b.calls for b in batchers.values())
+
+
+# -- the benchmark -------------------------------------------------------------------------
+
+
+def passthrough(pool: Any, direct: str, proxy: str, index: str, args: Any) -> list[str]:
+    texts = [q["text"] for q in read_jsonl(CORPUS / "queries.jsonl")]
+    bodies = [match_body(texts[i % len(texts)]) for i in range(args.requests)]
+    pool.submit(sequential, [direct, proxy], index, bodies[:100]).result()  # warm-up
+    seq = pool.submit(sequential, [direct, proxy], index, bodies).result()
+    paired = [p - d for d, p in zip(seq[direct], seq[proxy], strict=True)]
+    p50 = {url: statistics.median(values) for url, values in seq.items()}
+    runs: dict[str, list[float]] = {direct: [], proxy: []}
+    for rnd in range(args.rounds):
+        for url in (direct, proxy) if rnd % 2 == 0 else (proxy, direct):
+            result = pool.submit(concurrent, url, index, bodies, args.threads).result()
+            runs[url].append(result["seconds"])
+    rps = {url: args.requests * len(s) / sum(s) for url, s in runs.items()}
+    ratio = rps[proxy] / rps[direct]
+    overhead = p50[proxy] - p50[direct]
+    each = {url: " ".join(f"{args.requests / s:.0f}" for s in runs[url]) for url in runs}
+    return [
+        f"1. passthrough _search (match, {args.docs} docs, no pipeline)",
+        f"   {'':34} {'direct':>10} {'proxy':>10} {'ratio/diff':>11}  target",
+        f"   {f'p50 ms, {args.requests} sequential':34} {p50[direct]:10.2f} {p50[proxy]:10.2f} "
+        f"{overhead:+10.2f}   <= +1 ms  {'ok' if overhead <= 1 else 'MISSED'}",
+        f"   {'  (median of paired differences)':34} {'':10} {'':10} "
+        f"{statistics.median(paired):+10.2f}",
+        f"   {f'req/s, {args.threads} threads x {args.rounds} rounds':34} {rps[direct]:10.0f} "
+        f"{rps[proxy]:10.0f} {ratio:10.0%}   >= 80 %   {'ok' if ratio >= 0.8 else 'MISSED'}",
+        f"   {'  (per round)':34} direct {each[direct]}; proxy {each[proxy]}",
+    ]
+
+
+def neural(pool: Any, on: tuple[str, Any], off: tuple[str, Any], index: str,
+           args: Any) -> list[str]:  # fmt: skip
+    rounds = 2
+    per_run = args.neural_queries // rounds
+    texts = distinct_texts(per_run * rounds + 2 * args.clients)
+    warm, texts = texts[: 2 * args.clients], texts[2 * args.clients :]
+    for url, _ in (on, off):  # loads the model, warms both paths (texts not reused)
+        pool.submit(concurrent, url, index, [neural_body(t) for t in warm], args.clients).result()
+    calls_before = model_calls(on[1])
+    runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    for rnd in range(rounds):
+        bodies = [neural_body(t) for t in texts[rnd * per_run : (rnd + 1) * per_run]]
+        order = [("on", on[0]), ("off", off[0])]
+        for mode, url in order if rnd % 2 == 0 else order[::-1]:
+            runs[mode].append(pool.submit(concurrent, url, index, bodies, args.clients).result())
+    calls = model_calls(on[1]) - calls_before
+    qps = {m: per_run * len(r) / sum(x["seconds"] for x in r) for m, r in runs.items()}
+    p50 = {m: statistics.median([ms for x in r for ms in x["ms"]]) for m, r in runs.items()}
+    ratio = qps["on"] / qps["off"]
+    misses = {m: app.state.neuralpipe.query_models.cache_info() for m, (_, app) in
+              (("on", on), ("off", off))}  # fmt: skip
+    each = {m: " ".join(f"{per_run / x['seconds']:.1f}" for x in r) for m, r in runs.items()}
+    return [
+        f"2. neural queries ({DENSE}, {args.clients} concurrent clients, "
+        f"{per_run * rounds} distinct texts x 2 modes)",
+        f"   {'':34} {'batch off':>10} {'batch on':>10} {'ratio':>11}  target",
+        f"   {'queries/s':34} {qps['off']:10.1f} {qps['on']:10.1f} {ratio:10.2f}x   >= 1.5x"
+        f"    {'ok' if ratio >= 1.5 else 'MISSED'}",
+        f"   {'p50 ms under load':34} {p50['off']:10.1f} {p50['on']:10.1f}",
+        f"   {'  (per round, queries/s)':34} off {each['off']}; on {each['on']}",
+        f"   micro-batching: {per_run * rounds} texts in {calls} model calls "
+        f"({per_run * rounds / max(calls, 1):.1f} texts per call); cache hits: "
+        f"on {misses['on']['hits']}, off {misses['off']['hits']}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--docs", type=int, default=1000, help="passthrough index size")
+    parser.add_argument("--requests", type=int, default=2000, help="passthrough requests per run")
+    parser.add_argument("--threads", type=int, default=8, help="passthrough client threads")
+    parser.add_argument("--rounds", type=int, default=3, help="passthrough throughput rounds")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent neural clients")
+    parser.add_argument("--neural-queries", type=int, default=2000, help="distinct neural texts")
+    args = parser.parse_args()
+
+    from processors.opensearch.client import make_client, resolve_url
+    from processors.proxy.app import ProxySettings, create_app, default_models
+    from processors.settings import Settings
+
+    settings = Settings()
+    settings = settings.model_copy(update={"pipelines_dir": REPO / "pipelines"})
+    url = resolve_url(settings)
+    if settings.opensearch_username is not None:
+        raise SystemExit("the load generator sends no credentials: use a node without auth")
+    client = make_client(settings)
+    run = uuid.uuid4().hex[:8]
+    plain, vectors = f"bench-proxy-plain-{run}", f"bench-proxy-neural-{run}"
+    on_settings = ProxySettings.from_settings(settings, url, warm_models=False, micro_batch=True)
+    off_settings = ProxySettings.from_settings(settings, url, warm_models=False, micro_batch=False)
+    models = default_models(on_settings)  # one model instance for both proxies
+    on_app = create_app(on_settings, models=models)
+    off_app = create_app(off_settings, models=models)
+    spawn = multiprocessing.get_context("spawn")
+    try:
+        index_plain(client, plain, args.docs)
+        index_neural(client, settings, vectors)
+        print(f"node {url}: {plain} ({args.docs} docs), {vectors} "
+              f"({client.count(index=vectors)['count']} docs with vectors)")  # fmt: skip
+        with (
+            serve(on_app) as on_url,
+            serve(off_app) as off_url,
+            ProcessPoolExecutor(1, mp_context=spawn) as pool,
+        ):
+            lines = passthrough(pool, url, on_url, plain, args)
+            lines += ["", *neural(pool, (on_url, on_app), (off_url, off_app), vectors, args)]
+    finally:
+        for index in (plain, vectors):
+            client.indices.delete(index=index, ignore=[404])
+    print("\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
