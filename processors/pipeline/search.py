@@ -7,10 +7,18 @@ For one request, in the order the plugins work:
 3. check that ``neural_sparse`` fields are ``rank_features`` (cached per index and field);
 4. infer (one model call per model) and rewrite the clauses to ``knn`` / ``rank_feature``;
 5. send the request with the pipeline's core processors as an inline ``search_pipeline``
-   (``ext.rerank`` removed) -- or, for a top-level ``hybrid`` query, hand it to
+   (``ext.rerank`` and ``ext.neuralpipe`` removed: the node has no ``ext`` parsers and answers
+   400 to any) -- or, for a top-level ``hybrid`` query, hand it to
    :func:`processors.search.hybrid.run_hybrid` with the phase-results processor's options
    (a hybrid query needs one; core processors with a hybrid query are refused);
-6. run our response processors (``rerank``) through :func:`processors.search.rerank.apply_rerank`.
+6. run our response processors (``rerank``) through :func:`processors.search.rerank.apply_rerank`,
+   which gets the request as written (``neural`` clauses intact, ``ext.rerank`` kept), so a
+   ``query_text_path`` such as ``query.neural.<field>.query_text`` resolves as on OpenSearch.
+
+With a ``rerank`` step and ``"ext": {"neuralpipe": {"rerank_window": N}}`` (beyond the plugin),
+steps 1-6 run once for hits ``0..N`` and later pages of the same request are cut from the
+reranked window kept in a :class:`~processors.search.rerank_window.RerankWindowCache` (no
+inference, no node call); ``from`` / ``size`` given as URL parameters page through it too.
 
 Example:
     >>> spec = load_search_pipeline(Path("pipelines/search/neural-defaults.yaml"))  # doctest: +SKIP
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,6 +40,12 @@ from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
+from processors.search.rerank_window import (
+    WINDOW_FLAG,
+    RerankWindowCache,
+    rerank_window,
+    windowed_rerank,
+)
 from processors.search.rewrite import (
     ANALYZER_MODELS,
     Found,
@@ -62,6 +77,8 @@ class SearchPipeline:
         analyzers: ``neural_sparse`` analyzer name -> SPARSE_TOKENIZE model id.
         check_fields: Refuse ``neural_sparse`` on fields that are not ``rank_features``, as
             the plugin does (one ``_mapping/field`` call per index and field, then cached).
+        window_cache: Where ``ext.neuralpipe.rerank_window`` windows are kept (share one
+            between pipelines to bound memory once per process); default: one per pipeline.
 
     Example:
         >>> SearchPipeline(None, models=lambda m: HashEmbedder(), client=client)  # doctest: +SKIP
@@ -75,6 +92,7 @@ class SearchPipeline:
         client: Any,
         analyzers: Mapping[str, str] = ANALYZER_MODELS,
         check_fields: bool = True,
+        window_cache: RerankWindowCache | None = None,
     ) -> None:
         self.spec = spec
         self.models = models
@@ -84,6 +102,7 @@ class SearchPipeline:
         self.node_pipeline = spec.node_pipeline() if spec else None
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
         self._sparse_ok: dict[str, set[str]] = defaultdict(set)
+        self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
     @property
     def pipeline_id(self) -> str | None:
@@ -101,28 +120,59 @@ class SearchPipeline:
             raise UnsupportedFeatureError(
                 "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
             )
-        found = self._request_processors(parse_clauses(request))
-        original = copy.deepcopy(request) if self._rerank else request
-        self._check_sparse_fields(index, found)
-        rewrite_clauses(found, self.models, analyzers=self.analyzers)
-        _strip_rerank_ext(request)
-        if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
-            response = self._hybrid(index, request, params)
-        else:
-            if self.node_pipeline:
-                request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
-            response = self.client.search(index=index, body=request, params=dict(params or {}))
-        return self._response_processors(response, original)
+        query_params = dict(params or {})
+        window = rerank_window(request)  # validated even where no rerank step uses it
+        if window is None or not self._rerank:
+            original = copy.deepcopy(request) if self._rerank else request
+            return self._response_processors(self._fetch(index, request, query_params), original)
+        return self._windowed(index, request, query_params)
 
     def rewrite(self, body: JSONObject) -> JSONObject:
         """The request the node would get (no field checks, no search): for inspection."""
         request = copy.deepcopy(body)
         found = self._request_processors(parse_clauses(request))
         rewrite_clauses(found, self.models, analyzers=self.analyzers)
-        _strip_rerank_ext(request)
-        if self.node_pipeline and "hybrid" not in request.get("query", {}):
-            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+        _strip_ext(request, "rerank")
+        if "hybrid" not in request.get("query", {}):
+            _strip_ext(request, "neuralpipe")
+            if self.node_pipeline:
+                request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
         return request
+
+    def _fetch(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
+        """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response."""
+        found = self._request_processors(parse_clauses(request))
+        self._check_sparse_fields(index, found)
+        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        _strip_ext(request, "rerank")
+        if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
+            return self._hybrid(index, request, params)  # reads ext.neuralpipe, sends no ext
+        _strip_ext(request, "neuralpipe")
+        if self.node_pipeline:
+            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+        response: JSONObject = self.client.search(index=index, body=request, params=params)
+        return response
+
+    def _windowed(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
+        """One page of the reranked window (fetched and reranked once per request and window)."""
+        for key in ("from", "size"):  # URL paging selects the page of the window, as the body's
+            if key in params:
+                request[key] = params.pop(key)
+        ext = request["ext"]["neuralpipe"]
+        others = {k: v for k, v in ext.items() if k != WINDOW_FLAG}  # e.g. hybrid_breakdown
+
+        def fetch(window_body: JSONObject) -> JSONObject:
+            if others:
+                window_body.setdefault("ext", {})["neuralpipe"] = copy.deepcopy(others)
+            return self._fetch(index, window_body, dict(params))
+
+        def rerank(response: JSONObject) -> JSONObject:
+            return self._response_processors(response, request)
+
+        scope = json.dumps([self.pipeline_id or "", sorted(params.items())], default=str)
+        return windowed_rerank(
+            index or "_all", request, fetch, rerank, self.window_cache, pipeline_id=scope
+        )
 
     def _request_processors(self, found: list[Found]) -> list[Found]:
         for step in self.spec.request if self.spec else ():
@@ -188,10 +238,10 @@ def _seam(module: str, name: str, what: str) -> Any:
     return getattr(loaded, name)
 
 
-def _strip_rerank_ext(request: JSONObject) -> None:
-    """``ext.rerank`` is read by the rerank processor; the node does not know it."""
+def _strip_ext(request: JSONObject, name: str) -> None:
+    """Remove ``ext.<name>`` (``rerank``, ``neuralpipe``): ours to read, unknown to the node."""
     ext = request.get("ext")
-    if isinstance(ext, dict) and "rerank" in ext:
-        del ext["rerank"]
+    if isinstance(ext, dict) and name in ext:
+        del ext[name]
         if not ext:
             del request["ext"]

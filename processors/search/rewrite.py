@@ -3,7 +3,8 @@
 Steps, as the plugins order them: parse every clause (syntax errors first), let request
 processors such as ``neural_query_enricher`` fill model ids, validate, then infer: all distinct
 texts of the request that go to one model are sent in one call (``content_type="query"``), so a
-text used by several clauses is embedded once. Finally each clause is replaced in place, inner
+text used by several clauses is embedded once (``neural_sparse`` clauses naming an analyzer share
+the call of its tokenizer model). Finally each clause is replaced in place, inner
 clauses (inside a ``neural`` filter) before their containers.
 
 Example:
@@ -81,22 +82,24 @@ def rewrite_clauses(
     """Validate, infer (one call per model) and replace every clause in place."""
     sources = {id(f): _validate(f.query, analyzers) for f in found}
     dense: dict[str, list[str]] = defaultdict(list)
-    sparse: dict[tuple[str, str], list[str]] = defaultdict(list)
+    sparse: dict[str, list[str]] = defaultdict(list)  # model and analyzer clauses share calls
     for f in found:
         kind, model_id = sources[id(f)]
         if kind == "dense":
             dense[model_id].append(f.query.query_text or "")
         elif kind != "tokens":
-            sparse[(kind, model_id)].append(f.query.query_text or "")
+            sparse[model_id].append(f.query.query_text or "")
     vectors = {key: v for m, texts in dense.items() for key, v in _embed(models, m, texts)}
-    weights = {key: w for k, texts in sparse.items() for key, w in _encode(models, k, texts)}
+    weights = {key: w for m, texts in sparse.items() for key, w in _encode(models, m, texts)}
     for f in found:
         kind, model_id = sources[id(f)]
         key = (model_id, f.query.query_text or "")
         if isinstance(f.query, NeuralQuery):
             f.ref.replace(f.query.to_knn(vectors[key]))
+        elif kind == "tokens":
+            f.ref.replace(f.query.to_query(f.query.tokens()))
         else:
-            tokens = f.query.tokens() if kind == "tokens" else weights[(kind, *key)]
+            tokens = analyzer_tokens(weights[key]) if kind == "analyzer" else weights[key]
             f.ref.replace(f.query.to_query(tokens))
 
 
@@ -145,14 +148,11 @@ def _embed(models: ModelFor, model_id: str, texts: list[str]) -> list[tuple[Any,
 
 
 def _encode(
-    models: ModelFor, source: tuple[str, str], texts: list[str]
+    models: ModelFor, model_id: str, texts: list[str]
 ) -> list[tuple[Any, Mapping[str, float]]]:
-    kind, model_id = source
     model = models(model_id)
     if not isinstance(model, SparseEncoder):
         raise ModelError(f"model [{model_id}] is not a SPARSE_ENCODING or SPARSE_TOKENIZE model")
     distinct = _unique(texts)
     maps = model.encode(distinct, content_type="query")
-    if kind == "analyzer":
-        maps = [analyzer_tokens(m) for m in maps]
-    return [((kind, model_id, t), m) for t, m in zip(distinct, maps, strict=True)]
+    return [((model_id, t), m) for t, m in zip(distinct, maps, strict=True)]

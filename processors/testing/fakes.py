@@ -1,4 +1,4 @@
-"""Deterministic stand-in encoders for unit tests and the no-model demo (no weights load).
+"""Deterministic stand-in models for unit tests and the no-model demo (no weights load).
 
 Each word gets a fixed pseudo-random unit vector derived from its hash; a text's vector is
 the normalised sum, so texts sharing words are close, as with a real embedding model.
@@ -81,3 +81,16 @@ class CountSparseEncoder:
         return [
             {w: float(1.0 + np.log(c)) for w, c in Counter(words(text)).items()} for text in texts
         ]
+
+
+class OverlapCrossEncoder:
+    """A CrossEncoder scoring each text by the query words it contains (minus 0.5), as logits.
+
+    Example:
+        >>> OverlapCrossEncoder().score("heat flow", ["heat", "heat flow", "wing"]).tolist()
+        [0.5, 1.5, -0.5]
+    """
+
+    def score(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        asked = set(words(query))
+        return np.array([sum(w in asked for w in words(t)) - 0.5 for t in texts], np.float32)
