@@ -94,9 +94,15 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(MINILM), device="cpu")
-    builds = build_model(MINILM, FunctionName.TEXT_EMBEDDING, model_id="all-minilm-l6-v2",
-                         formats=[ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT],
-                         cache_dir=Settings().home / "models", yaml_dir=None, quantize="int8")
+    builds = build_model(
+        MINILM,
+        FunctionName.TEXT_EMBEDDING,
+        model_id="all-minilm-l6-v2",
+        formats=[ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT],
+        cache_dir=Settings().home / "models",
+        yaml_dir=None,
+        quantize="int8",
+    )
     models: dict[str, DenseRuntime] = {}
     for r in builds:
         m = load_model(r.zip_path, r.registration, truncation="silent")
@@ -116,8 +122,10 @@ def main() -> None:
     peak = gemm_ceiling(cfg["hidden_size"], cfg["intermediate_size"])
     ceiling = peak / (flops / len(docs))
     print(f"\n{len(docs)} passages, {len(queries)} queries")
-    print(f"fp32 GEMM ceiling {peak / 1e9:.1f} GFLOP/s -> at most {ceiling:.1f} passages/s "
-          f"({flops / len(docs) / 1e6:.0f} MFLOP per passage)")
+    print(
+        f"fp32 GEMM ceiling {peak / 1e9:.1f} GFLOP/s -> at most {ceiling:.1f} passages/s "
+        f"({flops / len(docs) / 1e6:.0f} MFLOP per passage)"
+    )
     print(f"{'runtime':36} {'passages/s':>10} {'x baseline':>10} {'of ceiling':>10}")
     for name, rate, ratio in rows:
         print(f"{name:36} {rate:10.1f} {ratio:10.2f} {rate / ceiling:10.0%}")
