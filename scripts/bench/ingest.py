@@ -10,8 +10,8 @@ In one run, on the local node, with all-MiniLM-L6-v2:
   inference overlapped with bulk I/O);
 * ours, encode only: the same model over the same texts, no I/O (the ceiling for ours);
 * memory: resident set size while streaming ``--rss-docs`` documents through the indexer with
-  a hash encoder (384 floats per document, so the stream is not model-bound), sampled at 10k
-  documents and at the end.
+  a constant 64-float encoder (so the stream is bound by reading, batching and bulk I/O, not by
+  a model), sampled at 10k documents and at the end.
 Documents are Cranfield abstracts repeated to ``--docs``.
 """
 
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from opensearchpy import helpers
 
 from processors.config.ingest_body import load_ingest_pipeline, parse_ingest_pipeline
@@ -37,7 +38,6 @@ from processors.opensearch.client import make_client
 from processors.opensearch.indices import create_index, load_mapping
 from processors.pipeline.ingest import IngestPipeline
 from processors.settings import Settings
-from processors.testing.fakes import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 CRAN = Path("/work/shared/data/cranfield/cran.all.1400")
@@ -52,6 +52,15 @@ def write_corpus(path: Path, texts: list[str], count: int) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for i in range(count):
             handle.write(json.dumps({"_id": f"d{i}", "text": texts[i % len(texts)]}) + "\n")
+
+
+class ConstantEmbedder:
+    """The cheapest TextEmbedder: the same unit vector for every text."""
+
+    dimension = 64
+
+    def embed(self, texts: list[str], content_type: str = "passage") -> Any:
+        return np.full((len(texts), self.dimension), 0.125, dtype=np.float32)
 
 
 def rss_mb() -> float:
@@ -109,7 +118,7 @@ def memory_run(client: Any, corpus: Path, count: int) -> tuple[float, float, flo
     fresh_index(client, "bench-rss", mapping)
     body = {"processors": [{"text_embedding": {"model_id": "hash", "field_map": {"text": "text_embedding"}}}]}  # fmt: skip  # noqa: E501
     spec = parse_ingest_pipeline("rss", body)
-    pipeline = IngestPipeline(spec, encoders=lambda _: HashEmbedder(384), client=client)
+    pipeline = IngestPipeline(spec, encoders=lambda _: ConstantEmbedder(), client=client)
     samples: dict[str, float] = {}
 
     def sample(report: Any) -> None:
@@ -126,6 +135,17 @@ def memory_run(client: Any, corpus: Path, count: int) -> tuple[float, float, flo
     return samples["10k"], end, samples["max"]
 
 
+def memory_report(client: Any, texts: list[str], count: int, tmp: Path) -> None:
+    big = tmp / "big.jsonl"
+    write_corpus(big, texts, count)
+    at10k, end, peak = memory_run(client, big, count)
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"RSS streaming {count} docs: at 10k {at10k:.0f} MB, end {end:.0f} MB, "
+        f"max {peak:.0f} MB (growth {end - at10k:+.0f} MB); ru_maxrss {maxrss:.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=10_000)
@@ -133,10 +153,15 @@ def main() -> None:
                         help="Pipeline id(s); default minilm-dense, minilm-dense-int8")  # fmt: skip
     parser.add_argument("--rss-docs", type=int, default=200_000)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--rss-only", action="store_true", help="Only the memory run.")
     args = parser.parse_args()
     settings = Settings()
     client = make_client(settings)
     texts_all = abstracts()
+    if args.rss_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            memory_report(client, texts_all, args.rss_docs, Path(tmp))
+        return
     texts = [texts_all[i % len(texts_all)] for i in range(args.docs)]
     mapping = load_mapping(REPO / "mappings" / "dense.json")
     store = model_store(settings, truncation="silent")
@@ -171,15 +196,8 @@ def main() -> None:
             print(f"{pipeline_id}: end to end / encode only {enc / e2e:.0%}; "
                   f"report {json.dumps(reports[pipeline_id].as_dict())}")  # fmt: skip
         if args.rss_docs:
-            big = Path(tmp) / "big.jsonl"
-            write_corpus(big, texts_all, args.rss_docs)
             del texts
-            at10k, end, peak = memory_run(client, big, args.rss_docs)
-            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(
-                f"RSS streaming {args.rss_docs} docs: at 10k {at10k:.0f} MB, end {end:.0f} MB, "
-                f"max {peak:.0f} MB (growth {end - at10k:+.0f} MB); ru_maxrss {maxrss:.0f} MB"
-            )
+            memory_report(client, texts_all, args.rss_docs, Path(tmp))
 
 
 if __name__ == "__main__":
