@@ -241,6 +241,11 @@ class ReferenceNode:
         network); idempotent per zip content. Returns the reference node's model id."""
         url = self.url()
         body = yaml.safe_load((pipelines_dir / "models" / f"{model}.yaml").read_text())
+        if body.get("function_name") == "SPARSE_ENCODING":
+            # ml-commons 2.19 parses any model_config as a TextEmbeddingModelConfig and refuses
+            # one without embedding_dimension ("embedding dimension is null"); neuralpipe's
+            # registry accepts it (a known difference, see verify_against_reference.py).
+            body.pop("model_config", None)
         zip_name = str(body.pop("url")).removeprefix("file:")
         models_home = Path(os.environ.get("NEURALPIPE_HOME") or default_home()) / "models"
         zip_path = Path(zip_name) if Path(zip_name).is_absolute() else models_home / zip_name
