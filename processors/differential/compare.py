@@ -100,13 +100,17 @@ def compare_hits(ref: dict[str, Any], ours: dict[str, Any], tol: float = TOLERAN
     return out
 
 
-PATH_PREFIX = re.compile(r"^\d+ error\(s\)\s*\n\s*1\.\s+[^:]*:\s*", re.S)
+PATH_PREFIX = re.compile(r"^(?:\S+: )?\d+ error\(s\)\s*\n\s*1\.\s+[^:]*:\s*", re.S)
 
 
 def core_reason(reason: str) -> str:
     """neuralpipe's config errors list every problem with its path
-    (``1 error(s)\\n  1. x.processors[0].text_embedding.field_map: <message>``); the plugin's
-    is ``<message>``. The message of the first problem, for comparing reasons."""
+    (``x: 1 error(s)\\n  1. x.processors[0].text_embedding.field_map: <message>``); the
+    plugin's is ``<message>``. The message of the first problem, for comparing reasons.
+
+    >>> core_reason("p: 1 error(s)\\n  1. p.processors[0].x.field_map: bad value")
+    'bad value'
+    """
     return PATH_PREFIX.sub("", reason, count=1).strip()
 
 

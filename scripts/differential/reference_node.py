@@ -36,6 +36,7 @@ Usage (after ``source scripts/bootstrap.sh``)::
     python scripts/differential/reference_node.py start          # prints the URL
     python scripts/differential/reference_node.py register all-minilm-l6-v2-onnx
     python scripts/differential/reference_node.py check          # the first differential check
+    python scripts/verify_against_reference.py                   # the whole diff (issue #8 §2)
     python scripts/differential/reference_node.py stop
 """
 
@@ -65,6 +66,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from processors.differential.compare import compare_json  # noqa: E402
 from processors.opensearch.distribution import Distribution  # noqa: E402
 from processors.opensearch.node import LocalNode, NodeInfo  # noqa: E402
 from processors.opensearch.prereqs import java_home, maven  # noqa: E402
@@ -404,43 +406,6 @@ def _neuralpipe(*args: str) -> Any:
     if done.returncode != 0:
         raise RuntimeError(f"neuralpipe {' '.join(args)[:80]}: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout)
-
-
-def compare_json(ref: Any, ours: Any, path: str = "", tol: float = 1e-4) -> list[str]:
-    """Structural diff: same keys (order ignored), same types, numbers within ``tol``;
-    vectors (lists of floats) also by cosine >= 0.9999. ``_ingest.timestamp`` is ignored."""
-    if path.endswith("_ingest.timestamp"):
-        return []
-    if isinstance(ref, dict) and isinstance(ours, dict):
-        out = []
-        if ref.keys() != ours.keys():
-            out.append(f"{path or '.'}: keys {sorted(ref)} vs {sorted(ours)}")
-        for key in ref.keys() & ours.keys():
-            out += compare_json(ref[key], ours[key], f"{path}.{key}", tol)
-        return out
-    if isinstance(ref, list) and isinstance(ours, list):
-        if len(ref) != len(ours):
-            return [f"{path}: length {len(ref)} vs {len(ours)}"]
-        if ref and all(isinstance(x, float | int) and not isinstance(x, bool) for x in ref + ours):
-            return _compare_vectors(ref, ours, path, tol)
-        out = []
-        for i, (a, b) in enumerate(zip(ref, ours, strict=True)):
-            out += compare_json(a, b, f"{path}[{i}]", tol)
-        return out
-    if isinstance(ref, float | int) and isinstance(ours, float | int) and not isinstance(ref, bool):
-        return [] if abs(ref - ours) <= tol else [f"{path}: {ref} vs {ours}"]
-    return [] if ref == ours else [f"{path}: {json.dumps(ref)[:120]} vs {json.dumps(ours)[:120]}"]
-
-
-def _compare_vectors(a: list[float], b: list[float], path: str, tol: float) -> list[str]:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = sum(x * x for x in a) ** 0.5
-    nb = sum(y * y for y in b) ** 0.5
-    cos = dot / (na * nb) if na and nb else float(na == nb)
-    worst = max(abs(x - y) for x, y in zip(a, b, strict=True))
-    if cos < 0.9999 or worst > tol:
-        return [f"{path}: cosine {cos:.6f}, max |diff| {worst:.2e}"]
-    return []
 
 
 def run_checks(reference: ReferenceNode, extra: bool = False) -> list[Case]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,16 +20,6 @@ def test_compare_json_sees_differences() -> None:
     assert ref_mod.compare_json({"v": [1.0, 0.0]}, {"v": [0.0, 1.0]})
     assert ref_mod.compare_json({"v": [0.1, 0.2]}, {"v": [0.1, 0.2002]})  # > 1e-4
     assert ref_mod.compare_json({"s": "x"}, {"s": "y"})
-
-
-@pytest.fixture(scope="module")
-def reference() -> Iterator[Any]:
-    node = ref_mod.ReferenceNode()
-    already = node.node.running()
-    node.start()
-    yield node
-    if not already and not os.environ.get("NEURALPIPE_KEEP_NODE"):
-        node.stop()
 
 
 @pytest.mark.differential
