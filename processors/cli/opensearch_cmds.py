@@ -1,12 +1,29 @@
-"""``neuralpipe opensearch install | start | stop | status | logs``."""
+"""``neuralpipe opensearch install | start | stop | status | logs``.
+
+``--reference`` acts on the reference node instead (OpenSearch + the real ml-commons and
+neural-search plugins, :mod:`processors.opensearch.reference`), used only by the differential
+check.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from processors.settings import Settings
+
+REFERENCE_HELP = (
+    "Act on the reference node (the real ml-commons + neural-search plugins, for the "
+    "differential check) instead of the main node."
+)
+
+
+def _reference(settings: Settings) -> Any:
+    from processors.opensearch.reference import ReferenceNode
+
+    return ReferenceNode.from_settings(settings)
 
 
 @click.group()
@@ -15,32 +32,49 @@ def opensearch() -> None:
 
 
 @opensearch.command()
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
 @click.pass_obj
-def install(settings: Settings) -> None:
+def install(settings: Settings, reference: bool) -> None:
     """Download and install the node; does nothing when already installed."""
     from processors.opensearch.distribution import Distribution
 
-    record = Distribution(settings.home, settings.opensearch_version).ensure_installed()
+    if reference:
+        record = _reference(settings).install()
+    else:
+        record = Distribution(settings.home, settings.opensearch_version).ensure_installed()
     click.echo(json.dumps(record, indent=2))
 
 
 @opensearch.command()
 @click.option(
-    "--port", type=int, help="HTTP port (default 9200, or a free one when 9200 is taken)."
+    "--port",
+    type=int,
+    help="HTTP port (default 9200, or a free one when 9200 is taken; 9250 with --reference).",
 )
-@click.option("--heap", help="JVM heap, e.g. 512m or 1g (default 512m).")
+@click.option("--heap", help="JVM heap, e.g. 512m or 1g (default 512m; 1g with --reference).")
 @click.option(
-    "--timeout", type=float, default=180, show_default=True, help="Seconds to wait for health."
+    "--timeout", type=float, help="Seconds to wait for health (default 180; 240 with --reference)."
 )
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
 @click.pass_obj
-def start(settings: Settings, port: int | None, heap: str | None, timeout: float) -> None:
+def start(
+    settings: Settings, port: int | None, heap: str | None, timeout: float | None, reference: bool
+) -> None:
     """Start the node (or reuse the running one) and print its URL."""
     from processors.opensearch.node import LocalNode
+    from processors.opensearch.reference import DEFAULT_PORT, DEFAULT_TIMEOUT
 
-    if not settings.uses_embedded_node:
+    if reference:
+        info = _reference(settings).start(
+            port=DEFAULT_PORT if port is None else port,
+            heap=heap,
+            timeout=timeout or DEFAULT_TIMEOUT,
+        )
+    elif not settings.uses_embedded_node:
         click.echo(f"--url is set: using {settings.opensearch_url}, nothing to start", err=True)
         return
-    info = LocalNode(settings).start(port=port, heap=heap, timeout=timeout)
+    else:
+        info = LocalNode(settings).start(port=port, heap=heap, timeout=timeout or 180)
     click.echo(
         "reusing the running node" if info.reused else f"started in {info.start_s}s", err=True
     )
@@ -51,41 +85,65 @@ def start(settings: Settings, port: int | None, heap: str | None, timeout: float
 @click.option(
     "--timeout", type=float, default=30, show_default=True, help="Seconds before SIGKILL."
 )
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
 @click.pass_obj
-def stop(settings: Settings, timeout: float) -> None:
+def stop(settings: Settings, timeout: float, reference: bool) -> None:
     """Stop the node: SIGTERM, then SIGKILL after --timeout."""
     from processors.opensearch.node import LocalNode
 
-    stopped = LocalNode(settings).stop(timeout=timeout)
+    node = _reference(settings) if reference else LocalNode(settings)
+    stopped = node.stop(timeout=timeout)
     click.echo("stopped" if stopped else "not running", err=True)
 
 
 @opensearch.command()
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
 @click.pass_obj
-def status(settings: Settings) -> None:
+def status(settings: Settings, reference: bool) -> None:
     """URL, version, plugins, modules and health of the cluster in use (JSON)."""
-    from processors.opensearch.client import make_client, resolve_url
+    from processors.opensearch.client import resolve_url
 
-    url = resolve_url(settings)
-    client = make_client(settings.model_copy(update={"opensearch_url": url}))
+    if not reference:
+        url = resolve_url(settings)
+        click.echo(
+            json.dumps(_report(settings.model_copy(update={"opensearch_url": url})), indent=2)
+        )
+        return
+    from processors.opensearch.reference_models import ReferenceModels
+
+    node = _reference(settings)
+    running = node.running()
+    report: dict[str, Any] = {"running": bool(running), "home": str(node.home)}
+    if running:
+        local = Settings(home=settings.home, opensearch_url=running.url)
+        report.update(_report(local))
+    report["models"] = ReferenceModels(node, settings).known()
+    click.echo(json.dumps(report, indent=2))
+
+
+def _report(settings: Settings) -> dict[str, Any]:
+    from processors.opensearch.client import make_client
+
+    client = make_client(settings)
     info = client.info()
     nodes = client.nodes.info(metric="plugins")["nodes"]
     first = next(iter(nodes.values()))
-    report = {
-        "url": url,
+    return {
+        "url": settings.opensearch_url,
         "version": info["version"]["number"],
         "plugins": sorted(p["name"] for p in first.get("plugins", [])),
         "modules": sorted(m["name"] for m in first.get("modules", [])),
         "health": client.cluster.health()["status"],
     }
-    click.echo(json.dumps(report, indent=2))
 
 
 @opensearch.command()
 @click.option("--lines", "-n", type=int, default=50, show_default=True, help="How many lines.")
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
 @click.pass_obj
-def logs(settings: Settings, lines: int) -> None:
+def logs(settings: Settings, lines: int, reference: bool) -> None:
     """The last lines of the local node's log."""
     from processors.opensearch.node import LocalNode
 
-    click.echo(LocalNode(settings).log_tail(lines))
+    node = _reference(settings).node if reference else LocalNode(settings)
+    click.echo(node.log_tail(lines))

@@ -8,38 +8,20 @@ was already running or ``NEURALPIPE_KEEP_NODE`` is set.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_reference_module() -> ModuleType:
-    """``scripts/differential/reference_node.py`` (scripts/ is not a package)."""
-    name = "neuralpipe_reference_node"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = REPO / "scripts" / "differential" / "reference_node.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from processors.opensearch.reference import ReferenceNode
+from processors.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def reference() -> Iterator[Any]:
-    """The started reference node (a ``ReferenceNode``)."""
-    node = load_reference_module().ReferenceNode()
-    already = node.node.running()
+def reference() -> Iterator[ReferenceNode]:
+    """The started reference node."""
+    node = ReferenceNode.from_settings(Settings())
+    already = node.running()
     node.start()
     yield node
     if not already and not os.environ.get("NEURALPIPE_KEEP_NODE"):
