@@ -26,6 +26,12 @@ from processors.settings import Settings
               help="Query embeddings kept in the LRU cache (0: none).")  # fmt: skip
 @click.option("--micro-batch/--no-micro-batch", default=True, show_default=True,
               help="Merge concurrent query embeddings into one model call.")  # fmt: skip
+@click.option("--inference-slots", type=click.IntRange(min=1), default=None,
+              help="Model calls at once per query model (default: cores, up to 4).")  # fmt: skip
+@click.option("--max-batch", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Most query texts in one micro-batched model call.")  # fmt: skip
+@click.option("--model-threads", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Intra-op threads per model call (0: one per core).")  # fmt: skip
 @click.option(
     "--ml-index-prefix",
     default=".plugins-ml",
@@ -41,17 +47,20 @@ from processors.settings import Settings
 )
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True, help="uvicorn's log level.")  # fmt: skip
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log every request (uvicorn's access log; costs CPU per request).")  # fmt: skip
 @click.pass_obj
 def serve(
     settings: Settings, port: int, host: str, upstream: str | None, pipelines_dir: Path | None,
     max_body_mb: int, query_cache: int, micro_batch: bool, ml_index_prefix: str, warm: bool,
-    log_level: str,
+    log_level: str, access_log: bool, inference_slots: int | None, max_batch: int,
+    model_threads: int,
 ) -> None:  # fmt: skip
     """Serve OpenSearch's REST API with neural-search and ml-commons behind it."""
     try:
         import uvicorn
 
-        from processors.proxy.app import ProxySettings, create_app
+        from processors.proxy.app import ProxySettings, create_app, server_options
         from processors.proxy.upstream import redact
     except ImportError as exc:
         raise click.ClickException(
@@ -65,8 +74,10 @@ def serve(
     proxy = ProxySettings.from_settings(
         settings, target, max_body_bytes=max_body_mb * 1024 * 1024,
         query_cache_size=query_cache, micro_batch=micro_batch, ml_index_prefix=ml_index_prefix,
-        warm_models=warm,
+        warm_models=warm, max_batch=max_batch, model_threads=model_threads or None,
+        **({} if inference_slots is None else {"inference_slots": inference_slots}),
     )  # fmt: skip
     app = create_app(proxy)
     click.echo(f"neuralpipe proxy on http://{host}:{port} -> {redact(target)}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    options = {**server_options(), "access_log": access_log}
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **options)

@@ -13,7 +13,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +24,31 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from processors.proxy.bridge import bridge_client
+from processors.proxy.fastpath import FastPath
 from processors.proxy.pipeline_store import STORE_INDEX, IndexMeta, PipelineStore
 from processors.proxy.query_cache import QueryModels
-from processors.proxy.routes import routes
+from processors.proxy.routes import passthrough, routes
 from processors.proxy.state import ProxyState, chained
-from processors.proxy.upstream import FORWARDED, PASSED_ON, TIMINGS, Timings, Upstream
+from processors.proxy.upstream import Upstream
 from processors.settings import Settings, default_home
 
 logger = logging.getLogger(__name__)
 ModelFor = Callable[[str], Any]
 RegistryFactory = Callable[[Any], Any]
 MODEL_KEYS = ("model_id", "default_model_id")
+
+
+def default_slots() -> int:
+    """Inference threads per query model: one per core (of this process), at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,14 @@ class ProxySettings:
     timeout: float = 60.0
     query_cache_size: int = 10_000
     micro_batch: bool = True
+    inference_slots: int = field(default_factory=default_slots)
+    """Query model calls run at once per model (micro-batched or not): one per core, up to 4."""
+    max_batch: int = 64
+    """Most query texts merged into one model call."""
+    model_threads: int | None = 1
+    """Intra-op threads of the models the proxy loads (None: the backend's default, one per
+    core). One: concurrent requests already keep the cores busy, and on a shared or small
+    machine threads of one call waiting on each other cost more than they give."""
     cache_ttl: float = 1.0
     """Seconds pipelines and index settings read from the node are reused."""
     ml_index_prefix: str = ".plugins-ml"
@@ -79,33 +100,43 @@ class ProxySettings:
         )  # fmt: skip
 
 
-class RequestContext:
-    """Pure ASGI middleware: the headers passed on upstream, and ``Server-Timing``."""
+class ProxyApp(Starlette):
+    """Starlette behind :class:`~processors.proxy.fastpath.FastPath`.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    HTTP requests never walk Starlette's middleware stack and router: the fast path relays
+    them or calls the matching endpoint itself; ``lifespan`` is Starlette's.
+    """
+
+    def __init__(self, state: ProxyState, table: list[BaseRoute], **options: Any) -> None:
+        super().__init__(routes=table, **options)
+        self.fast = FastPath(self._starlette, state, table, catch_all=passthrough)
+
+    async def _starlette(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        FORWARDED.set({k: headers[k] for k in PASSED_ON if k in headers})
-        timings = Timings()
-        TIMINGS.set(timings)
+        scope["app"] = self
+        await self.fast(scope, receive, send)
 
-        async def timed(message: Message) -> None:
-            if message["type"] == "http.response.start" and timings.stages:
-                message = {
-                    **message,
-                    "headers": [
-                        *message.get("headers", []),
-                        (b"server-timing", timings.header().encode()),
-                    ],
-                }
-            await send(message)
 
-        await self.app(scope, receive, timed)
+def server_options() -> dict[str, Any]:
+    """uvicorn's fastest loop and HTTP parser where installed (uvloop, httptools), no access
+    log, no ``X-Forwarded-*`` rewriting (the proxy passes those headers on unread), and no
+    ``server`` / ``date`` headers of uvicorn's own (answers carry the node's headers).
+
+    Example:
+        >>> uvicorn.run(app, host="127.0.0.1", port=9201, **server_options())  # doctest: +SKIP
+    """
+    options: dict[str, Any] = {"access_log": False, "proxy_headers": False,
+                               "server_header": False, "date_header": False}  # fmt: skip
+    for key, module, fast in (("loop", "uvloop", "uvloop"), ("http", "httptools", "httptools")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            options[key] = "asyncio" if key == "loop" else "h11"
+        else:
+            options[key] = fast
+    return options
 
 
 def default_models(settings: ProxySettings) -> ModelFor:
@@ -113,7 +144,8 @@ def default_models(settings: ProxySettings) -> ModelFor:
     from processors.models.store import ModelStore, yaml_resolver
 
     yaml_dir = (settings.pipelines_dir or Path("pipelines")) / "models"
-    return ModelStore(yaml_resolver(yaml_dir, settings.home / "models")).get
+    options = {} if settings.model_threads is None else {"threads": settings.model_threads}
+    return ModelStore(yaml_resolver(yaml_dir, settings.home / "models"), **options).get
 
 
 def default_registry(settings: ProxySettings) -> RegistryFactory:
@@ -165,7 +197,8 @@ def create_app(
     state = ProxyState(
         upstream=upstream, client=client, models=resolve,
         query_models=QueryModels(resolve, cache_size=settings.query_cache_size,
-                                 micro_batch=settings.micro_batch),
+                                 micro_batch=settings.micro_batch, slots=settings.inference_slots,
+                                 max_batch=settings.max_batch),
         pipelines=pipelines, meta=IndexMeta(upstream, ttl=settings.cache_ttl),
         registry=model_registry, max_body_bytes=settings.max_body_bytes,
     )  # fmt: skip
@@ -179,9 +212,8 @@ def create_app(
         finally:
             await upstream.aclose()
 
-    app = Starlette(routes=routes(), lifespan=lifespan)
+    app = ProxyApp(state, routes(), lifespan=lifespan)
     app.state.neuralpipe = state
-    app.add_middleware(RequestContext)
     return app
 
 

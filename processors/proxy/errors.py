@@ -9,10 +9,10 @@ exception                                              status  ``error.type``
 :class:`ProxyError` (bad body, too large, upstream)    its own its own
 opensearch-py ``TransportError`` from the upstream      its own the upstream's body, unchanged
 opensearch-py ``ConnectionError`` (upstream down)       502     ``connect_exception``
-``MLCommonsError``                                      its own ``status_exception``
+``MLCommonsError``                                      its own its ``error_type``
 ``ModelNotRegisteredError``                             404     ``status_exception``
-``InvalidQueryError``                                   400     its ``error_type``
-``ConfigError`` / ``ModelError`` / processor failure    400     ``illegal_argument_exception``
+``ConfigError`` (``InvalidQueryError`` too)             400     its ``error_type``
+``ModelError`` / processor failure                      400     ``illegal_argument_exception``
 anything else                                           500     ``exception`` (logged)
 =====================================================  ======  ================================
 
@@ -34,7 +34,6 @@ from starlette.responses import JSONResponse, Response
 
 from processors.errors import (
     ConfigError,
-    InvalidQueryError,
     ModelError,
     ModelNotRegisteredError,
     ProcessorRuntimeError,
@@ -136,12 +135,12 @@ def classify(exc: BaseException) -> tuple[int, str, str]:
     if upstream is not None:
         return upstream
     if isinstance(exc, MLCommonsError):
-        return exc.status, "status_exception", str(exc)
+        return exc.status, exc.error_type, str(exc)
     if isinstance(exc, ModelNotRegisteredError):
         return 404, "status_exception", str(exc)
-    if isinstance(exc, InvalidQueryError):
+    if isinstance(exc, ConfigError):
         return 400, exc.error_type, str(exc)
-    if isinstance(exc, ConfigError | ModelError | ProcessorRuntimeError):
+    if isinstance(exc, ModelError | ProcessorRuntimeError):
         return 400, "illegal_argument_exception", str(exc)
     logger.exception("unexpected error while serving a request", exc_info=exc)
     return 500, "exception", f"{type(exc).__name__}: {exc}"

@@ -37,6 +37,8 @@ from processors.proxy.upstream import Upstream
 logger = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
 STORE_INDEX = ".neuralpipe-pipelines"
+MISSING = object()
+"""Not in the cache (:meth:`IndexMeta.cached`)."""
 KINDS = ("ingest", "search")
 SUFFIXES = (".yaml", ".yml", ".json")
 _STORE_BODY = {
@@ -204,6 +206,17 @@ class IndexMeta:
                 found[name] = dict((mappings.get("_meta") or {}).get("neuralpipe") or {})
         self._cache[expression] = (time.monotonic() + self.ttl, found)
         return found
+
+    def cached(self, index: str, key: str) -> str | object | None:
+        """:meth:`setting` when the cache has it (no await), else :data:`MISSING`."""
+        cached = self._cache.get(index)
+        if cached is None or cached[0] <= time.monotonic():
+            return MISSING
+        meta = cached[1]
+        if len(meta) != 1:
+            return None
+        value = next(iter(meta.values())).get(key)
+        return str(value) if value else None
 
     async def setting(self, index: str, key: str) -> str | None:
         """One neuralpipe setting of one index (``index.default_pipeline`` ...), or None."""

@@ -2,10 +2,11 @@
 
 :class:`QueryModels` wraps a ``model_id -> model`` resolver (a ``ModelStore.get``). The
 embedders and sparse encoders it hands out look up each ``(model_id, text, content_type)``
-in one LRU cache first; the texts that miss are sent to a :class:`MicroBatcher`, which merges
-the calls that arrive while the model is busy with another batch into one model call (no
-timer: a lone request is never delayed). Cross-encoders are passed through, timed as
-``rerank``.
+in one LRU cache first; the texts that miss are sent to a
+:class:`~processors.proxy.batching.MicroBatcher`, whose ``slots`` inference threads merge the
+calls that arrive while they are busy into one model call (no timer: a lone request is run at
+once). Without micro-batching the same threads run one request's texts per call.
+Cross-encoders are passed through, timed as ``rerank``.
 
 Example:
     >>> models = QueryModels(lambda model_id: HashEmbedder(8), cache_size=100)
@@ -27,96 +28,10 @@ import numpy as np
 import numpy.typing as npt
 
 from processors.models.encoders import ContentType, CrossEncoder, SparseEncoder, TextEmbedder
+from processors.proxy.batching import Batch, MicroBatcher, by_length
 from processors.proxy.upstream import record
 
 ModelFor = Callable[[str], Any]
-Batch = Callable[[list[str]], Sequence[Any]]
-
-
-class _Job:
-    __slots__ = ("done", "error", "finished", "results", "texts")
-
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self.done = threading.Event()
-        self.finished = False
-        self.results: list[Any] = []
-        self.error: BaseException | None = None
-
-
-class MicroBatcher:
-    """Merges concurrent calls of ``batch`` (a list of texts -> one result per text).
-
-    The first caller runs the model; callers arriving meanwhile queue up, and when it is done
-    the oldest waiting caller runs everything queued in one call. A failed merged call is
-    retried per caller, so one bad request fails alone.
-
-    Example:
-        >>> MicroBatcher(lambda texts: [t.upper() for t in texts]).submit(["a", "b"])
-        ['A', 'B']
-    """
-
-    def __init__(self, batch: Batch, max_texts: int = 256) -> None:
-        self._batch = batch
-        self._max_texts = max_texts
-        self._lock = threading.Lock()
-        self._pending: list[_Job] = []
-        self._busy = False
-        self.calls = 0
-
-    def submit(self, texts: list[str]) -> list[Any]:
-        job = _Job(texts)
-        with self._lock:
-            self._pending.append(job)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
-            job.done.wait()
-        if not job.finished:  # first in, or handed the lead by the previous runner
-            self._run()
-        if job.error is not None:
-            raise job.error
-        return job.results
-
-    def _run(self) -> None:
-        with self._lock:
-            batch: list[_Job] = []
-            count = 0
-            while self._pending and (not batch or count < self._max_texts):
-                job = self._pending.pop(0)
-                batch.append(job)
-                count += len(job.texts)
-        try:
-            self._call(batch)
-        finally:
-            for job in batch:
-                job.finished = True
-                job.done.set()
-            with self._lock:
-                if self._pending:
-                    self._pending[0].done.set()  # hand the lead on (finished stays False)
-                else:
-                    self._busy = False
-
-    def _call(self, batch: list[_Job]) -> None:
-        texts = [t for job in batch for t in job.texts]
-        self.calls += 1
-        try:
-            results = list(self._batch(texts))
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-            for job in batch:  # isolate the failing request
-                try:
-                    job.results = list(self._batch(job.texts))
-                except Exception as single:
-                    job.error = single
-            return
-        position = 0
-        for job in batch:
-            job.results = results[position : position + len(job.texts)]
-            position += len(job.texts)
 
 
 class QueryModels:
@@ -125,7 +40,13 @@ class QueryModels:
     Args:
         resolve: The underlying resolver (``ModelStore.get`` or similar).
         cache_size: Entries of the LRU cache (0 disables it).
-        micro_batch: Merge concurrent model calls (see :class:`MicroBatcher`).
+        micro_batch: Merge concurrent model calls (see :class:`MicroBatcher`); off, each
+            model call embeds one request's texts, through the same ``slots``.
+        slots: Inference threads (model calls at once) per model.
+        max_batch: Most texts in one merged model call.
+        call_overhead: A model call's fixed cost in tokens: merged texts are split into
+            calls of similar lengths where that saves more padding than it costs (see
+            :func:`~processors.proxy.batching.length_groups`; 0: never split).
         content_types: Content types that are cached and batched (passages go straight
             through: ingest texts are rarely repeated).
     """
@@ -136,25 +57,35 @@ class QueryModels:
         *,
         cache_size: int = 10_000,
         micro_batch: bool = True,
+        slots: int = 1,
+        max_batch: int = 64,
+        call_overhead: float = 8.0,
         content_types: tuple[str, ...] = ("query",),
     ) -> None:
         self.resolve = resolve
         self.cache_size = cache_size
         self.micro_batch = micro_batch
+        self.slots = slots
+        self.max_batch = max_batch
+        self.call_overhead = call_overhead
         self.content_types = content_types
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._batchers: dict[Hashable, MicroBatcher] = {}
+        self._kinds: dict[type, str] = {}
         self.hits = 0
         self.misses = 0
 
     def __call__(self, model_id: str) -> Any:
         model = self.resolve(model_id)
-        if isinstance(model, TextEmbedder):
+        kind = self._kinds.get(type(model))
+        if kind is None:  # runtime protocol checks are slow: once per model class
+            kind = self._kinds[type(model)] = _kind(model)
+        if kind == "dense":
             return _Embedder(self, model_id, model)
-        if isinstance(model, SparseEncoder):
+        if kind == "sparse":
             return _Sparse(self, model_id, model)
-        if isinstance(model, CrossEncoder):
+        if kind == "cross":
             return _Cross(model)
         return model
 
@@ -184,14 +115,18 @@ class QueryModels:
     def _compute(
         self, kind: str, model_id: str, model: Any, texts: list[str], content_type: str
     ) -> list[Any]:
-        call = _call(kind, model, content_type)
-        if not self.micro_batch:
-            return list(call(texts))
         key = (kind, model_id, id(model), content_type)
-        with self._lock:
-            batcher = self._batchers.get(key)
-            if batcher is None:
-                batcher = self._batchers[key] = MicroBatcher(call)
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            with self._lock:
+                batcher = self._batchers.get(key)
+                if batcher is None:
+                    call = _call(kind, model, content_type)
+                    if self.micro_batch and self.call_overhead > 0:
+                        call = by_length(call, model, self.call_overhead)
+                    batcher = self._batchers[key] = MicroBatcher(
+                        call, self.max_batch, slots=self.slots, merge=self.micro_batch
+                    )
         return batcher.submit(texts)
 
     def _lookup(self, keys: list[Hashable]) -> list[Any]:
@@ -214,6 +149,16 @@ class QueryModels:
             self._cache.update(values)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+
+def _kind(model: Any) -> str:
+    if isinstance(model, TextEmbedder):
+        return "dense"
+    if isinstance(model, SparseEncoder):
+        return "sparse"
+    if isinstance(model, CrossEncoder):
+        return "cross"
+    return "other"
 
 
 def _call(kind: str, model: Any, content_type: str) -> Batch:

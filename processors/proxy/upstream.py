@@ -1,7 +1,14 @@
-"""The upstream OpenSearch: one keep-alive ``httpx.AsyncClient``, its transport injectable.
+"""The upstream OpenSearch: one keep-alive connection pool, its transport injectable.
 
-* :meth:`Upstream.forward` streams a request through unchanged (method, path, query, headers,
-  body) and streams the answer back; only hop-by-hop headers are dropped.
+The pool is :class:`~processors.proxy.connection.H1Transport` (HTTP/1.1, httptools), an httpx
+transport; tests inject ``httpx.MockTransport``. An ``httpx.AsyncClient`` over it makes the
+proxy's own requests.
+
+* :meth:`Upstream.relay` streams a request through unchanged (method, path, query, headers,
+  body) straight from the ASGI scope to the ASGI ``send``: no Starlette objects, no httpx
+  objects (raw bytes to :meth:`H1Transport.exchange`; an injected transport gets an
+  ``httpx.Request``); :meth:`Upstream.forward` does the same for a Starlette ``Request``.
+  Only hop-by-hop headers are dropped; ``Host`` is the upstream's.
 * :meth:`Upstream.call` / :meth:`Upstream.json` are the proxy's own requests. They carry the
   client's ``Authorization`` (and ``X-Opaque-Id``) of the request being served, taken from
   :data:`FORWARDED`; without one, the configured basic auth is used.
@@ -26,20 +33,26 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from processors.proxy.errors import BodyTooLarge, UpstreamUnavailable
+
+try:
+    from processors.proxy import connection as h1
+except ImportError:  # pragma: no cover - httptools missing: httpx's own transport
+    h1 = None  # type: ignore[assignment]
 
 HOP_BY_HOP = frozenset(
     "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
     "transfer-encoding upgrade host".split()
 )
-CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
-"""Headers httpx adds by default: a forwarded request carries only the client's own."""
 PASSED_ON = ("authorization", "x-opaque-id")
 """Headers of the served request that the proxy's own upstream requests carry too."""
+HOP_BY_HOP_RAW = frozenset(name.encode() for name in HOP_BY_HOP)
+WITH_BODY = frozenset(("POST", "PUT", "PATCH"))
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 @dataclass
@@ -54,9 +67,15 @@ class Timings:
     def header(self) -> str:
         return ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in self.stages.items())
 
+    def header_item(self) -> tuple[bytes, bytes]:
+        """The ``Server-Timing`` header as an ASGI header item."""
+        return (b"server-timing", self.header().encode())
 
-FORWARDED: ContextVar[Mapping[str, str] | None] = ContextVar("neuralpipe_forwarded", default=None)
-"""Headers of the request being served that the proxy's own upstream calls pass on."""
+
+FORWARDED: ContextVar[RawHeaders | None] = ContextVar("neuralpipe_forwarded", default=None)
+"""The headers of the request being served (its ASGI ``headers``): the proxy's own upstream
+calls pass on those named in :data:`PASSED_ON`, picked out only when such a call is made."""
+PASSED_RAW = frozenset(name.encode() for name in PASSED_ON)
 TIMINGS: ContextVar[Timings | None] = ContextVar("neuralpipe_timings", default=None)
 
 
@@ -116,26 +135,38 @@ class Upstream:
         """The URL without a password, for messages."""
         self.max_body_bytes = max_body_bytes
         self._auth: str | None = None
+        base = httpx.URL(self.url)
+        if username is None and base.username:  # https://user:password@host:9200
+            username, password = base.username, password or base.password
         if username is not None:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             self._auth = f"Basic {token}"
+        self._auth_item = None if self._auth is None else (b"authorization", self._auth.encode())
         tls: ssl.SSLContext | bool = verify
         if verify and ca_certs is not None:
             tls = ssl.create_default_context(cafile=str(ca_certs))
+        if transport is None:  # HTTP/1.1 keep-alive pool (no env proxies: the node is named)
+            transport = _default_transport(tls, max_connections)
+        self.transport = transport
+        self._timeouts: dict[str, float | None] = httpx.Timeout(timeout).as_dict()
+        self._base = base
+        self._host_item = (b"host", self._base.netloc)
+        port = self._base.port or (443 if self._base.scheme == "https" else 80)
+        self._origin = (self._base.scheme, self._base.host, port)
+        self._h1 = transport if h1 is not None and isinstance(transport, h1.H1Transport) else None
         self.client = httpx.AsyncClient(
             base_url=self.url,
             transport=transport,
-            verify=tls,
             timeout=timeout,
             headers={"accept-encoding": "identity"},  # loopback: compression only costs CPU
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
         )
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = dict(FORWARDED.get() or {})
+        headers = {k.decode("latin-1"): v.decode("latin-1")
+                   for k, v in FORWARDED.get() or () if k in PASSED_RAW}  # fmt: skip
         headers.update(extra or {})
         if self._auth and not any(k.lower() == "authorization" for k in headers):
             headers["authorization"] = self._auth
@@ -184,41 +215,74 @@ class Upstream:
         except ValueError:
             return answer.status, answer.content.decode("utf-8", "replace")
 
-    async def forward(
+    async def open(
         self,
-        request: Request,
+        scope: Scope,
+        receive: Receive,
         *,
         body: bytes | None = None,
-        query: str | None = None,
-    ) -> Response:
-        """Send ``request`` upstream unchanged and stream the answer back.
+        query: bytes | None = None,
+    ) -> Exchange:
+        """Send the ASGI request upstream unchanged; the answer, its body not read yet.
 
         Args:
-            request: The request being served.
-            body: Its body, when already read (otherwise it is streamed).
-            query: A replacement query string (default: the request's own, unchanged).
+            scope: The request's ASGI scope (method, raw path, query string, headers).
+            receive: Its body, streamed upstream unless ``body`` is given.
+            body: The body, when already read (or replaced).
+            query: A replacement query string (default: the request's own).
+
+        Raises:
+            BodyTooLarge, UpstreamUnavailable.
         """
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        qs = request.scope.get("query_string", b"").decode("latin-1") if query is None else query
-        url = self.url + raw_path.decode("latin-1") + (f"?{qs}" if qs else "")
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        if self._auth and "authorization" not in request.headers:
-            headers.append(("authorization", self._auth))
-        content: Any = body
+        method: str = scope["method"]
+        headers: RawHeaders = [self._host_item]
+        has_auth = chunked = False
+        length: bytes | None = None
+        for key, value in scope["headers"]:
+            if key in HOP_BY_HOP_RAW:
+                chunked = chunked or key == b"transfer-encoding"
+                continue
+            if key == b"content-length":
+                length = value
+                if body is not None:
+                    continue
+            elif key == b"authorization":
+                has_auth = True
+            headers.append((key, value))
+        if self._auth_item is not None and not has_auth:
+            headers.append(self._auth_item)
+        stream: Any = None
         if body is not None:
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        elif _has_body(request):
-            size = request.headers.get("content-length")
-            if size is not None and size.isdigit() and int(size) > self.max_body_bytes:
+            headers.append((b"content-length", b"%d" % len(body)))
+        elif chunked or (length is not None and length != b"0"):
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 raise BodyTooLarge(self.max_body_bytes)
-            content = _limited(request.stream(), self.max_body_bytes)
+            stream = _limited(_chunks(receive), self.max_body_bytes)
+            if length is None:
+                headers.append((b"transfer-encoding", b"chunked"))
+        elif length is None and method in WITH_BODY:
+            headers.append((b"content-length", b"0"))
+        target = scope.get("raw_path") or scope["path"].encode()
+        query = scope["query_string"] if query is None else query
+        if query:
+            target += b"?" + query
         started = time.perf_counter()
         try:
-            sent = self.client.build_request(request.method, url, headers=headers, content=content)
-            for name in CLIENT_DEFAULTS:
-                if name not in request.headers and name in sent.headers:
-                    del sent.headers[name]
-            resp = await self.client.send(sent, stream=True)
+            if self._h1 is not None:
+                status, raw, chunks = await self._h1.exchange(
+                    self._origin, method, h1.request_head(method, target, headers), body, stream,
+                    self._timeouts, chunked=stream is not None and length is None,
+                )  # fmt: skip
+                return Exchange(status, raw, chunks)
+            request = httpx.Request(
+                method,
+                self._base.copy_with(raw_path=target),
+                headers=headers,
+                content=body if stream is None else stream,
+                extensions={"timeout": self._timeouts},
+            )
+            resp = await self.transport.handle_async_request(request)
+            return Exchange(resp.status_code, resp.headers.raw, resp.stream)
         except httpx.TimeoutException as exc:
             raise UpstreamUnavailable(f"{self.name} did not answer: {exc!r}", timeout=True) from exc
         except httpx.TransportError as exc:
@@ -227,15 +291,92 @@ class Upstream:
             ) from exc
         finally:
             record("upstream", time.perf_counter() - started)
-        kept = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
-        # A response built in memory (test transports) has no raw stream left to read.
-        chunks = resp.aiter_bytes() if resp.is_stream_consumed else resp.aiter_raw()
-        return StreamingResponse(
-            chunks,
-            status_code=resp.status_code,
-            headers=kept,
-            background=BackgroundTask(resp.aclose),
-        )
+
+    async def relay(
+        self, scope: Scope, receive: Receive, send: Send, *, body: bytes | None = None
+    ) -> None:
+        """:meth:`open`, then the answer streamed to ``send`` with ``Server-Timing``."""
+        await deliver(await self.open(scope, receive, body=body), send, timed=True)
+
+    async def forward(
+        self,
+        request: Request,
+        *,
+        body: bytes | None = None,
+        query: str | None = None,
+    ) -> Response:
+        """Send ``request`` upstream unchanged; the answer, to be streamed back.
+
+        Args:
+            request: The request being served.
+            body: Its body, when already read (otherwise it is streamed).
+            query: A replacement query string (default: the request's own, unchanged).
+        """
+        raw_query = None if query is None else query.encode("latin-1")
+        return Relayed(await self.open(request.scope, request.receive, body=body, query=raw_query))
+
+
+class Exchange:
+    """An upstream answer whose body is still to be read."""
+
+    __slots__ = ("headers", "status", "stream")
+
+    def __init__(self, status: int, headers: RawHeaders, stream: Any) -> None:
+        self.status = status
+        self.headers = headers
+        self.stream = stream
+        """Async-iterable body chunks, with ``aclose()``."""
+
+
+async def deliver(answer: Exchange, send: Send, *, timed: bool = False) -> None:
+    """Stream an upstream answer to an ASGI ``send`` (hop-by-hop headers dropped).
+
+    Args:
+        answer: The answer of :meth:`Upstream.open`.
+        send: The ASGI ``send`` of the request being served.
+        timed: Add ``Server-Timing`` (the stages of :data:`TIMINGS`).
+    """
+    stream = answer.stream
+    try:
+        kept = [(name, v) for k, v in answer.headers if (name := k.lower()) not in HOP_BY_HOP_RAW]
+        timings = TIMINGS.get() if timed else None
+        if timings is not None and timings.stages:
+            kept.append(timings.header_item())
+        whole = getattr(stream, "whole", None)
+        body = None if whole is None else whole()
+        await send({"type": "http.response.start", "status": answer.status, "headers": kept})
+        if body is not None:  # all of it arrived with the headers
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        held = b""  # one chunk held back, so that the last goes with more_body False
+        async for chunk in stream:
+            if held:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+            held = chunk
+        await send({"type": "http.response.body", "body": held, "more_body": False})
+    finally:
+        await stream.aclose()
+
+
+class Relayed(Response):
+    """An upstream answer as a Starlette response (streamed when it is sent)."""
+
+    def __init__(self, answer: Exchange) -> None:
+        self.status_code = answer.status
+        self.raw_headers = answer.headers
+        self.background = None
+        self.upstream = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await deliver(self.upstream, send)
+
+
+def _default_transport(verify: ssl.SSLContext | bool, connections: int) -> httpx.AsyncBaseTransport:
+    """:class:`~processors.proxy.connection.H1Transport` (httptools), else httpx's own."""
+    if h1 is None:  # pragma: no cover - httpcore + h11: slower, same behaviour
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncHTTPTransport(verify=verify, http1=True, http2=False, limits=limits)
+    return h1.H1Transport(verify=verify, max_connections=connections, max_idle=connections)
 
 
 def redact(url: str) -> str:
@@ -265,11 +406,6 @@ def _param(value: Any) -> str:
     return str(value)
 
 
-def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    return (length is not None and length != "0") or "transfer-encoding" in request.headers
-
-
 async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
     seen = 0
     async for chunk in stream:
@@ -277,6 +413,43 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
         if seen > limit:
             raise BodyTooLarge(limit)
         yield chunk
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise OSError("the client went away while sending its request")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body of an ASGI request; :class:`BodyTooLarge` beyond ``limit`` bytes."""
+    for key, value in scope["headers"]:
+        if key == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge(limit)
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        whole: bytes = message.get("body", b"")  # the usual case: one message
+        if len(whole) > limit:
+            raise BodyTooLarge(limit)
+        return whole
+    if message["type"] == "http.disconnect":
+        raise OSError("the client went away while sending its request")
+    parts = [message.get("body", b"")]
+    seen = len(parts[0])
+    async for chunk in _chunks(receive):
+        seen += len(chunk)
+        if seen > limit:
+            raise BodyTooLarge(limit)
+        parts.append(chunk)
+    if seen > limit:
+        raise BodyTooLarge(limit)
+    return b"".join(parts)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -2,13 +2,17 @@
 
 Usage: python scripts/bench/proxy.py [--docs 1000] [--requests 2000] [--threads 8]
                                      [--rounds 3] [--clients 16] [--neural-queries 2000]
+                                     [--slots N] [--max-batch 64] [--model-threads 1]
+                                     [--skip passthrough|neural]
 
 The machine is shared and noisy, so only ratios between numbers measured side by side mean
-anything. The script starts its own proxies (``create_app`` under uvicorn in threads of this
-process, on free ports, in front of the running node: ``NEURALPIPE_OPENSEARCH_URL``, else the
-local one) and deletes its indices at the end. The
-load comes from unmodified opensearch-py clients (keep-alive) in a separate process, as a
-real client would be: in this process their threads would share the proxy's GIL.
+anything. The script starts its own proxies (``create_app`` under uvicorn with
+``server_options()``, as ``neuralpipe serve`` runs it, in threads of this process, on free
+ports, in front of the running node: ``NEURALPIPE_OPENSEARCH_URL``, else the local one) and
+deletes its indices at the end. The load comes from unmodified opensearch-py clients
+(keep-alive) in a separate process, as a real client would be: in this process their threads
+would share the proxy's GIL. Direct and proxied requests come from the same clients, threads
+and bodies.
 
 1. Passthrough ``_search``: a plain ``match`` query (the shipped queries, in turn) on an index
    of ``--docs`` notes of ``scripts/data/corpus/aero-notes.jsonl`` repeated, no pipeline.
@@ -20,7 +24,11 @@ real client would be: in this process their threads would share the proxy's GIL.
    the corpus indexed with vectors through ``pipelines/ingest/demo-embed.yaml``) from
    ``--clients`` concurrent clients, to a proxy with micro-batching and to one without (same
    model instance, each its own LRU cache), alternately for two rounds. The query texts are
-   distinct (words of the corpus combined), so the cache never answers. Target: >= 1.5x.
+   distinct (words of the corpus combined), so the cache never answers. Both proxies have the
+   same ``--slots`` (model calls at once) and ``--model-threads`` (intra-op threads, 0: one
+   per core), the defaults of ``neuralpipe serve``: without micro-batching each model call
+   embeds one query, with it the queries waiting for a slot share the next call.
+   Target: >= 1.5x.
 """
 
 from __future__ import annotations
@@ -131,8 +139,12 @@ def serve(app: Any) -> Iterator[str]:
     """``app`` under uvicorn in a daemon thread of this process; its URL."""
     import uvicorn
 
+    from processors.proxy.app import server_options
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            **server_options())  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -207,10 +219,10 @@ def match_body(text: str) -> Body:
     return {"size": 10, "query": {"match": {"text": text}}}
 
 
-def model_calls(app: Any) -> int:
-    """Model calls made by the micro-batchers of ``app`` (a private counter, for the report)."""
-    batchers = app.state.neuralpipe.query_models._batchers
-    return sum(b.calls for b in batchers.values())
+def model_calls(app: Any) -> tuple[int, int]:
+    """``(model calls, texts)`` of the query models of ``app`` (private counters)."""
+    batchers = app.state.neuralpipe.query_models._batchers.values()
+    return sum(b.calls for b in batchers), sum(b.texts for b in batchers)
 
 
 # -- the benchmark -------------------------------------------------------------------------
@@ -253,14 +265,15 @@ def neural(pool: Any, on: tuple[str, Any], off: tuple[str, Any], index: str,
     warm, texts = texts[: 2 * args.clients], texts[2 * args.clients :]
     for url, _ in (on, off):  # loads the model, warms both paths (texts not reused)
         pool.submit(concurrent, url, index, [neural_body(t) for t in warm], args.clients).result()
-    calls_before = model_calls(on[1])
+    before = {mode: model_calls(app) for mode, (_, app) in (("on", on), ("off", off))}
     runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
     for rnd in range(rounds):
         bodies = [neural_body(t) for t in texts[rnd * per_run : (rnd + 1) * per_run]]
         order = [("on", on[0]), ("off", off[0])]
         for mode, url in order if rnd % 2 == 0 else order[::-1]:
             runs[mode].append(pool.submit(concurrent, url, index, bodies, args.clients).result())
-    calls = model_calls(on[1]) - calls_before
+    calls = {mode: [a - b for a, b in zip(model_calls(app), before[mode], strict=True)]
+             for mode, (_, app) in (("on", on), ("off", off))}  # fmt: skip
     qps = {m: per_run * len(r) / sum(x["seconds"] for x in r) for m, r in runs.items()}
     p50 = {m: statistics.median([ms for x in r for ms in x["ms"]]) for m, r in runs.items()}
     ratio = qps["on"] / qps["off"]
@@ -275,9 +288,9 @@ def neural(pool: Any, on: tuple[str, Any], off: tuple[str, Any], index: str,
         f"    {'ok' if ratio >= 1.5 else 'MISSED'}",
         f"   {'p50 ms under load':34} {p50['off']:10.1f} {p50['on']:10.1f}",
         f"   {'  (per round, queries/s)':34} off {each['off']}; on {each['on']}",
-        f"   micro-batching: {per_run * rounds} texts in {calls} model calls "
-        f"({per_run * rounds / max(calls, 1):.1f} texts per call); cache hits: "
-        f"on {misses['on']['hits']}, off {misses['off']['hits']}",
+        f"   model calls (texts): on {calls['on'][0]} ({calls['on'][1]}), "
+        f"{calls['on'][1] / max(calls['on'][0], 1):.1f} texts per call; off {calls['off'][0]} "
+        f"({calls['off'][1]}); cache hits: on {misses['on']['hits']}, off {misses['off']['hits']}",
     ]
 
 
@@ -291,10 +304,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passthrough throughput rounds")
     parser.add_argument("--clients", type=int, default=16, help="concurrent neural clients")
     parser.add_argument("--neural-queries", type=int, default=2000, help="distinct neural texts")
+    parser.add_argument("--slots", type=int, default=None,
+                        help="model calls at once, both modes (default: serve's)")  # fmt: skip
+    parser.add_argument("--max-batch", type=int, default=64, help="texts per merged model call")
+    parser.add_argument("--model-threads", type=int, default=1, help="intra-op threads (0: all)")
+    parser.add_argument("--skip", choices=["passthrough", "neural"], help="leave a part out")
     args = parser.parse_args()
 
     from processors.opensearch.client import make_client, resolve_url
-    from processors.proxy.app import ProxySettings, create_app, default_models
+    from processors.proxy.app import (
+        ProxySettings,
+        create_app,
+        default_models,
+        default_slots,
+        server_options,
+    )
     from processors.settings import Settings
 
     settings = Settings()
@@ -305,8 +329,11 @@ def main() -> None:
     client = make_client(settings)
     run = uuid.uuid4().hex[:8]
     plain, vectors = f"bench-proxy-plain-{run}", f"bench-proxy-neural-{run}"
-    on_settings = ProxySettings.from_settings(settings, url, warm_models=False, micro_batch=True)
-    off_settings = ProxySettings.from_settings(settings, url, warm_models=False, micro_batch=False)
+    args.slots = args.slots or default_slots()
+    common = {"warm_models": False, "inference_slots": args.slots, "max_batch": args.max_batch,
+              "model_threads": args.model_threads or None}  # fmt: skip
+    on_settings = ProxySettings.from_settings(settings, url, micro_batch=True, **common)
+    off_settings = ProxySettings.from_settings(settings, url, micro_batch=False, **common)
     models = default_models(on_settings)  # one model instance for both proxies
     on_app = create_app(on_settings, models=models)
     off_app = create_app(off_settings, models=models)
@@ -321,8 +348,15 @@ def main() -> None:
             serve(off_app) as off_url,
             ProcessPoolExecutor(1, mp_context=spawn) as pool,
         ):
-            lines = passthrough(pool, url, on_url, plain, args)
-            lines += ["", *neural(pool, (on_url, on_app), (off_url, off_app), vectors, args)]
+            options = server_options()
+            lines = [f"uvicorn loop={options['loop']} http={options['http']}; upstream "
+                     f"{type(on_app.state.neuralpipe.upstream.transport).__name__}; "
+                     f"inference slots {args.slots}, max batch {args.max_batch}, "
+                     f"model threads {args.model_threads or 'default'}", ""]  # fmt: skip
+            if args.skip != "passthrough":
+                lines += [*passthrough(pool, url, on_url, plain, args), ""]
+            if args.skip != "neural":
+                lines += neural(pool, (on_url, on_app), (off_url, off_app), vectors, args)
     finally:
         for index in (plain, vectors):
             client.indices.delete(index=index, ignore=[404])

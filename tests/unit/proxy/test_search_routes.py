@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.unit.proxy.conftest import Call, Models
@@ -137,3 +138,21 @@ def test_msearch_without_neural_is_streamed(call: Call, node: FakeNode) -> None:
     raw = b'{"index": "docs"}\n{"query": {"match_all": {}}}\n'
     call("POST", "/_msearch", content=raw)
     assert node.last("/_msearch").content == raw
+
+
+def test_vectors_are_sent_with_the_digits_float32_needs() -> None:
+    from processors.proxy.search_routes import dumps
+
+    rng = np.random.default_rng(5)
+    for scale in (1e-6, 1e-2, 1.0, 1e3):
+        vector = (rng.standard_normal(384) * scale).astype(np.float32)
+        body = {"size": 3, "query": {"bool": {"should": [
+            {"knn": {"v": {"vector": vector.tolist(), "k": 3}}}, {"match": {"t": "vector"}}]}}}  # fmt: skip
+        sent = json.loads(dumps(body))
+        back = np.asarray(sent["query"]["bool"]["should"][0]["knn"]["v"]["vector"], np.float32)
+        assert np.array_equal(back, vector)  # the same float32, bit for bit
+        assert sent["query"]["bool"]["should"][1] == {"match": {"t": "vector"}}
+    short = {"vector": [0.5, 1.0]}  # not a query vector: as json has it
+    assert dumps(dict(short)) == b'{"vector":[0.5,1.0]}'
+    odd = {"vector": [0.5] * 7 + ["x"]}
+    assert json.loads(dumps(dict(odd))) == odd
