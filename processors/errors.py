@@ -30,13 +30,51 @@ Errors raised by opensearch-py (``TransportError`` and friends) are not wrapped 
 
 from __future__ import annotations
 
+import re
+
+ILLEGAL_ARGUMENT = "illegal_argument_exception"
+PARSE_EXCEPTION = "parse_exception"
+
+_CONFIGURATION_UTILS = re.compile(
+    r"^(?:\[[^\]]+\] (?:required property is missing|property isn't a |property cannot be "
+    r"converted to |batch size must be a positive integer)"
+    r"|processor \[[^\]]+\] doesn't support one or more provided configuration parameters)"
+)
+
+
+def configuration_error_type(message: str) -> str:
+    """The OpenSearch error type of one configuration problem.
+
+    OpenSearch core reads processor options with ``ConfigurationUtils``, whose checks (a
+    missing required property, a value of the wrong type, an option the processor does not
+    take) throw ``OpenSearchParseException``: ``parse_exception``. Everything else the plugins
+    check throws ``IllegalArgumentException``: ``illegal_argument_exception``.
+
+    >>> configuration_error_type("[model_id] required property is missing")
+    'parse_exception'
+    >>> configuration_error_type("Unknown prune type: top_p")
+    'illegal_argument_exception'
+    """
+    return PARSE_EXCEPTION if _CONFIGURATION_UTILS.match(message) else ILLEGAL_ARGUMENT
+
 
 class NeuralpipeError(Exception):
     """Base of every error neuralpipe raises on purpose."""
 
 
 class ConfigError(NeuralpipeError):
-    """A body, a file or a setting is invalid. Raised at load time, before any work."""
+    """A body, a file or a setting is invalid. Raised at load time, before any work.
+
+    ``error_type`` is the OpenSearch error type the proxy reports it with
+    (``illegal_argument_exception`` unless given; see :func:`configuration_error_type`).
+    """
+
+    error_type: str = ILLEGAL_ARGUMENT
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        if error_type is not None:
+            self.error_type = error_type
 
 
 class UnknownProcessorError(ConfigError):
@@ -47,8 +85,8 @@ class InvalidProcessorConfigError(ConfigError):
     """Options of a processor are invalid; ``problems`` lists ``(option, message)`` pairs."""
 
     def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(message)
         self.problems = problems or [("", message)]
+        super().__init__(message, configuration_error_type(self.problems[0][1]))
 
 
 class UnsupportedFeatureError(ConfigError):
@@ -62,9 +100,8 @@ class InvalidQueryError(ConfigError):
     query DSL syntax, ``illegal_argument_exception`` for invalid values).
     """
 
-    def __init__(self, message: str, error_type: str = "illegal_argument_exception") -> None:
-        super().__init__(message)
-        self.error_type = error_type
+    def __init__(self, message: str, error_type: str = ILLEGAL_ARGUMENT) -> None:
+        super().__init__(message, error_type)
 
 
 class CrossReferenceError(ConfigError):

@@ -80,7 +80,8 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     from processors.opensearch.indices import default_pipeline_of
 
     client = make_client(settings)
-    store = model_store(settings, truncation=truncation)
+    # the node and the bulk writer share the cores: ONNX threads must not spin-wait
+    store = model_store(settings, truncation=truncation, spin=False)
     ref = pipeline_ref or default_pipeline_of(client, name)
     pipeline, spec = None, None
     if ref is not None:

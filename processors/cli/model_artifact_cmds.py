@@ -60,7 +60,7 @@ def _echo(data: Any) -> None:
     "--quantize",
     type=click.Choice(["int8"]),
     default=None,
-    help="Also build a dynamic int8 ONNX (TEXT_EMBEDDING) and report its quality.",
+    help="Also build a dynamic int8 ONNX (TEXT_EMBEDDING, TEXT_SIMILARITY) + its quality.",
 )
 @click.option("--name", default=None, help="Register body name (default: the model id).")
 @click.option("--model-version", "version", default="1.0.0", show_default=True)

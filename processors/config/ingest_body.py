@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from processors.errors import ConfigError, InvalidProcessorConfigError
+from processors.errors import ConfigError, InvalidProcessorConfigError, configuration_error_type
 from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceConfig,
@@ -113,9 +113,18 @@ def parse_ingest_pipeline(pipeline_id: str, body: Any, source: str = "") -> Inge
             steps.append(step)
     for index, entry in enumerate(body.get("on_failure") or []):
         _parse_entry(entry, f"{where}.on_failure[{index}]", errors)
+    if body.get("on_failure") and any(not step.runs_on_node for step in steps):
+        errors.append(
+            f"{where}.on_failure: a pipeline-level on_failure is only supported when every "
+            "processor is a core one (not emulated around neuralpipe's processors); put "
+            "on_failure or ignore_failure on each processor instead"
+        )
     if errors:
         numbered = "\n".join(f"  {n}. {e}" for n, e in enumerate(errors, 1))
-        raise ConfigError(f"{source or where}: {len(errors)} error(s)\n{numbered}")
+        raise ConfigError(
+            f"{source or where}: {len(errors)} error(s)\n{numbered}",
+            configuration_error_type(errors[0].split(": ", 1)[-1]),
+        )
     return IngestPipelineSpec(pipeline_id, body.get("description"), tuple(steps), body)
 
 

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from processors.config.ingest_body import read_body
-from processors.errors import ConfigError, InvalidProcessorConfigError, UnsupportedFeatureError
+from processors.errors import (
+    ConfigError,
+    InvalidProcessorConfigError,
+    UnsupportedFeatureError,
+    configuration_error_type,
+)
 from processors.ingest.java_text import java_class
 from processors.registry import suggest
 from processors.search.dsl_values import wrong_type
@@ -129,7 +134,10 @@ def parse_search_pipeline(pipeline_id: str, body: Any, source: str = "") -> Sear
     _check_order(steps, where, errors)
     if errors:
         numbered = "\n".join(f"  {n}. {e}" for n, e in enumerate(errors, 1))
-        raise ConfigError(f"{source or where}: {len(errors)} error(s)\n{numbered}")
+        raise ConfigError(
+            f"{source or where}: {len(errors)} error(s)\n{numbered}",
+            configuration_error_type(errors[0].split(": ", 1)[-1]),
+        )
     description = body.get("description")
     return SearchPipelineSpec(
         pipeline_id, description, steps[REQUEST], steps[RESPONSE], steps[PHASE], body

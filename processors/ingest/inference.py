@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest import field_map as fm
+from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
 from processors.models.encoders import SparseEncoder, TextEmbedder
 
@@ -62,7 +63,24 @@ class InferenceConfig:
 def _errors_of_common(
     type_name: str, body: JSONObject, allowed: Sequence[str]
 ) -> list[tuple[str, str]]:
-    errors: list[tuple[str, str]] = []
+    # in the order OpenSearch finds them: the batching factory reads batch_size, the plugin's
+    # factory model_id and field_map, and core refuses leftover (unknown) options last
+    errors: list[tuple[str, str]] = [
+        ("batch_size", m) for m in _batch_size_errors(body.get("batch_size", 1))
+    ]
+    model_id = body.get("model_id")
+    if model_id is None:
+        errors.append(("model_id", "[model_id] required property is missing"))
+    elif not isinstance(model_id, str):
+        errors.append(
+            (
+                "model_id",
+                f"[model_id] property isn't a string, but of type [{java_class(model_id)}]",
+            )
+        )
+    elif not model_id.strip():
+        errors.append(("model_id", "model_id is null or empty, cannot process it"))
+    errors.extend(("field_map", m) for m in _field_map_errors(body))
     unknown = [k for k in body if k not in allowed]
     if unknown:
         errors.append(
@@ -72,12 +90,6 @@ def _errors_of_common(
                 f"parameters [{', '.join(unknown)}]",
             )
         )
-    if "model_id" not in body:
-        errors.append(("model_id", "[model_id] required property is missing"))
-    elif not isinstance(body["model_id"], str) or not body["model_id"].strip():
-        errors.append(("model_id", "model_id is null or empty, cannot process it"))
-    errors.extend(("field_map", m) for m in _field_map_errors(body))
-    errors.extend(("batch_size", m) for m in _batch_size_errors(body.get("batch_size", 1)))
     return errors
 
 
@@ -113,7 +125,7 @@ def _batch_size_errors(value: Any) -> list[str]:
         number = None
     if number is None:
         return [f"[batch_size] property cannot be converted to an int [{value}]"]
-    return [] if number >= 1 else ["[batch_size] batch_size must be a positive integer"]
+    return [] if number >= 1 else ["[batch_size] batch size must be a positive integer"]
 
 
 class InferenceProcessor:

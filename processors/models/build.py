@@ -40,6 +40,7 @@ BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: 
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+QUANTIZABLE = (FunctionName.TEXT_EMBEDDING, FunctionName.TEXT_SIMILARITY)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ def _cache_key(digest: str, plan: SourcePlan, fmt: ModelFormat, quantize: str | 
     raw = (
         f"{digest}|{plan.function.value}|{fmt.value}|{quantize}|{plan.max_length}|{BUILDER_VERSION}"
     )
+    if fmt is ModelFormat.ONNX and plan.onnx_revision:
+        raw += f"|onnx-{plan.onnx_revision}"
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -157,7 +160,8 @@ def build_model(
         yaml_dir: Where register bodies go (None: do not write them).
         name: ``name`` in the register body (default: the model id).
         version: ``version`` in the register body.
-        quantize: ``"int8"`` adds a dynamically quantised ONNX build (TEXT_EMBEDDING only).
+        quantize: ``"int8"`` adds a dynamically quantised ONNX build (TEXT_EMBEDDING and
+            TEXT_SIMILARITY), with its quality vs the fp32 build in ``BuildResult.quality``.
         model_max_length: Override the truncation length written into ``tokenizer.json``.
 
     Raises:
@@ -167,8 +171,10 @@ def build_model(
         raise ArtifactError(f"model source not found: {source}")
     if quantize not in (None, "int8"):
         raise ModelError(f"unknown quantization {quantize!r}; only int8 is supported")
-    if quantize and function is not FunctionName.TEXT_EMBEDDING:
-        raise ModelError("int8 quantization is only supported for TEXT_EMBEDDING models")
+    if quantize and function not in QUANTIZABLE:
+        raise ModelError(
+            "int8 quantization is only supported for TEXT_EMBEDDING and TEXT_SIMILARITY models"
+        )
     plan = plan_source(source, function, model_max_length)
     digest = source_digest(source)
     targets: list[tuple[ModelFormat, str | None]] = [(f, None) for f in dict.fromkeys(formats)]

@@ -22,7 +22,7 @@ from typing import Any
 from processors.errors import ArtifactError, ModelError
 from processors.models import export as ex
 from processors.models.registration import FunctionName, ModelFormat
-from processors.models.tokenization import Encoded, TextTokenizer
+from processors.models.tokenization import ML_COMMONS_INPUT_PREFIX, Encoded, TextTokenizer
 
 _EXAMPLES = ["hello world", "a somewhat longer example sentence used to trace the graph"]
 _POOLING_KEYS = {
@@ -51,6 +51,8 @@ class SourcePlan:
     model_config: dict[str, Any] | None
     extra_files: dict[str, Path | bytes] = field(default_factory=dict)
     export: Exporter = _no_export
+    onnx_revision: str = ""
+    """Part of the ONNX cache key: bumped when one function's ONNX graph changes."""
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -164,9 +166,11 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
     batch = tok.encode(_EXAMPLES)
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:
-        cfg = {**base, "framework_type": "huggingface_transformers"}
-        exporter = _sparse_exporter(source, batch, _special_ids(spec), types, fusion)
-        return SourcePlan(function, spec, length, cfg, export=exporter)
+        # no model_config: ml-commons reads any model_config of a sparse model as a text
+        # embedding config and refuses it without embedding_dimension; the truncation length
+        # is in tokenizer.json
+        exporter = _sparse_exporter(source, batch, _special_ids(spec), fusion)
+        return SourcePlan(function, spec, length, None, export=exporter, onnx_revision="3")
     st = _st_config(source)
     if st is None:
         cfg = {
@@ -231,8 +235,14 @@ def _dense_exporter(
 
 
 def _sparse_exporter(
-    source: Path, batch: Encoded, special: list[int], types: bool, fusion: ex.Fusion | None
+    source: Path, batch: Encoded, special: list[int], fusion: ex.Fusion | None
 ) -> Exporter:
+    """Both formats take only ``input_ids`` and ``attention_mask`` (token types are zeros in
+    the graph): ml-commons' ``SparseEncodingTranslator`` feeds exactly these two, named
+    ``input1.input_ids`` and ``input1.attention_mask``, and DJL feeds an ONNX graph by name, so
+    the ONNX graph declares these names (a graph that also declares ``token_type_ids``, or
+    plain names, cannot run there)."""
+
     def load() -> Any:
         ex.import_build_deps()
         from transformers import AutoModelForMaskedLM
@@ -246,8 +256,9 @@ def _sparse_exporter(
             module = ex.sparse_module(model(), special, dict_io=True)
             ex.trace_torchscript(module, batch, path, dict_input=True)
         else:
-            module = ex.sparse_module(model(), special, dict_io=False, with_token_types=types)
-            ex.export_onnx(module, batch, path, _names(types), ["output"], fusion)
+            module = ex.sparse_module(model(), special, dict_io=False)
+            names = [f"{ML_COMMONS_INPUT_PREFIX}{n}" for n in _names(False)]
+            ex.export_onnx(module, batch, path, names, ["output"], fusion)
 
     return export
 

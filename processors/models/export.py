@@ -14,7 +14,9 @@ Graph conventions (what :mod:`processors.models.runtimes` expects):
   ``model_config``) and output 1 ``sentence_embedding`` ``(B, H)`` (used with ``pooling_mode:
   none``).
 * SPARSE_ENCODING: ``max_L(logits * mask) -> log(1 + relu) -> zero special ids`` in the graph;
-  TorchScript returns ``{"output": (B, V)}``, ONNX one output named ``output``.
+  TorchScript returns ``{"output": (B, V)}``, ONNX one output named ``output``. Token types are
+  zeros inside the graph: the ONNX graph takes only ``input1.input_ids`` and
+  ``input1.attention_mask``, the names ml-commons' sparse translator feeds.
 * TEXT_SIMILARITY: positional ``input_ids, attention_mask, token_type_ids`` -> ``logits``.
 
 ONNX graphs of BERT-family encoders are then rewritten by onnxruntime's transformer optimizer

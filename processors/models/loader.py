@@ -77,13 +77,13 @@ def check_memory(artifact: ModelArtifact, *, available: int | None = None) -> No
 
 
 def _runner(
-    artifact: ModelArtifact, registration: ModelRegistration, threads: int | None
+    artifact: ModelArtifact, registration: ModelRegistration, threads: int | None, spin: bool
 ) -> GraphRunner:
     assert artifact.model_file is not None
     if artifact.model_format is ModelFormat.ONNX:
         from processors.models.onnx import OnnxRunner
 
-        return OnnxRunner(artifact.model_file, threads=threads)
+        return OnnxRunner(artifact.model_file, threads=threads, spin=spin)
     from processors.models.torchscript import TorchScriptRunner
 
     cfg = registration.model_config_
@@ -102,6 +102,7 @@ def load_model(
     *,
     backend: str | None = None,
     threads: int | None = None,
+    spin: bool = True,
     cache_dir: Path | None = None,
     truncation: TruncationMode = "warn",
     token_budget: int = DEFAULT_TOKEN_BUDGET,
@@ -113,6 +114,9 @@ def load_model(
         registration: Its ``_register`` body (format, function, hash, model_config).
         backend: ``onnx`` or ``torch_script``; must agree with the zip (None: from the zip).
         threads: Intra-op threads for the backend.
+        spin: Let ONNX Runtime's idle intra-op threads spin (lowest latency when the model has
+            the cores to itself); False when other work shares them, e.g. bulk indexing next
+            to the node and the bulk writer.
         cache_dir: Where the zip is extracted (default: next to the zip).
         truncation: ``warn`` | ``fail`` | ``silent`` for over-long texts.
         token_budget: Max ``batch size x longest sequence`` per forward pass.
@@ -143,7 +147,7 @@ def load_model(
     fn = registration.function_name
     if fn is FunctionName.SPARSE_TOKENIZE:
         return SparseTokenizer(tokenizer, read_idf(artifact.idf_file))
-    runner = _runner(artifact, registration, threads)
+    runner = _runner(artifact, registration, threads, spin)
     model: DenseRuntime | SparseRuntime | CrossRuntime
     if fn is FunctionName.TEXT_EMBEDDING:
         model = DenseRuntime(runner, tokenizer, cfg, token_budget=token_budget)

@@ -97,7 +97,11 @@ def predict_response(
         }
     if isinstance(model, SparseRuntime | SparseTokenizer):
         maps = model.encode(texts, kind, token_ids=sparse_format.upper() == "TOKEN_ID")
-        named = {"name": "output"} if function is FunctionName.SPARSE_ENCODING else {}
+        # named after a TorchScript module's dict output; ONNX outputs reach ml-commons unnamed
+        dict_output = isinstance(model, SparseRuntime) and model.runner.dict_input
+        named = (
+            {"name": "output"} if function is FunctionName.SPARSE_ENCODING and dict_output else {}
+        )
         return {
             "inference_results": [
                 {"output": [{**named, "dataAsMap": {"response": [m]}}]} for m in maps

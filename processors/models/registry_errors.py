@@ -4,7 +4,7 @@ All derive from :class:`~processors.errors.ModelError`; the not-found errors als
 :class:`~processors.errors.ModelNotRegisteredError`, so existing handlers keep working. The
 messages are ml-commons' own, so a proxy can answer exactly as a real cluster would::
 
-    MLCommonsError (400)
+    MLCommonsError (400, status_exception or illegal_argument_exception)
     └── MLNotFoundError (404)    # Failed to find model / task / model group ...
 
 Example:
@@ -33,12 +33,29 @@ HASH_REQUIRED = (
 )
 
 
-class MLCommonsError(ModelError):
-    """A request the registry refuses; ``status`` is the HTTP status ml-commons answers with."""
+STATUS_EXCEPTION = "status_exception"
+ILLEGAL_ARGUMENT = "illegal_argument_exception"
 
-    def __init__(self, message: str, status: int = 400) -> None:
+
+class MLCommonsError(ModelError):
+    """A request the registry refuses, answered as ml-commons answers it.
+
+    ``status`` is the HTTP status; ``error_type`` the OpenSearch error type, which follows the
+    Java exception ml-commons throws: ``status_exception`` for its
+    ``OpenSearchStatusException``s (the default), ``illegal_argument_exception`` for the input
+    checks that throw ``IllegalArgumentException`` (empty ``text_docs``, a ``model_config``
+    without ``embedding_dimension``, ...).
+    """
+
+    def __init__(self, message: str, status: int = 400, error_type: str = STATUS_EXCEPTION) -> None:
         super().__init__(message)
         self.status = status
+        self.error_type = error_type
+
+
+def illegal_argument(message: str) -> MLCommonsError:
+    """An ``IllegalArgumentException`` of ml-commons: 400 ``illegal_argument_exception``."""
+    return MLCommonsError(message, 400, ILLEGAL_ARGUMENT)
 
 
 class MLNotFoundError(MLCommonsError, ModelNotRegisteredError):

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from processors.models.encoders import ContentType, CrossEncoder, SparseEncoder, TextEmbedder
-from processors.models.registry_errors import MLCommonsError
+from processors.models.registry_errors import MLCommonsError, illegal_argument
 from processors.models.registry_store import JSONObject
+from processors.models.runtimes import DenseRuntime
 
 ASYMMETRIC = (
     "The embedding model chosen is asymmetric. To use it, you must declare whether the input "
@@ -62,7 +63,7 @@ def _wanted(body: Mapping[str, Any], name: str, position: int) -> bool:
 def _text_docs(body: Mapping[str, Any], empty_message: str) -> list[str]:
     docs = body.get("text_docs")
     if not docs:
-        raise MLCommonsError(empty_message)
+        raise illegal_argument(empty_message)
     return [str(doc) for doc in docs]
 
 
@@ -72,28 +73,89 @@ def _content_type(body: Mapping[str, Any], model_config: Mapping[str, Any]) -> C
     if raw in ("query", "passage"):
         return "query" if raw == "query" else "passage"
     if model_config.get("query_prefix") or model_config.get("passage_prefix"):
-        raise MLCommonsError(ASYMMETRIC)
+        raise illegal_argument(ASYMMETRIC)
     return "passage"
+
+
+def any_tensor(
+    name: str, values: Any, *, data: bool = True, byte_buffer: bool = False
+) -> JSONObject:
+    """:func:`tensor`, or an ``INT64`` one for integer arrays (token ids, attention masks)."""
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.integer):
+        return tensor(name, array, data=data, byte_buffer=byte_buffer)
+    out: JSONObject = {"name": name, "data_type": "INT64", "shape": list(array.shape)}
+    if data:
+        out["data"] = [int(v) for v in array.ravel()]
+    if byte_buffer:
+        raw = array.astype("<i8").tobytes()
+        out["byte_buffer"] = {"array": base64.b64encode(raw).decode(), "order": "LITTLE_ENDIAN"}
+    return out
+
+
+def java_hashmap_order(names: Sequence[str]) -> list[int]:
+    """Indices of ``names`` in the iteration order of a ``java.util.HashMap`` holding them.
+
+    DJL hands ml-commons a TorchScript module's dict output as a ``HashMap``, so the tensors of
+    a ``_predict`` without ``target_response`` come in that order (bucket of the spread
+    ``String.hashCode``; insertion order within a bucket).
+
+    >>> names = ["input_ids", "attention_mask", "token_embeddings", "sentence_embedding"]
+    >>> [names[i] for i in java_hashmap_order(names)]
+    ['input_ids', 'token_embeddings', 'sentence_embedding', 'attention_mask']
+    """
+    capacity = 16
+    while len(names) > capacity * 3 // 4:
+        capacity *= 2
+
+    def bucket(name: str) -> int:
+        units = name.encode("utf-16-be")  # String.hashCode runs over UTF-16 code units
+        h = 0
+        for i in range(0, len(units), 2):
+            h = (31 * h + int.from_bytes(units[i : i + 2], "big")) & 0xFFFFFFFF
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return sorted(range(len(names)), key=lambda i: bucket(names[i]))
+
+
+def _all_outputs(model: object) -> bool:
+    """A sentence-transformers TorchScript model: ml-commons returns every tensor its module
+    returns (``input_ids``, ``token_embeddings``, ``sentence_embedding``, ``attention_mask``)
+    unless ``target_response`` picks some; other models return ``sentence_embedding`` only."""
+    return (
+        isinstance(model, DenseRuntime)
+        and model.runner.dict_input
+        and model.runner.backend == "torch_script"
+    )
 
 
 def _embedding(model: object, body: Mapping[str, Any], config: Mapping[str, Any]) -> JSONObject:
     if not isinstance(model, TextEmbedder):
         raise MLCommonsError("the loaded model is not a text embedding model", 500)
     texts = _text_docs(body, "Empty text docs")
-    vectors = model.embed(texts, _content_type(body, config))
+    content_type = _content_type(body, config)
     filters = _filters(body)
     as_number = filters.get("return_number", True) is not False
     as_bytes = bool(filters.get("return_bytes", False))
-    wanted = _wanted(body, "sentence_embedding", 0)
+    if isinstance(model, DenseRuntime) and _all_outputs(model):
+        outputs = []
+        for run in model.outputs(texts, content_type):
+            order = java_hashmap_order([name for name, _ in run])
+            outputs.append([(run[i][0], run[i][1][0]) for i in order])  # [0]: drop the batch
+    else:
+        outputs = [[("sentence_embedding", v)] for v in model.embed(texts, content_type)]
     results = [
-        {"output": [tensor("sentence_embedding", v, data=as_number, byte_buffer=as_bytes)]
-                   if wanted else []}
-        for v in vectors
+        {"output": [any_tensor(name, array, data=as_number, byte_buffer=as_bytes)
+                    for position, (name, array) in enumerate(run)
+                    if _wanted(body, name, position)]}
+        for run in outputs
     ]  # fmt: skip
     return {"inference_results": results}
 
 
-def _sparse(model: object, body: Mapping[str, Any], config: Mapping[str, Any]) -> JSONObject:
+def _sparse(
+    model: object, body: Mapping[str, Any], config: Mapping[str, Any], function_name: str
+) -> JSONObject:
     if not isinstance(model, SparseEncoder):
         raise MLCommonsError("the loaded model is not a sparse encoding model", 500)
     texts = _text_docs(body, "Empty text docs")
@@ -101,8 +163,13 @@ def _sparse(model: object, body: Mapping[str, Any], config: Mapping[str, Any]) -
     if str(params.get("sparse_embedding_format") or "WORD").upper() != "WORD":
         raise MLCommonsError("sparse_embedding_format TOKEN_ID is not supported by neuralpipe")
     weights = model.encode(texts, _content_type(body, config))
+    # ml-commons names the tensor after the TorchScript module's dict output ("output"); an
+    # ONNX graph's output reaches it without a name, and SPARSE_TOKENIZE has no model at all
+    runner = getattr(model, "runner", None)
+    dict_output = function_name == "SPARSE_ENCODING" and getattr(runner, "dict_input", False)
+    named = {"name": "output"} if dict_output else {}
     results = [
-        {"output": [{"name": "output", "dataAsMap": {"response": [
+        {"output": [{**named, "dataAsMap": {"response": [
             {token: float(str(np.float32(w))) for token, w in doc.items()}]}}]}
         for doc in weights
     ]  # fmt: skip
@@ -115,7 +182,7 @@ def _similarity(model: object, body: Mapping[str, Any]) -> JSONObject:
     docs: Sequence[str] = _text_docs(body, "No text documents were provided")
     query = body.get("query_text")
     if not query:
-        raise MLCommonsError("No query text was provided")
+        raise illegal_argument("No query text was provided")
     scores = model.score(str(query), docs)
     results = [
         {"output": [tensor("similarity", [score], byte_buffer=True)]}
@@ -140,7 +207,7 @@ def predict_response(
     if function_name == "TEXT_EMBEDDING":
         return _embedding(model, body, config)
     if function_name in SPARSE_FUNCTIONS:
-        return _sparse(model, body, config)
+        return _sparse(model, body, config, function_name)
     if function_name == "TEXT_SIMILARITY":
         return _similarity(model, body)
     raise MLCommonsError(f"predict is not supported for function {function_name}")

@@ -29,7 +29,12 @@ from processors.models.registry_chunks import (
     sha256,
     write_chunks,
 )
-from processors.models.registry_errors import CONTENT_CHANGED, HASH_REQUIRED, MLCommonsError
+from processors.models.registry_errors import (
+    CONTENT_CHANGED,
+    HASH_REQUIRED,
+    MLCommonsError,
+    illegal_argument,
+)
 from processors.models.registry_groups import ModelGroups
 from processors.models.registry_sources import zip_for_catalog, zip_for_url
 from processors.models.registry_store import DocStore, IndexNames, JSONObject, new_id, now_ms
@@ -46,12 +51,16 @@ def _validate(raw: Mapping[str, Any]) -> ModelRegistration:
 
 
 def _check_config(reg: ModelRegistration) -> None:
+    """ml-commons parses the ``model_config`` of every function but QUESTION_ANSWERING as a
+    ``TextEmbeddingModelConfig``, whose constructor requires both values: a SPARSE_ENCODING or
+    SPARSE_TOKENIZE body must carry no ``model_config`` at all. (TEXT_SIMILARITY is not checked:
+    the pretrained catalog states only the model type of its cross-encoders.)"""
     cfg = reg.model_config_
-    if reg.function_name is FunctionName.TEXT_EMBEDDING and cfg is not None:
+    if cfg is not None and reg.function_name is not FunctionName.TEXT_SIMILARITY:
         if cfg.embedding_dimension is None:
-            raise MLCommonsError("embedding dimension is null")
+            raise illegal_argument("embedding dimension is null")
         if cfg.framework_type is None:
-            raise MLCommonsError("framework type is null")
+            raise illegal_argument("framework type is null")
 
 
 class Registrar:

@@ -95,9 +95,13 @@ class _Base:
     def _run(self, batch: Encoded) -> list[tuple[str, npt.NDArray[Any]]]:
         return self.runner.run(batch.feed(self.runner.input_names))
 
-    def outputs(self, texts: Sequence[str]) -> list[tuple[str, npt.NDArray[Any]]]:
-        """Every raw output of one padded batch (for ``predict`` without a target)."""
-        return self._run(self.tokenizer.encode(check_texts(texts)))
+    def outputs(
+        self, texts: Sequence[str], content_type: ContentType = "passage"
+    ) -> list[list[tuple[str, npt.NDArray[Any]]]]:
+        """Every raw output (integer ones too) of each text run alone, unpadded, as ml-commons
+        runs a ``_predict`` document (for ``_predict`` without ``target_response``)."""
+        items = apply_prefix(check_texts(texts), self.config, content_type)
+        return [self._run(self.tokenizer.encode([text])) for text in items]
 
 
 def _pick(outputs: list[tuple[str, npt.NDArray[Any]]], name: str) -> npt.NDArray[Any] | None:

@@ -47,20 +47,42 @@ class Encoded:
     lost_tokens: tuple[int, ...]
 
     def feed(self, names: Sequence[str]) -> dict[str, IntArray]:
-        """The arrays for the given graph input names (unknown names raise ModelError)."""
+        """The arrays for the given graph input names (unknown names raise ModelError).
+
+        ``input1.input_ids`` / ``input1.attention_mask`` (the names ml-commons gives the
+        inputs of SPARSE_ENCODING models, which ONNX graphs for it must declare) are fed as
+        ``input_ids`` / ``attention_mask``.
+        """
         arrays = {
             "input_ids": self.input_ids,
             "attention_mask": self.attention_mask,
             "token_type_ids": self.token_type_ids,
         }
-        unknown = [n for n in names if n not in arrays]
+        unknown = [n for n in names if input_key(n) not in arrays]
         if unknown:
             raise ModelError(f"model declares inputs neuralpipe cannot feed: {unknown}")
-        return {n: arrays[n] for n in names}
+        return {n: arrays[input_key(n)] for n in names}
+
+
+ML_COMMONS_INPUT_PREFIX = "input1."
+"""ml-commons' ``SentenceTransformerTranslator`` (SPARSE_ENCODING) names its inputs
+``input1.input_ids`` and ``input1.attention_mask``; DJL feeds an ONNX graph by these names."""
+
+
+def input_key(name: str) -> str:
+    """The tokenizer array a graph input name means.
+
+    >>> input_key("input1.attention_mask"), input_key("token_type_ids")
+    ('attention_mask', 'token_type_ids')
+    """
+    return name.removeprefix(ML_COMMONS_INPUT_PREFIX)
 
 
 def check_texts(texts: object) -> list[str]:
-    """Validate model input: a sequence of non-empty strings.
+    """Validate model input: a sequence of strings.
+
+    An empty string is valid input, as in ml-commons: it becomes ``[CLS] [SEP]`` and gets
+    its embedding (a blank string in a ``text_embedding`` list is sent to the model too).
 
     Raises:
         ModelError: naming the first bad item and why.
@@ -71,8 +93,6 @@ def check_texts(texts: object) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise ModelError(f"text at index {i} is not a string but {type(text).__name__}")
-        if not text:
-            raise ModelError(f"text at index {i} is empty; nothing to run the model on")
         out.append(text)
     return out
 
@@ -134,6 +154,7 @@ class TextTokenizer:
         self._raw = Tokenizer.from_str(plain)
         self._cut = Tokenizer.from_str(plain)
         self._cut.enable_truncation(self.max_length, strategy=strategy)
+        self._longest_first = strategy == "longest_first"
         self.pad_id = _pad_id(self._raw, spec)
         self.stats = TokenStats()
 
@@ -190,8 +211,13 @@ class TextTokenizer:
         self.stats.add(len(inputs), sum(len(e.ids) for e in full) - sum(lost), len(over), sum(lost))
         if over:
             self._report(lost, len(inputs))
-            cut = self._cut.encode_batch([inputs[i] for i in over])
-            for i, enc in zip(over, cut, strict=True):
+            cut: dict[int, Any] = {i: longest_first(full[i], self.max_length) for i in over}
+            if not self._longest_first or any(c is None for c in cut.values()):
+                # another strategy: the tokenizer truncates (slowly: it also builds every
+                # overflowing piece, and for a pair every combination of them)
+                again = self._cut.encode_batch([inputs[i] for i in over])
+                cut = dict(zip(over, again, strict=True))
+            for i, enc in cut.items():
                 full[i] = enc
         return full, lost
 
@@ -218,6 +244,56 @@ class TextTokenizer:
             mask[row, :n] = 1
             types[row, :n] = enc.type_ids
         return Encoded(ids, mask, types, tuple(lost))
+
+
+@dataclass(frozen=True)
+class Truncated:
+    """What is left of an encoding after truncation (all that padding reads)."""
+
+    ids: list[int]
+    type_ids: list[int]
+
+
+def longest_first(encoding: Any, max_length: int) -> Truncated | None:
+    """``encoding`` (special tokens added, not truncated) cut to ``max_length`` as the tokenizer's
+    ``longest_first`` right truncation (stride 0) cuts it, without encoding again.
+
+    The kept length of each sequence follows ``tokenizers``' ``truncate_encodings``: the shorter
+    sequence keeps all it can up to half the room, the longer one the rest; then the tail of each
+    sequence is dropped from the finished encoding (special tokens stay where they are). None
+    when even the special tokens do not fit (the tokenizer then reports its own error).
+
+    Example:
+        >>> tok = TextTokenizer.from_file(Path("tokenizer.json"))  # doctest: +SKIP
+        >>> len(longest_first(tok._raw.encode("q", "a long text ..."), 16).ids)  # doctest: +SKIP
+        16
+    """
+    sequences = encoding.sequence_ids
+    n1 = sum(1 for s in sequences if s == 0)
+    n2 = sum(1 for s in sequences if s == 1)
+    room = max_length - (len(sequences) - n1 - n2)
+    if room < 0:
+        return None
+    if n2 == 0:
+        keep = {0: room, 1: 0}
+    else:
+        short, long_ = sorted((n1, n2))
+        long_ = short if short > room else max(short, room - short)
+        if short + long_ > room:
+            short, long_ = room // 2, room // 2 + room % 2
+        first, second = (long_, short) if n1 > n2 else (short, long_)
+        keep = {0: min(n1, first), 1: min(n2, second)}
+    seen = {0: 0, 1: 0}
+    ids: list[int] = []
+    type_ids: list[int] = []
+    for token, type_id, sequence in zip(encoding.ids, encoding.type_ids, sequences, strict=True):
+        if sequence is not None:
+            seen[sequence] += 1
+            if seen[sequence] > keep[sequence]:
+                continue
+        ids.append(token)
+        type_ids.append(type_id)
+    return Truncated(ids, type_ids)
 
 
 def _max_length(spec: dict[str, Any], model_max_length: int | None) -> int:

@@ -105,8 +105,10 @@ def _named_outputs(out: Any) -> list[tuple[str, npt.NDArray[Any]]]:
         items = [(f"output_{i}", o) for i, o in enumerate(out)]
     else:
         items = [("output_0", out)]
+    # integer outputs (the input_ids / attention_mask a sentence-transformers module echoes)
+    # stay integers: ml-commons returns them as INT64 tensors
     return [
-        (str(k), v.detach().float().numpy())
+        (str(k), v.detach().float().numpy() if v.is_floating_point() else v.detach().numpy())
         for k, v in items
-        if hasattr(v, "detach") and v.is_floating_point()
+        if hasattr(v, "detach")
     ]

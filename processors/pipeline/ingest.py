@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.config.ingest_body import IngestPipelineSpec, Step
+from processors.errors import UnsupportedFeatureError
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
@@ -61,6 +62,14 @@ class IngestPipeline:
             raise ValueError(
                 f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
             )
+        self._on_failure: list[Any] = list(spec.body.get("on_failure") or [])
+        if self._on_failure and not all(isinstance(seg, list) for seg in self._segments):
+            # OpenSearch stops the pipeline at the first failure and runs these handlers; with
+            # neuralpipe's processors in between, that cannot be delegated to the node as one.
+            raise UnsupportedFeatureError(
+                f"{spec.pipeline_id}.on_failure: a pipeline-level on_failure is only supported "
+                "when every processor is a core one; put on_failure on each processor instead"
+            )
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
         """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""
@@ -94,10 +103,14 @@ class IngestPipeline:
             result.error_type = "illegal_argument_exception"
 
     def _run_on_node(self, steps: list[Step], live: list[DocResult]) -> None:
+        pipeline: JSONObject = {"processors": [{s.type_name: s.body} for s in steps]}
+        if self._on_failure:
+            pipeline["on_failure"] = self._on_failure
         body = {
-            "pipeline": {"processors": [{s.type_name: s.body} for s in steps]},
+            "pipeline": pipeline,
             "docs": [
-                {"_index": "_simulate", "_id": r.doc_id or "_", "_source": r.source} for r in live
+                {"_index": r.index or "_index", "_id": r.doc_id or "_id", "_source": r.source}
+                for r in live
             ],
         }
         answer = self.client.transport.perform_request(

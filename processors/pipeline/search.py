@@ -5,7 +5,9 @@ For one request, in the order the plugins work:
 1. find and parse every ``neural`` / ``neural_sparse`` clause (syntax errors first);
 2. run our request processors (``neural_query_enricher``);
 3. check that ``neural_sparse`` fields are ``rank_features`` (cached per index and field);
-4. infer (one model call per model) and rewrite the clauses to ``knn`` / ``rank_feature``;
+4. infer (one model call per model) and rewrite the clauses to ``knn`` / ``rank_feature``
+   (dotted ``neural_sparse`` tokens that no document has are dropped first, see
+   :mod:`processors.search.sparse_dotted`);
 5. send the request with the pipeline's core processors as an inline ``search_pipeline``
    (``ext.rerank`` and ``ext.neuralpipe`` removed: the node has no ``ext`` parsers and answers
    400 to any) -- or, for a top-level ``hybrid`` query, hand it to
@@ -33,7 +35,8 @@ import copy
 import importlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from processors.config.search_body import SearchPipelineSpec
@@ -53,6 +56,7 @@ from processors.search.rewrite import (
     parse_clauses,
     rewrite_clauses,
 )
+from processors.search.sparse_dotted import DottedFeatureCheck
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
@@ -127,10 +131,46 @@ class SearchPipeline:
             return self._response_processors(self._fetch(index, request, query_params), original)
         return self._windowed(index, request, query_params)
 
-    def rewrite(self, body: JSONObject) -> JSONObject:
-        """The request the node would get (no field checks, no search): for inspection."""
+    def node_request(
+        self, index: str | None, body: JSONObject | None, owned: bool = False
+    ) -> JSONObject | None:
+        """What :meth:`search` would send to the node, when the node's answer is the answer.
+
+        That is: steps 1-5 (field checks and inference included) without sending, for a
+        pipeline with no ``rerank`` step and a query that is not ``hybrid``; ``None``
+        otherwise (run :meth:`search`). A proxy sends the result itself and streams the
+        node's answer back unparsed. With ``owned``, ``body`` itself is rewritten (no copy).
+        """
+        if self._rerank:
+            return None
+        request = (body if owned else copy.deepcopy(body)) if body is not None else {}
+        if "search_pipeline" in request:
+            raise UnsupportedFeatureError(
+                "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
+            )
+        rerank_window(request)  # validated, as search() does
+        query = request.get("query")
+        if isinstance(query, dict) and "hybrid" in query:
+            return None
+        found = self._request_processors(parse_clauses(request))
+        self._check_sparse_fields(index, found)
+        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        _strip_ext(request, "rerank")
+        _strip_ext(request, "neuralpipe")
+        if self.node_pipeline:
+            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+        return request
+
+    def rewrite(self, body: JSONObject, index: str | None = None) -> JSONObject:
+        """The request the node would get (no field checks, no search): for inspection.
+
+        With ``index``, ``neural_sparse`` clauses ask it which dotted tokens exist, as a search
+        does (without, a clause with a dotted token shows the ``script_score`` fallback).
+        """
         request = copy.deepcopy(body)
         found = self._request_processors(parse_clauses(request))
+        if index is not None:
+            _bind_sparse_clauses(self.client, index, found)
         rewrite_clauses(found, self.models, analyzers=self.analyzers)
         _strip_ext(request, "rerank")
         if "hybrid" not in request.get("query", {}):
@@ -185,7 +225,8 @@ class SearchPipeline:
                     raise
         return found
 
-    def _check_sparse_fields(self, index: str | None, found: Sequence[Found]) -> None:
+    def _check_sparse_fields(self, index: str | None, found: list[Found]) -> None:
+        _bind_sparse_clauses(self.client, index, found)
         if not self.check_fields:
             return
         target = index or "_all"
@@ -225,6 +266,18 @@ class SearchPipeline:
             apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
             response = apply_rerank(response, step.config, request, self.models)
         return response
+
+
+def _bind_sparse_clauses(client: Any, index: str | None, found: list[Found]) -> None:
+    """Let every ``neural_sparse`` clause ask ``index`` which dotted tokens exist (in place).
+
+    A dotted token no document has is then dropped instead of turning the clause into a full
+    ``script_score`` scan (:mod:`processors.search.sparse_dotted`); one check per request.
+    """
+    check = DottedFeatureCheck(client, index).present
+    for i, f in enumerate(found):
+        if isinstance(f.query, NeuralSparseQuery):
+            found[i] = replace(f, query=f.query.bind(check))
 
 
 def _seam(module: str, name: str, what: str) -> Any:

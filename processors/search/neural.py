@@ -1,8 +1,9 @@
 """``neural`` query -> k-NN ``knn`` query with a locally computed vector (reference §5).
 
 Parsing reproduces ``NeuralQueryBuilder.fromXContent`` (``parsing_exception`` messages);
-validation at rewrite time collects the plugin's messages into one
-``Invalid neural query: <e1>; <e2>``. The rewritten clause carries ``k`` (10 when none of
+validation reports the first problem in neural-search 2.19's words and order (query text,
+then ``k`` / ``min_score`` / ``max_distance``), as the plugin validates at parse time. The
+rewritten clause carries ``k`` (10 when none of
 ``k`` / ``min_score`` / ``max_distance`` is given), ``filter``, ``method_parameters``,
 ``rescore``, ``expand_nested_docs``, ``boost`` and ``_name`` over unchanged, so scoring is
 exactly the k-NN plugin's.
@@ -38,9 +39,14 @@ JSONObject = dict[str, Any]
 NAME = "neural"
 DEFAULT_K = 10
 
-_TEXT_KEYS = ("query_text", "query_image", "model_id", "_name", "semantic_field_search_analyzer")
+_TEXT_KEYS = ("query_text", "query_image", "model_id", "_name")
 _VALUE_KEYS = (*_TEXT_KEYS, "k", "boost", "max_distance", "min_score", "expand_nested_docs")
-_OBJECT_KEYS = ("filter", "method_parameters", "rescore", "query_tokens")
+_OBJECT_KEYS = ("filter", "method_parameters", "rescore")
+"""2.19 knows no other parameters: ``query_tokens`` and ``semantic_field_search_analyzer``
+(3.1, ``semantic`` fields) are unknown ones there."""
+NO_TEXT = "Either query text or image text must be provided for neural query"
+ONE_OF = "Only one of k, max_distance, or min_score can be provided"
+NO_MODEL = "Model ID must be provided for neural query"
 PASSED_THROUGH = ("filter", "method_parameters", "rescore", "expand_nested_docs", "boost", "_name")
 """Carried into the ``knn`` clause as given (after the ``k`` / radial parameter)."""
 
@@ -62,8 +68,6 @@ class NeuralQuery:
     k: int | None = None
     min_score: float | None = None
     max_distance: float | None = None
-    has_query_tokens: bool = False
-    search_analyzer: str | None = None
 
     @classmethod
     def parse(cls, body: Any) -> NeuralQuery:
@@ -78,8 +82,6 @@ class NeuralQuery:
             elif isinstance(value, dict):
                 if key not in _OBJECT_KEYS:
                     raise InvalidQueryError(f"[{NAME}] query does not support [{key}]", PARSING)
-                if key == "query_tokens":
-                    _ = {t: to_float(w) for t, w in value.items()}  # parsed (and refused later)
             else:
                 raise InvalidQueryError(
                     f"[{NAME}] unknown token [{token_name(value)}] after [{key}]", PARSING
@@ -93,38 +95,32 @@ class NeuralQuery:
             k=values.get("k"),
             min_score=values.get("min_score"),
             max_distance=values.get("max_distance"),
-            has_query_tokens="query_tokens" in params,
-            search_analyzer=values.get("semantic_field_search_analyzer"),
         )
 
     def errors(self) -> list[str]:
-        """The plugin's rewrite-time checks for a ``knn_vector`` target, in its order."""
+        """The plugin's checks for a ``knn_vector`` target, in its order (2.19 wording).
+
+        A missing ``model_id`` (none given, none injected by ``neural_query_enricher``) makes
+        2.19.6 fail later with a 500 ``NullPointerException``; neuralpipe refuses it with the
+        2.19 plugin's own message for that case instead.
+        """
         found: list[str] = []
         if java_is_blank(self.query_text or "") and java_is_blank(self.query_image or ""):
-            found.append("Either query_text or query_image must be provided.")
+            found.append(NO_TEXT)
         given = [p for p in (self.k, self.max_distance, self.min_score) if p is not None]
         if len(given) > 1:
-            found.append("Only one of k, max_distance, or min_score can be provided")
+            found.append(ONE_OF)
         if self.model_id == "":
             found.append("model_id field can not be empty")
         if self.model_id is None:
-            found.append("model_id must be provided.")
-        for key, present in (
-            ("semantic_field_search_analyzer", self.search_analyzer is not None),
-            ("query_tokens", self.has_query_tokens),
-        ):
-            if present:
-                found.append(
-                    f"Target field is a KNN field using a dense model. {key} is not supported "
-                    "since it is for the sparse model."
-                )
+            found.append(NO_MODEL)
         return found
 
     def check(self) -> None:
-        """Raise ``Invalid neural query: ...`` (every problem) or refuse what is not emulated."""
+        """Raise the first problem (as the plugin throws it) or refuse what is not emulated."""
         problems = self.errors()
         if problems:
-            raise InvalidQueryError(f"Invalid neural query: {'; '.join(problems)}")
+            raise InvalidQueryError(problems[0])
         if not java_is_blank(self.query_image or ""):
             raise UnsupportedFeatureError(
                 "neural query_image needs a multimodal model, which neuralpipe does not emulate"

@@ -7,9 +7,13 @@ weight)``; the same Lucene query comes out of a ``bool.should`` of ``rank_featur
 
 * no tokens: ``match_none`` (an empty ``bool`` would match every document);
 * a token with a dot (``"3.14"``, ``"."``): ``rank_feature`` splits the field name at the last
-  dot and silently matches nothing, so the whole clause becomes a ``script_score`` over all
-  documents that recomputes ``Σ float(w_q · dec(w_d))`` from ``_source`` (exact, but a full
-  scan; it needs the field in ``_source`` and drops weight-0 dotted matches);
+  dot and silently matches nothing. A clause bound to its index (:meth:`NeuralSparseQuery.bind`,
+  done by the search pipeline) first asks the index which dotted tokens some document has
+  (:mod:`processors.search.sparse_dotted`): the others score and match nothing in the plugin
+  either and are dropped. Only when a dotted token is present (or the answer is unknown) does
+  the whole clause become a ``script_score`` over all documents that recomputes
+  ``Σ float(w_q · dec(w_d))`` from ``_source`` (exact, but a full scan; it needs the field in
+  ``_source`` and drops weight-0 dotted matches);
 * a negative weight: refused with Lucene's message, as the plugin fails.
 
 Example:
@@ -21,8 +25,8 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from typing import Any, Literal
 
@@ -39,6 +43,8 @@ DEFAULT_ANALYZER = "bert-uncased"
 SMALLEST_SCORE = json_score(f32(1.4e-45))
 _VALUE_KEYS = ("_name", "boost", "query_text", "model_id", "analyzer", "max_token_score")
 Source = tuple[Literal["tokens", "model", "analyzer"], str]
+DottedCheck = Callable[[str, Collection[str]], Collection[str] | None]
+"""``(field, dotted tokens) -> those some document has`` (``None``: unknown, keep them all)."""
 
 DOTTED_TOKEN_SCRIPT = (
     "def m = params._source.get(params.field);"
@@ -73,6 +79,7 @@ class NeuralSparseQuery:
     query_tokens: Mapping[str, float] | None = None
     boost: float | None = None
     name: str | None = None
+    dotted_check: DottedCheck | None = dc_field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, body: Any) -> NeuralSparseQuery:
@@ -144,6 +151,10 @@ class NeuralSparseQuery:
         """The ``query_tokens`` given in the query (empty when there are none)."""
         return self.query_tokens or {}
 
+    def bind(self, check: DottedCheck) -> NeuralSparseQuery:
+        """This clause, asking ``check`` which dotted tokens the searched index has."""
+        return replace(self, dotted_check=check)
+
     def to_query(self, tokens: Mapping[str, float]) -> JSONObject:
         """The core query scoring exactly as the plugin's query with these token weights."""
         for weight in tokens.values():
@@ -152,6 +163,7 @@ class NeuralSparseQuery:
                     f"boost must be a positive float, got {java_float_str(weight)}"
                 )
         named = {"_name": self.name} if self.name is not None else {}
+        tokens = self._without_absent_dotted(tokens)
         if not tokens:
             return {"match_none": named}
         if any("." in token for token in tokens):
@@ -162,6 +174,19 @@ class NeuralSparseQuery:
         ]
         outer = {"boost": json_score(self.boost)} if self.boost not in (None, 1.0) else {}
         return {"bool": {"should": should, **outer, **named}}
+
+    def _without_absent_dotted(self, tokens: Mapping[str, float]) -> Mapping[str, float]:
+        """Drop the dotted tokens no document has (they match and score nothing)."""
+        dotted = [t for t in tokens if "." in t]
+        if not dotted or self.dotted_check is None:
+            return tokens
+        present = self.dotted_check(self.field, dotted)
+        if present is None:
+            return tokens
+        dropped = [t for t in dotted if t not in present]
+        if dropped:
+            log.debug("neural_sparse on %s: no document has %s", self.field, dropped)
+        return {t: w for t, w in tokens.items() if "." not in t or t in present}
 
     def _script_query(self, tokens: Mapping[str, float], named: JSONObject) -> JSONObject:
         log.debug(

@@ -159,6 +159,9 @@ def build_tiny_sources(root: Path, seed: int = 0) -> TinySources:
 def build_tiny_zips(root: Path, *, quantize: bool = False) -> dict[str, BuildResult]:
     """Build every tiny model in both formats; keys like ``embed-onnx``, ``cross-torchscript``.
 
+    With ``quantize``, the embedding and cross-encoder models also get an int8 ONNX build
+    (``embed-onnx-int8``, ``cross-onnx-int8``).
+
     Zips and extraction go to ``root / "models"``; register bodies to ``root / "yaml"``.
     """
     src = build_tiny_sources(root / "sources")
@@ -171,7 +174,7 @@ def build_tiny_zips(root: Path, *, quantize: bool = False) -> dict[str, BuildRes
     ]
     out: dict[str, BuildResult] = {}
     for key, path, function in jobs:
-        quant = "int8" if quantize and function is FunctionName.TEXT_EMBEDDING else None
+        quant = "int8" if quantize and function is not FunctionName.SPARSE_ENCODING else None
         for result in build_model(
             path,
             function,

@@ -164,7 +164,7 @@ def main() -> None:
         return
     texts = [texts_all[i % len(texts_all)] for i in range(args.docs)]
     mapping = load_mapping(REPO / "mappings" / "dense.json")
-    store = model_store(settings, truncation="silent")
+    store = model_store(settings, truncation="silent", spin=False)  # as `index bulk` loads it
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.jsonl"
         write_corpus(corpus, texts_all, args.docs)

@@ -60,3 +60,32 @@ def test_our_failure_stops_that_document_only(client: Any) -> None:
     )
     assert bad.error is not None and "neither string nor nested type" in bad.error
     assert good.ok and good.source is not None and good.source["after"] is True
+
+
+def test_core_steps_see_the_documents_index_and_id(client: Any) -> None:
+    body = {"processors": [{"set": {"field": "where", "value": "{{{_index}}}/{{{_id}}}"}}]}
+    pipeline = IngestPipeline(parse_ingest_pipeline("p", body), encoders=encoders, client=client)
+    (result,) = pipeline.run([{"_id": "d1", "_index": "books", "_source": {}}])
+    assert result.source == {"where": "books/d1"}
+
+
+def test_pipeline_level_on_failure_of_a_core_only_pipeline_runs_on_the_node(client: Any) -> None:
+    body = {
+        "processors": [{"lowercase": {"field": "missing"}}, {"set": {"field": "x", "value": 1}}],
+        "on_failure": [{"set": {"field": "why", "value": "{{{_ingest.on_failure_message}}}"}}],
+    }
+    pipeline = IngestPipeline(parse_ingest_pipeline("p", body), encoders=encoders, client=client)
+    (result,) = pipeline.run([{"_id": "1", "_source": {"a": 1}}])
+    assert result.ok and result.source is not None
+    assert "missing" in result.source["why"] and "x" not in result.source  # stopped, handled
+
+
+def test_pipeline_level_on_failure_around_our_processors_is_refused() -> None:
+    from processors.errors import ConfigError
+
+    body = {
+        "processors": [{"text_embedding": {"model_id": "dense", "field_map": {"t": "v"}}}],
+        "on_failure": [{"set": {"field": "why", "value": "x"}}],
+    }
+    with pytest.raises(ConfigError, match=r"p\.on_failure: a pipeline-level on_failure"):
+        parse_ingest_pipeline("p", body)

@@ -66,7 +66,7 @@ def test_every_error_is_listed_with_its_path() -> None:
         "p.processors[2].text_embedding.model_id: [model_id] required property is missing" in text
     )
     assert (
-        "p.processors[2].text_embedding.batch_size: [batch_size] batch_size must be a positive integer"
+        "p.processors[2].text_embedding.batch_size: [batch_size] batch size must be a positive integer"
         in text
     )
     assert "p.processors[3]: a processor entry is a map with exactly one key" in text

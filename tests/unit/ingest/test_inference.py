@@ -24,7 +24,7 @@ OK = {"model_id": "m", "field_map": {"t": "v"}}
         ({"model_id": "m", "field_map": "t"}, "[field_map] property isn't a map, but of type [java.lang.String]"),
         ({"model_id": "m", "field_map": {}}, "Unable to create the processor as field_map has invalid key or value"),
         ({"model_id": "m", "field_map": {"t": ""}}, "Unable to create the processor as field_map has invalid key or value"),
-        ({**OK, "batch_size": 0}, "[batch_size] batch_size must be a positive integer"),
+        ({**OK, "batch_size": 0}, "[batch_size] batch size must be a positive integer"),
         ({**OK, "batch_size": "x"}, "[batch_size] property cannot be converted to an int [x]"),
         ({**OK, "ignore_missing": True},
          "processor [text_embedding] doesn't support one or more provided configuration parameters [ignore_missing]"),

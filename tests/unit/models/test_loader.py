@@ -9,7 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from processors.cli.main import cli
-from processors.errors import BackendUnavailableError, ModelError, ModelMemoryError
+from processors.errors import (
+    BackendUnavailableError,
+    ModelError,
+    ModelMemoryError,
+    ModelNotRegisteredError,
+)
 from processors.models.artifact import ModelArtifact
 from processors.models.build import build_model
 from processors.models.loader import check_memory, load_model
@@ -132,7 +137,7 @@ def test_store_loads_once_under_concurrency(
     assert calls == ["tok"] and store.loaded() == ["tok"]
     with pytest.raises(ModelError, match="not a TEXT_EMBEDDING model"):
         store.embedder("tok")
-    with pytest.raises(ModelError, match=r"model id \[nope\] not found"):
+    with pytest.raises(ModelNotRegisteredError, match=r"^Failed to find model$"):
         store.get("nope")
 
 

@@ -1,0 +1,182 @@
+"""Dotted neural_sparse tokens: the index is asked which exist; absent ones are dropped."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection
+from typing import Any
+
+import pytest
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+
+from processors.errors import InvalidQueryError
+from processors.pipeline.search import SearchPipeline
+from processors.search.neural_sparse import DOTTED_TOKEN_SCRIPT, NeuralSparseQuery
+from processors.search.sparse_dotted import (
+    OPTIONS,
+    PROBE_SUFFIX,
+    DottedFeatureCheck,
+    probe_body,
+    read_probes,
+)
+from processors.testing.fakes import CountSparseEncoder
+
+HITS = {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}
+
+
+def _options(*texts: str) -> list[dict[str, Any]]:
+    return [{"text": t, "score": 0.5, "freq": 1} for t in texts]
+
+
+def _answer(*entries: list[dict[str, Any]], failed: int = 0) -> dict[str, Any]:
+    return {
+        "_shards": {"total": 1, "successful": 1 - failed, "skipped": 0, "failed": failed},
+        "hits": HITS,
+        "suggest": {f"t{i}": [{"text": "x", "options": o}] for i, o in enumerate(entries)},
+    }
+
+
+class ProbeClient:
+    """Answers probe searches from a set of existing (field, token) terms; records every call."""
+
+    def __init__(self, terms: set[tuple[str, str]], fail: bool = False) -> None:
+        self.terms = terms
+        self.fail = fail
+        self.bodies: list[dict[str, Any]] = []
+
+    def search(self, index: Any = None, body: Any = None, params: Any = None) -> dict[str, Any]:
+        self.bodies.append(copy.deepcopy(body))
+        if self.fail:
+            raise OpenSearchConnectionError("N/A", "node down", None)
+        if "suggest" not in body:
+            return {"_shards": {"failed": 0}, "hits": HITS}
+        entries = []
+        for name in sorted(body["suggest"], key=lambda n: int(n[1:])):
+            probe = body["suggest"][name]
+            token = probe["text"].removesuffix(PROBE_SUFFIX)
+            entries.append(_options(token) if (probe["term"]["field"], token) in self.terms else [])
+        return _answer(*entries)
+
+
+def test_the_probe_lists_a_token_when_the_field_has_it_as_a_term() -> None:
+    body = probe_body([("f", "3.14"), ("o.g", "é.x")])
+    assert body["size"] == 0 and body["track_total_hits"] is False
+    first, second = body["suggest"]["t0"], body["suggest"]["t1"]
+    assert first["text"] == "3.14\x01"
+    assert first["term"] == {
+        "field": "f",
+        "analyzer": "keyword",
+        "suggest_mode": "always",
+        "max_edits": 1,
+        "prefix_length": 4,
+        "min_word_length": 1,
+        "accuracy": 0.0,
+        "max_term_freq": 2147483647.0,
+        "size": OPTIONS,
+        "shard_size": OPTIONS,
+    }
+    assert (second["term"]["field"], second["term"]["prefix_length"]) == ("o.g", 3)
+
+
+def test_probe_answers_present_absent_and_unclear() -> None:
+    wanted = [("f", "3.14"), ("f", "u.s"), ("f", "."), ("f", "a.b")]
+    full = _options(*(f"a.b{i}" for i in range(OPTIONS)))  # a full list: "a.b" may be cut off
+    response = _answer(_options("3.145", "3.14"), [], _options(".x"), full)
+    assert read_probes(response, wanted) == {
+        ("f", "3.14"): True,
+        ("f", "u.s"): False,
+        ("f", "."): False,
+    }
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        _answer(_options("3.14"), failed=1),  # a shard that could not answer might have it
+        {"hits": HITS},  # no suggest section
+        {"_shards": {"failed": 0}, "suggest": {"t0": "?"}},
+        None,
+    ],
+)
+def test_a_failed_or_odd_probe_answers_nothing(response: Any) -> None:
+    assert read_probes(response, [("f", "3.14")]) == {}
+
+
+def test_the_check_probes_each_token_once_per_request() -> None:
+    client = ProbeClient({("f", "3.14")})
+    check = DottedFeatureCheck(client, "idx")
+    assert check.present("f", ["3.14", "u.s"]) == {"3.14"}
+    assert check.present("f", ["u.s", "3.14"]) == {"3.14"}
+    assert check.present("g", ["3.14"]) == set()
+    assert [sorted(b["suggest"]) for b in client.bodies] == [["t0", "t1"], ["t0"]]
+
+
+def test_an_unreachable_node_leaves_the_answer_unknown() -> None:
+    check = DottedFeatureCheck(ProbeClient(set(), fail=True), "idx")
+    assert check.present("f", ["3.14"]) is None
+
+
+def _bound(tokens: dict[str, Any], present: Collection[str] | None, **params: Any) -> Any:
+    query = NeuralSparseQuery.parse({"f": {"query_tokens": tokens, **params}})
+    asked: list[tuple[str, list[str]]] = []
+
+    def check(field: str, dotted: Collection[str]) -> Collection[str] | None:
+        asked.append((field, list(dotted)))
+        return None if present is None else [t for t in dotted if t in present]
+
+    return query.bind(check).to_query(query.tokens()), asked
+
+
+def test_absent_dotted_tokens_are_dropped_and_the_rest_stays_rank_feature() -> None:
+    out, asked = _bound({"hello": 1.5, "3.14": 2.0, "u.s": 0.5}, set(), boost=2, _name="n")
+    assert asked == [("f", ["3.14", "u.s"])]
+    assert out == {
+        "bool": {
+            "should": [{"rank_feature": {"field": "f.hello", "linear": {}, "boost": 1.5}}],
+            "boost": 2.0,
+            "_name": "n",
+        }
+    }
+
+
+def test_a_query_of_only_absent_dotted_tokens_matches_nothing() -> None:
+    assert _bound({".": 0.3, "3.14": 1.0}, set(), _name="n")[0] == {"match_none": {"_name": "n"}}
+
+
+@pytest.mark.parametrize("present", [{"3.14"}, None], ids=["present", "unknown"])
+def test_a_present_or_unknown_dotted_token_keeps_the_exact_script(
+    present: set[str] | None,
+) -> None:
+    out, _ = _bound({"hello": 1.5, "3.14": 2.0, "u.s": 0.5}, present)
+    kept = {"hello": 1.5, "3.14": 2.0} if present else {"hello": 1.5, "3.14": 2.0, "u.s": 0.5}
+    assert out["script_score"]["script"]["source"] == DOTTED_TOKEN_SCRIPT
+    assert out["script_score"]["script"]["params"]["tokens"] == kept
+
+
+def test_no_dotted_token_asks_nothing_and_a_negative_weight_still_fails_first() -> None:
+    assert _bound({"hello": 1.0}, set())[1] == []
+    with pytest.raises(InvalidQueryError, match="boost must be a positive float"):
+        _bound({"u.s": -1.0}, set())
+
+
+class PipelineClient(ProbeClient):
+    class Indices:
+        def get_field_mapping(self, index: str, fields: str) -> dict[str, Any]:
+            return {index: {"mappings": {fields: {"mapping": {fields: {"type": "rank_features"}}}}}}
+
+    indices = Indices()
+
+
+def test_the_search_pipeline_probes_the_searched_index_before_rewriting() -> None:
+    client = PipelineClient({("s", "3.14")})
+    pipeline = SearchPipeline(None, models=lambda m: CountSparseEncoder(), client=client)
+    body = {"query": {"neural_sparse": {"s": {"query_tokens": {"a": 1.0, "u.s": 2.0}}}}}
+    pipeline.search("idx", body)
+    probe, sent = client.bodies
+    assert probe["suggest"]["t0"]["text"] == "u.s\x01"
+    assert sent["query"] == {
+        "bool": {"should": [{"rank_feature": {"field": "s.a", "linear": {}, "boost": 1.0}}]}
+    }
+    body["query"]["neural_sparse"]["s"]["query_tokens"]["3.14"] = 1.0
+    assert "script_score" in pipeline.rewrite(body, "idx")["query"]
+    assert "script_score" in pipeline.rewrite(body)["query"]  # no index: nothing to ask
