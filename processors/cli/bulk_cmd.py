@@ -97,7 +97,7 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     bar = _progress_bar(files) if progress else None
     indexer = BulkIndexer(client, name, pipeline, fingerprint=fingerprint, options=options,
                           dead_letter=dead_letter, control=control, token_stats=store.token_stats,
-                          on_batch=bar.update if bar else None)  # fmt: skip
+                          on_batch=bar.update if bar is not None else None)  # fmt: skip
     try:
         report = indexer.index_files(list(files))
     finally:

@@ -280,7 +280,7 @@ def _index(
             mapping=body,
             reindex=reindex,
             embedded=settings.uses_embedded_node,
-            on_batch=(lambda r: bar.update(r.settled - bar.n)) if bar else None,
+            on_batch=(lambda r: bar.update(r.settled - bar.n)) if bar is not None else None,
         )
     except FingerprintMismatchError as exc:
         reason = str(exc).split(". Write to a new index")[0]
@@ -329,7 +329,7 @@ def _search(
         spec = specs["hybrid" if way == "hybrid" else "plain"]
         pipeline = SearchPipeline(spec, models=store.get, client=client)
         bar = _bar(len(queries), way, progress)
-        tick = (lambda b=bar: b.update(1)) if bar else None
+        tick = (lambda b=bar: b.update(1)) if bar is not None else None
         try:
             runs.append(run_way(pipeline, index, queries, way, fields, depth=depth, on_query=tick))
         finally:

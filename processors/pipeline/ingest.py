@@ -49,6 +49,21 @@ class DocResult:
         return self.error is None and not self.dropped
 
 
+def pipeline_on_failure(spec: IngestPipelineSpec, segments: list[Any]) -> list[Any]:
+    """The pipeline-level ``on_failure`` handlers, which the node runs with the one segment of
+    a core-only pipeline; refused around neuralpipe's processors."""
+    handlers: list[Any] = list(spec.body.get("on_failure") or [])
+    if handlers and not all(isinstance(segment, list) for segment in segments):
+        # OpenSearch stops the pipeline at the first failure and runs these handlers; with
+        # neuralpipe's processors in between, that cannot be delegated to the node as one.
+        raise UnsupportedFeatureError(
+            f"{spec.pipeline_id}.on_failure: a pipeline-level on_failure is only supported "
+            "when every processor is a core one; put on_failure on the core processors, and "
+            "ignore_failure on neuralpipe's"
+        )
+    return handlers
+
+
 class IngestPipeline:
     """An ingest pipeline bound to encoders (by model id) and, for core steps, a node client."""
 
@@ -62,14 +77,7 @@ class IngestPipeline:
             raise ValueError(
                 f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
             )
-        self._on_failure: list[Any] = list(spec.body.get("on_failure") or [])
-        if self._on_failure and not all(isinstance(seg, list) for seg in self._segments):
-            # OpenSearch stops the pipeline at the first failure and runs these handlers; with
-            # neuralpipe's processors in between, that cannot be delegated to the node as one.
-            raise UnsupportedFeatureError(
-                f"{spec.pipeline_id}.on_failure: a pipeline-level on_failure is only supported "
-                "when every processor is a core one; put on_failure on each processor instead"
-            )
+        self._on_failure = pipeline_on_failure(spec, self._segments)
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
         """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from processors.config.ingest_body import IngestPipelineSpec, Step
-from processors.errors import ConfigError, UnsupportedFeatureError
+from processors.errors import ConfigError
 from processors.ingest.chunking import TextChunkingProcessor
-from processors.pipeline.ingest import EncoderFor, OurProcessor, _segments
+from processors.pipeline.ingest import EncoderFor, OurProcessor, _segments, pipeline_on_failure
 
 JSONObject = dict[str, Any]
 META_KEYS = ("_index", "_id", "_routing", "_version", "_version_type")
@@ -100,15 +100,12 @@ def simulate(
 ) -> JSONObject:
     """Run ``spec`` over ``_simulate`` docs (``{"_index"?, "_id"?, "_source"}``); the node's
     ``_simulate`` answer for the same pipeline (``verbose`` as ``?verbose=true``)."""
-    if spec.body.get("on_failure"):
-        raise UnsupportedFeatureError(
-            f"{spec.pipeline_id}.on_failure: a pipeline-level on_failure is not emulated yet"
-        )
     segments = _segments(spec.steps, encoders, client)
     if client is None and any(isinstance(s, list) for s in segments):
         raise ValueError(f"pipeline {spec.pipeline_id} has core processors: a client is needed")
+    on_failure = pipeline_on_failure(spec, segments)
     state = [_Doc(_meta_of(d), copy.deepcopy(d["_source"]), ingest_timestamp()) for d in docs]
-    runner = _Runner(spec.pipeline_id, client, verbose)
+    runner = _Runner(spec.pipeline_id, client, verbose, on_failure)
     for segment in segments:
         live = [d for d in state if d.ok]
         if not live:
@@ -138,10 +135,13 @@ def _meta_of(doc: JSONObject) -> JSONObject:
 class _Runner:
     """Runs one segment over the live documents, recording verbose results when asked."""
 
-    def __init__(self, pipeline_id: str, client: Any, verbose: bool) -> None:
+    def __init__(
+        self, pipeline_id: str, client: Any, verbose: bool, on_failure: list[Any] | None = None
+    ) -> None:
         self.pipeline_id = pipeline_id
         self.client = client
         self.verbose = verbose
+        self.on_failure = on_failure or []  # only with a core-only pipeline: one node segment
 
     def run_ours(self, step: Step, processor: OurProcessor, live: list[_Doc]) -> None:
         sources = [d.source for d in live]
@@ -167,10 +167,10 @@ class _Runner:
             doc.results.append(entry)
 
     def run_on_node(self, steps: list[Step], live: list[_Doc]) -> None:
-        body = {
-            "pipeline": {"processors": [{s.type_name: s.body} for s in steps]},
-            "docs": [{**d.meta, "_source": d.source} for d in live],
-        }
+        pipeline: JSONObject = {"processors": [{s.type_name: s.body} for s in steps]}
+        if self.on_failure:
+            pipeline["on_failure"] = self.on_failure
+        body = {"pipeline": pipeline, "docs": [{**d.meta, "_source": d.source} for d in live]}
         url = "/_ingest/pipeline/_simulate"
         plain = self.client.transport.perform_request("POST", url, body=body)
         if self.verbose:

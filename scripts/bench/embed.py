@@ -12,7 +12,9 @@ import re
 import site
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,18 +37,18 @@ def fields(path: Path, tag: str) -> list[str]:
     return out
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - start
 
 
-def latencies(fn, queries: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    times = []
-    for q in queries:
-        times.append(timed(fn, [q])[1] * 1000)
-    q = statistics.quantiles(times, n=100)
-    return q[49], q[98]
+def latencies(fn: Callable[..., Any], queries: list[str]) -> tuple[float, float]:
+    times: list[float] = []
+    for query in queries:
+        times.append(timed(fn, [query])[1] * 1000)
+    cuts = statistics.quantiles(times, n=100)
+    return cuts[49], cuts[98]
 
 
 def model_flops(texts: list[str], tokenizer_json: Path, cfg: dict[str, int]) -> float:
@@ -108,7 +110,10 @@ def main() -> None:
         m = load_model(r.zip_path, r.registration, truncation="silent")
         assert isinstance(m, DenseRuntime)
         models[r.model_id.replace("all-minilm-l6-v2-", "")] = m
-    base_fn = lambda t: st.encode(t, batch_size=32, show_progress_bar=False)  # noqa: E731
+
+    def base_fn(texts: list[str]) -> Any:
+        return st.encode(texts, batch_size=32, show_progress_bar=False)
+
     base_fn(docs[:64])
     base_vecs, base_s = timed(base_fn, docs)
     rows = [("sentence-transformers (baseline)", len(docs) / base_s, 1.0)]

@@ -226,7 +226,7 @@ def trained_cross(dest: Path) -> Path:
 
     torch.manual_seed(0)
     model = BertForSequenceClassification.from_pretrained(str(MINILM), num_labels=1)
-    model.eval().save_pretrained(str(dest))
+    model.train(False).save_pretrained(str(dest))
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(MINILM / name, dest / name)
     return dest

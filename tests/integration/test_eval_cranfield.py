@@ -145,7 +145,8 @@ def test_eval_cli_indexes_once_scores_each_way_and_draws_the_chart(
         assert 0.5 < scores["recall@100"] <= 1
     assert chart.read_bytes()[:4] == b"\x89PNG"
 
-    again = CliRunner().invoke(cli, [a for a in args if a != "--json"], env=env)
+    table_args = [a for a in args if a not in ("--json", "--no-progress")]  # progress bars on
+    again = CliRunner().invoke(cli, table_args, env=env)
     assert again.exit_code == 0, again.output
     assert f"index {index_name}: 0 indexed, 150 unchanged" in again.stderr
     assert again.stdout.splitlines()[1].split()[:4] == ["way", "nDCG@10", "recall@100", "MRR@10"]

@@ -207,13 +207,43 @@ def test_python_api_ignore_failure_and_hash_embedder(client: Any) -> None:
     assert docs[1]["_source"] == {"text": "hi"}  # inputs untouched
 
 
-def test_pipeline_level_on_failure_is_refused(client: Any) -> None:
+@pytest.mark.parametrize("verbose", [False, True], ids=["plain", "verbose"])
+def test_pipeline_level_on_failure_of_a_core_pipeline_answers_as_the_node(
+    client: Any, verbose: bool
+) -> None:
     body = {
-        "processors": [{"set": {"field": "a", "value": 1}}],
-        "on_failure": [{"set": {"field": "failed", "value": True}}],
-    }
-    with pytest.raises(UnsupportedFeatureError, match="pipeline-level on_failure"):
-        simulate(parse_ingest_pipeline("p", body), [{"_source": {}}], encoders=print, client=client)
+        "processors": [{"lowercase": {"field": "missing", "tag": "low"}},
+                       {"set": {"field": "after", "value": 1}}],
+        "on_failure": [{"set": {"field": "why", "value": "{{{_ingest.on_failure_message}}}"}}],
+    }  # fmt: skip
+    pipeline_id = f"np-on-failure-{uuid.uuid4().hex[:8]}"
+    docs = [{"_id": "1", "_source": {"a": 1}}, {"_id": "2", "_source": {"missing": "ABC"}}]
+    client.ingest.put_pipeline(id=pipeline_id, body=body)
+    try:
+        params = {"verbose": "true"} if verbose else None
+        node = client.transport.perform_request(
+            "POST", f"/_ingest/pipeline/{pipeline_id}/_simulate", params=params, body={"docs": docs}
+        )
+    finally:
+        client.ingest.delete_pipeline(id=pipeline_id)
+    spec = parse_ingest_pipeline(pipeline_id, body)
+    ours = simulate(spec, docs, encoders=print, client=client, verbose=verbose)
+    assert without_timestamps(ours) == without_timestamps(node)
+    if not verbose:
+        handled, fine = (d["doc"]["_source"] for d in ours["docs"])
+        assert "missing" in handled["why"] and "after" not in handled  # stopped, then handled
+        assert fine == {"missing": "abc", "after": 1}
+
+
+def test_pipeline_level_on_failure_around_our_processors_is_refused(client: Any) -> None:
+    steps = [{"set": {"field": "a", "value": 1}}, {"text_embedding": {"model_id": "m",
+             "field_map": {"t": "v"}}}]  # fmt: skip
+    spec = parse_ingest_pipeline("p", {"processors": steps})
+    spec.body["on_failure"] = [{"set": {"field": "failed", "value": True}}]  # past the parser
+    with pytest.raises(
+        UnsupportedFeatureError, match=r"p\.on_failure: a pipeline-level on_failure"
+    ):
+        simulate(spec, [{"_source": {}}], encoders=lambda _: HashEmbedder(4), client=client)
 
 
 @pytest.mark.parametrize(
