@@ -30,9 +30,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,32 @@ class Fusion:
         return cls(heads, hidden)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Tracing, export and quantisation with third-party notices silenced: warnings, the
+    deprecation messages sentence-transformers logs when torch walks its attributes, and
+    onnxruntime's advice logged on the root logger (which would also configure it)."""
+    root = logging.getLogger()
+    guard = None if root.handlers else logging.NullHandler()
+    if guard is not None:
+        root.addHandler(guard)
+    disabled = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(disabled)
+        if guard is not None:
+            root.removeHandler(guard)
+
+
 def fuse_transformer(path: Path, fusion: Fusion) -> None:
     """Rewrite the ONNX graph at ``path`` in place with fused transformer operators."""
     from onnxruntime.transformers import optimizer
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet():
         model = optimizer.optimize_model(
             str(path),
             model_type="bert",
@@ -119,8 +140,7 @@ def trace_torchscript(
     torch = import_build_deps()
     tensors = _tensors(batch, names)
     example: tuple[Any, ...] = (dict(zip(names, tensors, strict=True)),) if dict_input else tensors
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with _quiet(), torch.no_grad():
         traced = torch.jit.trace(module.eval(), example_inputs=example, strict=False)
     traced.save(str(path))
 
@@ -141,8 +161,7 @@ def export_onnx(
     axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
     for out in outputs:
         axes[out] = {0: "batch", 1: "sequence"} if out == "token_embeddings" else {0: "batch"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with _quiet(), torch.no_grad():
         torch.onnx.export(
             module.eval(),
             _tensors(batch, names),
@@ -192,8 +211,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
         for node in onnx.load(str(src), load_external_data=False).graph.node
         if node.op_type == "MatMul" and "layer.0/output/dense" in node.name
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet():
         quantize_dynamic(
             str(src),
             str(dst),

@@ -85,7 +85,7 @@ class LocalNode:
             return current
         self.distribution.ensure_installed()
         http_port = _choose_port(port if port is not None else self.settings.node_port)
-        transport_port = _free_port()
+        transport_port = free_port()
         self._prepare_state(http_port, transport_port, heap or self.settings.node_heap)
         started = time.monotonic()
         pid = self._launch()
@@ -226,8 +226,11 @@ def _pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether a server could listen on ``127.0.0.1:port``. SO_REUSEADDR as the JVM sets it,
+    so sockets of a stopped node in TIME_WAIT don't count as in use; a listener still does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -235,7 +238,8 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -244,13 +248,13 @@ def _free_port() -> int:
 
 def _choose_port(requested: int | None) -> int:
     if requested is not None:
-        if not _port_free(requested):
+        if not port_free(requested):
             raise NodeStartError(
                 f"port {requested} on 127.0.0.1 is in use: stop what listens there, "
                 "pick another with --port, or point --url at that cluster if it is OpenSearch"
             )
         return requested
-    return DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
+    return DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
 
 
 def _is_root() -> bool:

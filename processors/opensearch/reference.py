@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -51,7 +50,7 @@ from typing import Any
 import requests
 
 from processors.errors import NodeError
-from processors.opensearch.node import LocalNode, NodeInfo
+from processors.opensearch.node import LocalNode, NodeInfo, free_port, port_free
 from processors.opensearch.prereqs import java_home, maven
 from processors.settings import Settings
 
@@ -273,25 +272,16 @@ class ReferenceNode:
 
 
 def settled_port(port: int | None, wait: float = 5) -> int:
-    """``port`` once it can be bound, else a free one; never None (which would let the
-    reference node take 9200). After a stop, TIME_WAIT sockets keep ``port`` unbindable for up
-    to 60 s by LocalNode's probe (no SO_REUSEADDR); the URL in use is in the node's state file
-    either way, so don't wait that long."""
+    """``port`` once it is free (:func:`~processors.opensearch.node.port_free`), else a free
+    one; never None (which would let the reference node take 9200)."""
     deadline = time.monotonic() + wait
     while port is not None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                pass
+        if port_free(port):
+            return port
         if time.monotonic() >= deadline:
             break
         time.sleep(1)
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        free: int = sock.getsockname()[1]
-        return free
+    return free_port()
 
 
 def file_name(coordinate: str) -> str:

@@ -36,17 +36,14 @@ and bodies.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import random
 import re
-import socket
 import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -127,38 +124,6 @@ def concurrent(url: str, index: str, bodies: list[Body], threads: int) -> dict[s
 
 
 # -- setup ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn in a daemon thread of this process; its URL."""
-    import uvicorn
-
-    from processors.proxy.app import server_options
-
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            **server_options())  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the proxy did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def read_jsonl(path: Path) -> list[Body]:
@@ -344,6 +309,7 @@ def main() -> None:
         server_options,
     )
     from processors.settings import Settings
+    from processors.testing.serving import serve
 
     settings = Settings()
     settings = settings.model_copy(update={"pipelines_dir": REPO / "pipelines"})

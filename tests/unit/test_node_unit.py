@@ -9,7 +9,7 @@ import pytest
 
 from processors.errors import NodeError, NodeStartError
 from processors.opensearch.distribution import Distribution, _file_name, _pom
-from processors.opensearch.node import _choose_port
+from processors.opensearch.node import _choose_port, port_free
 from processors.settings import Settings
 
 
@@ -20,6 +20,22 @@ def test_explicit_port_in_use_says_what_to_do() -> None:
         port = sock.getsockname()[1]
         with pytest.raises(NodeStartError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
             _choose_port(port)
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_server_is_free() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM listens
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert not port_free(port)  # a listener is in use
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    assert port_free(port)
 
 
 def test_unpinned_version_is_refused(tmp_path: Path) -> None:
