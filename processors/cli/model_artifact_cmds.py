@@ -15,7 +15,6 @@ from processors.errors import ModelError
 from processors.settings import Settings
 
 if TYPE_CHECKING:
-    from processors.models.encoders import ContentType
     from processors.models.tokenization import TruncationMode
 
 _FUNCTIONS = ["TEXT_EMBEDDING", "SPARSE_ENCODING", "SPARSE_TOKENIZE", "TEXT_SIMILARITY"]
@@ -161,7 +160,7 @@ def predict(
     """
     from processors.models.artifact import resolve_artifact_url
     from processors.models.loader import load_model
-    from processors.models.predict import predict_response
+    from processors.models.registry_predict import predict_response
     from processors.models.store import read_registration, yaml_resolver
 
     home_models = _settings(ctx).home / "models"
@@ -179,13 +178,11 @@ def predict(
         zip_path, reg = yaml_resolver(models_dir, home_models)(model)
     mode = cast("TruncationMode", truncation)
     loaded = load_model(zip_path, reg, cache_dir=home_models / "extracted", truncation=mode)
-    _echo(
-        predict_response(
-            loaded,
-            reg.function_name,
-            list(texts),
-            query=query,
-            content_type=cast("ContentType | None", content_type),
-            sparse_format=sparse_format,
-        )
-    )
+    parameters = {"sparse_embedding_format": sparse_format}
+    if content_type is not None:
+        parameters["content_type"] = content_type
+    request: dict[str, Any] = {"text_docs": list(texts), "parameters": parameters}
+    if query is not None:
+        request["query_text"] = query
+    config = reg.model_config_.model_dump(exclude_none=True) if reg.model_config_ else None
+    _echo(predict_response(reg.function_name.value, loaded, request, config))

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ ASYMMETRIC = (
     "is of type `QUERY` or of type `PASSAGE`."
 )
 SPARSE_FUNCTIONS = ("SPARSE_ENCODING", "SPARSE_TOKENIZE")
+SPARSE_FORMATS = ("WORD", "TOKEN_ID")
+"""``parameters.sparse_embedding_format``: token strings (default) or decimal token ids."""
 
 
 def _floats(values: Any) -> list[float]:
@@ -160,9 +163,22 @@ def _sparse(
         raise MLCommonsError("the loaded model is not a sparse encoding model", 500)
     texts = _text_docs(body, "Empty text docs")
     params = body.get("parameters") or {}
-    if str(params.get("sparse_embedding_format") or "WORD").upper() != "WORD":
-        raise MLCommonsError("sparse_embedding_format TOKEN_ID is not supported by neuralpipe")
-    weights = model.encode(texts, _content_type(body, config))
+    key_format = str(params.get("sparse_embedding_format") or "WORD").upper()
+    if key_format not in SPARSE_FORMATS:
+        raise illegal_argument(
+            f"sparse_embedding_format [{key_format}] is not supported: use WORD or TOKEN_ID"
+        )
+    content_type = _content_type(body, config)
+    if key_format == "TOKEN_ID":  # keys are the decimal token ids
+        encode: Any = model.encode  # the runtimes take token_ids=; the protocol does not
+        if "token_ids" not in inspect.signature(encode).parameters:
+            raise illegal_argument(
+                "sparse_embedding_format TOKEN_ID needs a model that knows its token ids; "
+                f"{type(model).__name__} does not"
+            )
+        weights = encode(texts, content_type, token_ids=True)
+    else:
+        weights = model.encode(texts, content_type)
     # ml-commons names the tensor after the TorchScript module's dict output ("output"); an
     # ONNX graph's output reaches it without a name, and SPARSE_TOKENIZE has no model at all
     runner = getattr(model, "runner", None)

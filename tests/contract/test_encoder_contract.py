@@ -11,8 +11,7 @@ from processors.errors import ModelError
 from processors.models.build import BuildResult
 from processors.models.encoders import CrossEncoder, SparseEncoder, TextEmbedder
 from processors.models.loader import LoadedModel, load_model
-from processors.models.predict import predict_response
-from processors.models.registration import FunctionName
+from processors.models.registry_predict import predict_response
 from processors.models.runtimes import CrossRuntime, DenseRuntime, SparseRuntime
 from processors.testing.tiny_models import HIDDEN, MAX_LENGTH, SPECIALS
 
@@ -189,23 +188,42 @@ def test_rebuild_is_cached(tiny_zips: dict[str, BuildResult], tiny_root: Path) -
 
 
 def test_predict_response_shapes(tiny_models: dict[str, LoadedModel]) -> None:
-    dense = predict_response(tiny_models["embed-onnx"], FunctionName.TEXT_EMBEDDING, ["hello"])
+    hello = {"text_docs": ["hello"]}
+    dense = predict_response("TEXT_EMBEDDING", tiny_models["embed-onnx"], hello)
     (tensor,) = dense["inference_results"][0]["output"]
     assert tensor["name"] == "sentence_embedding" and tensor["shape"] == [HIDDEN]
     assert tensor["data_type"] == "FLOAT32" and len(tensor["data"]) == HIDDEN
-    sparse = predict_response(tiny_models["sparse-onnx"], FunctionName.SPARSE_ENCODING, ["hello"])
+    sparse = predict_response("SPARSE_ENCODING", tiny_models["sparse-onnx"], hello)
     assert "name" not in sparse["inference_results"][0]["output"][0]  # as ml-commons: unnamed
-    sparse = predict_response(
-        tiny_models["sparse-torchscript"], FunctionName.SPARSE_ENCODING, ["hello"]
-    )
+    sparse = predict_response("SPARSE_ENCODING", tiny_models["sparse-torchscript"], hello)
     assert sparse["inference_results"][0]["output"][0]["name"] == "output"
     cross = predict_response(
-        tiny_models["cross-onnx"], FunctionName.TEXT_SIMILARITY, ["a", "b"], query="q"
+        "TEXT_SIMILARITY", tiny_models["cross-onnx"], {"text_docs": ["a", "b"], "query_text": "q"}
     )
     assert len(cross["inference_results"]) == 2
     assert cross["inference_results"][0]["output"][0]["byte_buffer"]["order"] == "LITTLE_ENDIAN"
     with pytest.raises(ModelError, match="No query text was provided"):
-        predict_response(tiny_models["cross-onnx"], FunctionName.TEXT_SIMILARITY, ["a"], query="")
+        predict_response("TEXT_SIMILARITY", tiny_models["cross-onnx"],
+                         {"text_docs": ["a"], "query_text": ""})  # fmt: skip
+
+
+def test_sparse_token_id_format_keys_the_same_weights_by_token_id(
+    tiny_models: dict[str, LoadedModel],
+) -> None:
+    model = tiny_models["sparse-onnx"]
+    texts = ["hello world", "paris"]
+
+    def maps(key_format: str) -> list[dict[str, float]]:
+        body = {"text_docs": texts, "parameters": {"sparse_embedding_format": key_format}}
+        response = predict_response("SPARSE_ENCODING", model, body)
+        return [r["output"][0]["dataAsMap"]["response"][0] for r in response["inference_results"]]
+
+    assert isinstance(model, SparseRuntime)
+    for words, ids in zip(maps("WORD"), maps("token_id"), strict=True):
+        assert ids and all(key.isdigit() for key in ids)
+        assert {model.tokenizer.decode_id(int(key)): w for key, w in ids.items()} == words
+    with pytest.raises(ModelError, match=r"sparse_embedding_format \[LEXICAL\] is not supported"):
+        maps("lexical")
 
 
 def test_asymmetric_prefixes(tiny_zips: dict[str, BuildResult], tiny_root: Path) -> None:
@@ -226,4 +244,5 @@ def test_asymmetric_prefixes(tiny_zips: dict[str, BuildResult], tiny_root: Path)
         model.embed(["paris"], "query"), plain.embed(["query: paris"]), atol=1e-6
     )
     with pytest.raises(ModelError, match="asymmetric"):
-        predict_response(model, FunctionName.TEXT_EMBEDDING, ["paris"])
+        config = reg.model_config_.model_dump() if reg.model_config_ else None
+        predict_response("TEXT_EMBEDDING", model, {"text_docs": ["paris"]}, config)
