@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 from collections import defaultdict
@@ -41,6 +40,7 @@ from typing import Any
 
 from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
 from processors.search.rerank_window import (
@@ -119,7 +119,7 @@ class SearchPipeline:
         params: Mapping[str, Any] | None = None,
     ) -> JSONObject:
         """Search ``index`` with ``body``; an OpenSearch-shaped response."""
-        request = copy.deepcopy(body or {})
+        request = copy_json(body or {})
         if "search_pipeline" in request:
             raise UnsupportedFeatureError(
                 "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
@@ -127,7 +127,7 @@ class SearchPipeline:
         query_params = dict(params or {})
         window = rerank_window(request)  # validated even where no rerank step uses it
         if window is None or not self._rerank:
-            original = copy.deepcopy(request) if self._rerank else request
+            original = copy_json(request) if self._rerank else request
             return self._response_processors(self._fetch(index, request, query_params), original)
         return self._windowed(index, request, query_params)
 
@@ -143,7 +143,7 @@ class SearchPipeline:
         """
         if self._rerank:
             return None
-        request = (body if owned else copy.deepcopy(body)) if body is not None else {}
+        request = (body if owned else copy_json(body)) if body is not None else {}
         if "search_pipeline" in request:
             raise UnsupportedFeatureError(
                 "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
@@ -158,7 +158,7 @@ class SearchPipeline:
         _strip_ext(request, "rerank")
         _strip_ext(request, "neuralpipe")
         if self.node_pipeline:
-            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+            request["search_pipeline"] = copy_json(self.node_pipeline)
         return request
 
     def rewrite(self, body: JSONObject, index: str | None = None) -> JSONObject:
@@ -167,7 +167,7 @@ class SearchPipeline:
         With ``index``, ``neural_sparse`` clauses ask it which dotted tokens exist, as a search
         does (without, a clause with a dotted token shows the ``script_score`` fallback).
         """
-        request = copy.deepcopy(body)
+        request = copy_json(body)
         found = self._request_processors(parse_clauses(request))
         if index is not None:
             _bind_sparse_clauses(self.client, index, found)
@@ -176,7 +176,7 @@ class SearchPipeline:
         if "hybrid" not in request.get("query", {}):
             _strip_ext(request, "neuralpipe")
             if self.node_pipeline:
-                request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+                request["search_pipeline"] = copy_json(self.node_pipeline)
         return request
 
     def _fetch(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
@@ -189,7 +189,7 @@ class SearchPipeline:
             return self._hybrid(index, request, params)  # reads ext.neuralpipe, sends no ext
         _strip_ext(request, "neuralpipe")
         if self.node_pipeline:
-            request["search_pipeline"] = copy.deepcopy(self.node_pipeline)
+            request["search_pipeline"] = copy_json(self.node_pipeline)
         response: JSONObject = self.client.search(index=index, body=request, params=params)
         return response
 
@@ -203,7 +203,7 @@ class SearchPipeline:
 
         def fetch(window_body: JSONObject) -> JSONObject:
             if others:
-                window_body.setdefault("ext", {})["neuralpipe"] = copy.deepcopy(others)
+                window_body.setdefault("ext", {})["neuralpipe"] = copy_json(others)
             return self._fetch(index, window_body, dict(params))
 
         def rerank(response: JSONObject) -> JSONObject:

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -27,6 +27,26 @@ from processors.search.floats import f32, java_parse_float
 
 PARSING = "parsing_exception"
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_LEAVES = (str, int, float, bool, type(None))
+_Json = TypeVar("_Json")
+
+
+def copy_json(value: _Json) -> _Json:
+    """A copy of a parsed-JSON value: new dicts and lists, leaves shared (they are immutable).
+
+    What ``copy.deepcopy`` gives for such trees, without its memo: on a query carrying a
+    384-float vector deepcopy costs about a quarter of a millisecond, this a few microseconds.
+
+    >>> body = {"knn": {"v": {"vector": [0.5, 1.0], "k": 2}}}
+    >>> copied = copy_json(body)
+    >>> copied == body and copied["knn"]["v"]["vector"] is not body["knn"]["v"]["vector"]
+    True
+    """
+    if isinstance(value, dict):
+        return cast("_Json", {key: copy_json(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return cast("_Json", [i if isinstance(i, _LEAVES) else copy_json(i) for i in value])
+    return value
 
 
 def wrong_type(key: str, kind: str, value: Any) -> str:

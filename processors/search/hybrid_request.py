@@ -17,11 +17,11 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.search.dsl_values import copy_json
 
 JSONObject = dict[str, Any]
 PARSING = "parsing_exception"
@@ -68,8 +68,8 @@ class HybridQuery:
     def sub_queries(self) -> list[JSONObject]:
         """The sub-queries as the node runs them, with the hybrid filter applied to each."""
         if self.filter is None:
-            return [copy.deepcopy(q) for q in self.queries]
-        return [with_filter(copy.deepcopy(q), copy.deepcopy(self.filter)) for q in self.queries]
+            return [copy_json(q) for q in self.queries]
+        return [with_filter(copy_json(q), copy_json(self.filter)) for q in self.queries]
 
 
 def _int_value(value: Any, name: str) -> int:

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 from processors.errors import InvalidQueryError, ModelError, ProcessorRuntimeError
 from processors.ingest.java_text import java_class, java_parse_double, java_str
 from processors.models.encoders import CrossEncoder
+from processors.search.dsl_values import copy_json
 from processors.search.floats import f32, java_float_compare_key, java_parse_float, json_score
 from processors.search.rerank_config import RerankConfig
 from processors.search.rerank_context import document_texts, query_text
@@ -149,7 +149,7 @@ def _rerank(
         raise _error(NO_TOTAL, config)
     if (total["value"] if isinstance(total, dict) else total) == 0:
         return response
-    out = copy.deepcopy(response)
+    out = copy_json(response)
     hits: list[JSONObject] = out["hits"]["hits"]
     scores = _scores(out, config, request, models)
     if len(scores) != len(hits):

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -41,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from processors.errors import InvalidQueryError
+from processors.search.dsl_values import copy_json
 
 __all__ = ["RerankWindowCache", "rerank_window", "window_request", "windowed_rerank"]
 
@@ -68,7 +68,7 @@ def rerank_window(request_body: JSONObject) -> int | None:
 
 
 def _without_ours(request_body: JSONObject) -> JSONObject:
-    body = copy.deepcopy(request_body)
+    body = copy_json(request_body)
     ext = body.get("ext")
     if isinstance(ext, dict):
         ext.pop("neuralpipe", None)
@@ -135,10 +135,10 @@ class RerankWindowCache:
 
 
 def _page(reranked: JSONObject, start: int, size: int) -> JSONObject:
-    out = copy.deepcopy({k: v for k, v in reranked.items() if k != "hits"})
+    out = copy_json({k: v for k, v in reranked.items() if k != "hits"})
     hits = reranked["hits"]
-    out["hits"] = {**copy.deepcopy({k: v for k, v in hits.items() if k != "hits"}),
-                   "hits": copy.deepcopy(hits["hits"][start : start + size])}  # fmt: skip
+    out["hits"] = {**copy_json({k: v for k, v in hits.items() if k != "hits"}),
+                   "hits": copy_json(hits["hits"][start : start + size])}  # fmt: skip
     return out
 
 

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from typing import Any
 
 from processors.errors import ModelError, UnsupportedFeatureError
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.search.dsl_values import copy_json
 from processors.search.neural import NeuralQuery
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig, enrich
 from processors.search.neural_sparse import NeuralSparseQuery, analyzer_tokens
@@ -111,7 +111,7 @@ def rewrite_request(
     analyzers: Mapping[str, str] = ANALYZER_MODELS,
 ) -> JSONObject:
     """A rewritten deep copy of ``body`` (``body`` itself is left as it was)."""
-    out = copy.deepcopy(body)
+    out = copy_json(body)
     found = parse_clauses(out)
     for config in enrichers:
         found = apply_enricher(found, config)
