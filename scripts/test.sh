@@ -5,7 +5,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
 neuralpipe opensearch install >/dev/null
 set +e
-python -m pytest "$@"
+# -m "": every test, the differential against the real plugins included (pyproject's addopts
+# leave it out of a bare `pytest`); a -m in "$@" comes later and wins.
+python -m pytest -m "" "$@"
 rc=$?
 set -e
 if [ "$rc" = 5 ]; then
