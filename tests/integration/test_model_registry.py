@@ -37,7 +37,7 @@ from processors.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-BERT_ZIP = Path("/work/shared/models/bert-uncased.zip")
+BERT_ZIP = Settings().shared_dir / "models" / "bert-uncased.zip"
 CHUNK = 100_000
 EMBED_CONFIG = {
     "model_type": "bert",

@@ -64,3 +64,11 @@ def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.opensearch_url == "https://search.example:9200"
     assert settings.opensearch_verify_certs is False
     assert not settings.uses_embedded_node
+
+
+def test_shared_folder_is_beside_the_clone_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEURALPIPE_SHARED_DIR", raising=False)
+    repo = Path(__file__).resolve().parents[2]
+    assert Settings().shared_dir == repo.parent / "shared"
+    monkeypatch.setenv("NEURALPIPE_SHARED_DIR", "/data/np-shared")
+    assert Settings().shared_dir == Path("/data/np-shared")

@@ -18,8 +18,9 @@ from processors.evaluation.cranfield import (
     is_cranfield_dir,
     read_cranqrel,
 )
+from processors.settings import Settings
 
-CRANFIELD = Path("/work/shared/data/cranfield")
+CRANFIELD = Settings().shared_dir / "data" / "cranfield"
 
 
 def _beir(root: Path) -> Path:

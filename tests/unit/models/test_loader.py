@@ -22,8 +22,9 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 from processors.models.runtimes import plan_batches
 from processors.models.sparse_tokenize import SparseTokenizer
 from processors.models.store import ModelStore, yaml_resolver
+from processors.settings import Settings
 
-SHARED = Path("/work/shared/models/bert-uncased.zip")
+SHARED = Settings().shared_dir / "models" / "bert-uncased.zip"
 
 
 @pytest.fixture
