@@ -54,7 +54,6 @@ def test_sparse_tokenize_distinct_first_occurrence(
     assert list(ids) == [str(model.tokenizer._raw.token_to_id("hello"))]
 
 
-@pytest.mark.skipif(not SHARED.is_file(), reason="shared bert-uncased tokenizer zip not present")
 def test_reference_example_bert_uncased(tmp_path: Path) -> None:
     (result,) = build_model(
         SHARED,
