@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +20,8 @@ import numpy as np
 from processors.models.encoders import ContentType, CrossEncoder, SparseEncoder, TextEmbedder
 from processors.models.registry_errors import MLCommonsError, illegal_argument
 from processors.models.registry_store import JSONObject
-from processors.models.runtimes import DenseRuntime
+from processors.models.runtimes import DenseRuntime, SparseRuntime
+from processors.models.sparse_tokenize import SparseTokenizer
 
 ASYMMETRIC = (
     "The embedding model chosen is asymmetric. To use it, you must declare whether the input "
@@ -170,13 +170,12 @@ def _sparse(
         )
     content_type = _content_type(body, config)
     if key_format == "TOKEN_ID":  # keys are the decimal token ids
-        encode: Any = model.encode  # the runtimes take token_ids=; the protocol does not
-        if "token_ids" not in inspect.signature(encode).parameters:
+        if not isinstance(model, SparseRuntime | SparseTokenizer):  # the ones with token ids
             raise illegal_argument(
                 "sparse_embedding_format TOKEN_ID needs a model that knows its token ids; "
                 f"{type(model).__name__} does not"
             )
-        weights = encode(texts, content_type, token_ids=True)
+        weights = model.encode(texts, content_type, token_ids=True)
     else:
         weights = model.encode(texts, content_type)
     # ml-commons names the tensor after the TorchScript module's dict output ("output"); an

@@ -120,10 +120,7 @@ class SearchPipeline:
     ) -> JSONObject:
         """Search ``index`` with ``body``; an OpenSearch-shaped response."""
         request = copy_json(body or {})
-        if "search_pipeline" in request:
-            raise UnsupportedFeatureError(
-                "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
-            )
+        _refuse_inline_pipeline(request)
         query_params = dict(params or {})
         window = rerank_window(request)  # validated even where no rerank step uses it
         if window is None or not self._rerank:
@@ -144,21 +141,13 @@ class SearchPipeline:
         if self._rerank:
             return None
         request = (body if owned else copy_json(body)) if body is not None else {}
-        if "search_pipeline" in request:
-            raise UnsupportedFeatureError(
-                "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
-            )
+        _refuse_inline_pipeline(request)
         rerank_window(request)  # validated, as search() does
         query = request.get("query")
         if isinstance(query, dict) and "hybrid" in query:
             return None
-        found = self._request_processors(parse_clauses(request))
-        self._check_sparse_fields(index, found)
-        rewrite_clauses(found, self.models, analyzers=self.analyzers)
-        _strip_ext(request, "rerank")
-        _strip_ext(request, "neuralpipe")
-        if self.node_pipeline:
-            request["search_pipeline"] = copy_json(self.node_pipeline)
+        self._rewrite_clauses(index, request, check_fields=True)
+        self._to_node(request)
         return request
 
     def rewrite(self, body: JSONObject, index: str | None = None) -> JSONObject:
@@ -168,28 +157,17 @@ class SearchPipeline:
         does (without, a clause with a dotted token shows the ``script_score`` fallback).
         """
         request = copy_json(body)
-        found = self._request_processors(parse_clauses(request))
-        if index is not None:
-            _bind_sparse_clauses(self.client, index, found)
-        rewrite_clauses(found, self.models, analyzers=self.analyzers)
-        _strip_ext(request, "rerank")
+        self._rewrite_clauses(index, request, check_fields=False)
         if "hybrid" not in request.get("query", {}):
-            _strip_ext(request, "neuralpipe")
-            if self.node_pipeline:
-                request["search_pipeline"] = copy_json(self.node_pipeline)
+            self._to_node(request)
         return request
 
     def _fetch(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
         """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response."""
-        found = self._request_processors(parse_clauses(request))
-        self._check_sparse_fields(index, found)
-        rewrite_clauses(found, self.models, analyzers=self.analyzers)
-        _strip_ext(request, "rerank")
+        self._rewrite_clauses(index, request, check_fields=True)
         if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
             return self._hybrid(index, request, params)  # reads ext.neuralpipe, sends no ext
-        _strip_ext(request, "neuralpipe")
-        if self.node_pipeline:
-            request["search_pipeline"] = copy_json(self.node_pipeline)
+        self._to_node(request)
         response: JSONObject = self.client.search(index=index, body=request, params=params)
         return response
 
@@ -224,6 +202,28 @@ class SearchPipeline:
                 if not step.config.ignore_failure:
                     raise
         return found
+
+    def _rewrite_clauses(
+        self, index: str | None, request: JSONObject, *, check_fields: bool
+    ) -> None:
+        """Steps 1-4 in place: the request processors, then every neural clause rewritten to
+        core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
+        are checked against ``index``'s mappings; either way, with an index, its clauses ask it
+        which dotted tokens exist."""
+        found = self._request_processors(parse_clauses(request))
+        if check_fields:
+            self._check_sparse_fields(index, found)
+        elif index is not None:
+            _bind_sparse_clauses(self.client, index, found)
+        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        _strip_ext(request, "rerank")
+
+    def _to_node(self, request: JSONObject) -> None:
+        """``request`` as the node takes it: no ``ext.neuralpipe``, the core search processors
+        of the pipeline as an inline ``search_pipeline``."""
+        _strip_ext(request, "neuralpipe")
+        if self.node_pipeline:
+            request["search_pipeline"] = copy_json(self.node_pipeline)
 
     def _check_sparse_fields(self, index: str | None, found: list[Found]) -> None:
         _bind_sparse_clauses(self.client, index, found)
@@ -266,6 +266,13 @@ class SearchPipeline:
             apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
             response = apply_rerank(response, step.config, request, self.models)
         return response
+
+
+def _refuse_inline_pipeline(request: JSONObject) -> None:
+    if "search_pipeline" in request:
+        raise UnsupportedFeatureError(
+            "an inline search_pipeline in a request that runs through a neuralpipe pipeline"
+        )
 
 
 def _bind_sparse_clauses(client: Any, index: str | None, found: list[Found]) -> None:

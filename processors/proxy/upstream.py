@@ -4,11 +4,11 @@ The pool is :class:`~processors.proxy.connection.H1Transport` (HTTP/1.1, httptoo
 transport; tests inject ``httpx.MockTransport``. An ``httpx.AsyncClient`` over it makes the
 proxy's own requests.
 
-* :meth:`Upstream.relay` streams a request through unchanged (method, path, query, headers,
-  body) straight from the ASGI scope to the ASGI ``send``: no Starlette objects, no httpx
-  objects (raw bytes to :meth:`H1Transport.exchange`; an injected transport gets an
-  ``httpx.Request``); :meth:`Upstream.forward` does the same for a Starlette ``Request``.
-  Only hop-by-hop headers are dropped; ``Host`` is the upstream's.
+* :meth:`Upstream.open` sends a request upstream unchanged (method, path, query, headers,
+  body) straight from the ASGI scope, its answer to be streamed to the ASGI ``send``: no
+  Starlette objects, no httpx objects (raw bytes to :meth:`H1Transport.exchange`; an injected
+  transport gets an ``httpx.Request``); :meth:`Upstream.forward` does the same for a
+  Starlette ``Request``. Only hop-by-hop headers are dropped; ``Host`` is the upstream's.
 * :meth:`Upstream.call` / :meth:`Upstream.json` are the proxy's own requests. They carry the
   client's ``Authorization`` (and ``X-Opaque-Id``) of the request being served, taken from
   :data:`FORWARDED`; without one, the configured basic auth is used.
@@ -22,10 +22,11 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,22 @@ class Upstream:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    @contextlib.contextmanager
+    def _exchange(self) -> Iterator[None]:
+        """One upstream exchange: transport failures raised as :class:`UpstreamUnavailable`, the
+        time spent recorded as the ``upstream`` stage."""
+        started = time.perf_counter()
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise UpstreamUnavailable(f"{self.name} did not answer: {exc!r}", timeout=True) from exc
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"upstream OpenSearch {self.name} unreachable: {exc}"
+            ) from exc
+        finally:
+            record("upstream", time.perf_counter() - started)
+
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {k.decode("latin-1"): v.decode("latin-1")
                    for k, v in FORWARDED.get() or () if k in PASSED_RAW}  # fmt: skip
@@ -185,19 +202,10 @@ class Upstream:
         """One request of the proxy's own; the whole answer."""
         headers = self._headers({"content-type": content_type} if body is not None else None)
         options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        started = time.perf_counter()
-        try:
+        with self._exchange():
             resp = await self.client.request(
                 method, path, params=_params(params), content=body, headers=headers, **options
             )
-        except httpx.TimeoutException as exc:
-            raise UpstreamUnavailable(f"{self.name} did not answer: {exc!r}", timeout=True) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(
-                f"upstream OpenSearch {self.name} unreachable: {exc}"
-            ) from exc
-        finally:
-            record("upstream", time.perf_counter() - started)
         return Answer(resp.status_code, resp.headers, resp.content)
 
     async def json(
@@ -266,8 +274,7 @@ class Upstream:
         query = scope["query_string"] if query is None else query
         if query:
             target += b"?" + query
-        started = time.perf_counter()
-        try:
+        with self._exchange():
             if self._h1 is not None:
                 status, raw, chunks = await self._h1.exchange(
                     self._origin, method, h1.request_head(method, target, headers), body, stream,
@@ -283,20 +290,6 @@ class Upstream:
             )
             resp = await self.transport.handle_async_request(request)
             return Exchange(resp.status_code, resp.headers.raw, resp.stream)
-        except httpx.TimeoutException as exc:
-            raise UpstreamUnavailable(f"{self.name} did not answer: {exc!r}", timeout=True) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(
-                f"upstream OpenSearch {self.name} unreachable: {exc}"
-            ) from exc
-        finally:
-            record("upstream", time.perf_counter() - started)
-
-    async def relay(
-        self, scope: Scope, receive: Receive, send: Send, *, body: bytes | None = None
-    ) -> None:
-        """:meth:`open`, then the answer streamed to ``send`` with ``Server-Timing``."""
-        await deliver(await self.open(scope, receive, body=body), send, timed=True)
 
     async def forward(
         self,
