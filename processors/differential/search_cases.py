@@ -100,6 +100,25 @@ def _hybrid(*queries: JSONObject, size: int = 8) -> JSONObject:
     return {"size": size, "query": {"hybrid": {"queries": list(queries)}}}
 
 
+FUSIONS = [
+    ("min_max", "arithmetic", [0.3, 0.7]),
+    ("min_max", "geometric", [0.4, 0.6]),
+    ("min_max", "harmonic", [0.4, 0.6]),
+    ("l2", "arithmetic", [0.3, 0.7]),
+    ("l2", "geometric", [0.5, 0.5]),
+    ("l2", "harmonic", [0.2, 0.8]),
+]
+"""Normalization x combination (weights) of the two-sub-query hybrid cases."""
+
+
+def _fusion_case(
+    technique: str, mean: str, weights: list[float]
+) -> tuple[str, JSONObject, JSONObject, str]:
+    """``hybrid <technique> <mean> [w1,w2]``: match + neural fused by that pipeline."""
+    name = f"hybrid {technique} {mean} [{','.join(map(str, weights))}]"
+    return (name, _norm(technique, f"{mean}_mean", weights), _hybrid(MATCH, NEURAL), "")
+
+
 def _rerank(**by_field: Any) -> JSONObject:
     return {"response_processors": [{"rerank": {"by_field": by_field}}]}
 
@@ -192,42 +211,7 @@ SEARCHES: list[tuple[str, JSONObject | None, JSONObject, str]] = [
         },
         "",
     ),
-    (
-        "hybrid min_max arithmetic [0.3,0.7]",
-        _norm("min_max", "arithmetic_mean", [0.3, 0.7]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
-    (
-        "hybrid min_max geometric [0.4,0.6]",
-        _norm("min_max", "geometric_mean", [0.4, 0.6]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
-    (
-        "hybrid min_max harmonic [0.4,0.6]",
-        _norm("min_max", "harmonic_mean", [0.4, 0.6]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
-    (
-        "hybrid l2 arithmetic [0.3,0.7]",
-        _norm("l2", "arithmetic_mean", [0.3, 0.7]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
-    (
-        "hybrid l2 geometric [0.5,0.5]",
-        _norm("l2", "geometric_mean", [0.5, 0.5]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
-    (
-        "hybrid l2 harmonic [0.2,0.8]",
-        _norm("l2", "harmonic_mean", [0.2, 0.8]),
-        _hybrid(MATCH, NEURAL),
-        "",
-    ),
+    *(_fusion_case(*fusion) for fusion in FUSIONS),
     (
         "hybrid min_max arithmetic, 3 sub-queries",
         _norm("min_max", "arithmetic_mean"),
