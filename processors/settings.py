@@ -17,8 +17,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-OPENSEARCH_VERSION = "2.19.6"
-"""The newest 2.19.x for which Maven Central has both the minimal distribution and k-NN."""
+OPENSEARCH_VERSION = "3.6.0"
+"""The embedded node's default: the newest 3.x for which Maven Central serves the distribution,
+k-NN and the plugins the reference node diffs against. ``2.19.6`` stays selectable."""
 
 
 def default_home() -> Path:
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     opensearch_ca_certs: Path | None = Field(default=None, description="CA bundle for TLS.")
     opensearch_version: str = Field(
         default=OPENSEARCH_VERSION, description="Embedded node version."
+    )
+    reference_version: str = Field(
+        default=OPENSEARCH_VERSION,
+        description="OpenSearch version of the reference node (the real plugins).",
     )
     node_name: str = Field(default="default", description="Name of the embedded node's state dir.")
     node_heap: str = Field(default="512m", description="Embedded node JVM heap (-Xms/-Xmx).")

@@ -8,7 +8,8 @@ check.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +19,31 @@ REFERENCE_HELP = (
     "Act on the reference node (the real ml-commons + neural-search plugins, for the "
     "differential check) instead of the main node."
 )
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_VERSIONS = ("3.6.0", "2.19.6")  # processors.opensearch.distribution.SUPPORTED_VERSIONS
+
+
+def _set_version(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        field = "opensearch_version" if param.name == "version" else "reference_version"
+        settings = ctx.find_object(Settings) or Settings()
+        ctx.obj = settings.model_copy(update={field: value})
+
+
+def _version_options(command: _F) -> _F:
+    """``--version`` (the main node) and ``--reference-version``, applied to the settings."""
+    for name, env, what in (
+        ("--reference-version", "NEURALPIPE_REFERENCE_VERSION", "the reference node"),
+        ("--version", "NEURALPIPE_OPENSEARCH_VERSION", "the main node"),
+    ):
+        command = click.option(
+            name, type=click.Choice(_VERSIONS), envvar=env, expose_value=False,
+            callback=_set_version, is_eager=True,
+            help=f"OpenSearch version of {what} (default {_VERSIONS[0]}; 2.19.6 runs on Java 17).",
+        )(command)  # fmt: skip
+    return command
 
 
 def _reference(settings: Settings) -> Any:
@@ -33,6 +59,7 @@ def opensearch() -> None:
 
 @opensearch.command()
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
 @click.pass_obj
 def install(settings: Settings, reference: bool) -> None:
     """Download and install the node; does nothing when already installed."""
@@ -56,6 +83,7 @@ def install(settings: Settings, reference: bool) -> None:
     "--timeout", type=float, help="Seconds to wait for health (default 180; 240 with --reference)."
 )
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
 @click.pass_obj
 def start(
     settings: Settings, port: int | None, heap: str | None, timeout: float | None, reference: bool
@@ -86,6 +114,7 @@ def start(
     "--timeout", type=float, default=30, show_default=True, help="Seconds before SIGKILL."
 )
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
 @click.pass_obj
 def stop(settings: Settings, timeout: float, reference: bool) -> None:
     """Stop the node: SIGTERM, then SIGKILL after --timeout."""
@@ -98,6 +127,7 @@ def stop(settings: Settings, timeout: float, reference: bool) -> None:
 
 @opensearch.command()
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
 @click.pass_obj
 def status(settings: Settings, reference: bool) -> None:
     """URL, version, plugins, modules and health of the cluster in use (JSON)."""
@@ -140,6 +170,7 @@ def _report(settings: Settings) -> dict[str, Any]:
 @opensearch.command()
 @click.option("--lines", "-n", type=int, default=50, show_default=True, help="How many lines.")
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
 @click.pass_obj
 def logs(settings: Settings, lines: int, reference: bool) -> None:
     """The last lines of the local node's log."""

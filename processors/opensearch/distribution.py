@@ -1,21 +1,27 @@
-"""Download and install the OpenSearch minimal distribution plus the k-NN plugin.
+"""Download and install the OpenSearch ``integ-test-zip`` distribution plus the k-NN plugin.
 
 Everything comes from Maven Central through ``mvn`` into ``<home>/opensearch/<version>/``:
 
-* ``org.opensearch.distribution.integ-test-zip:opensearch:<v>`` (zip): the minimal distribution.
-  It ships only the ``transport-netty4`` module.
+* ``org.opensearch.distribution.integ-test-zip:opensearch:<v>`` (zip). On the 3.x line
+  (3.6.0) it is the whole distribution without a JDK: every module a node needs is in it
+  (``lang-painless``, ``mapper-extras``, ``lang-mustache``, ``ingest-common``,
+  ``search-pipeline-common``, ``analysis-common``, ``reindex``, ...). On 2.19 it is minimal:
+  it ships only ``transport-netty4``.
 * ``org.opensearch.plugin:opensearch-knn:<v>.0`` (zip): the k-NN plugin. It extends
-  ``lang-painless``, which the minimal distribution lacks.
-* The module jars a usable node needs, published on Maven Central as plain jars:
+  ``lang-painless``.
+* 2.19 only: the module jars a usable node needs, published on Maven Central as plain jars:
   ``lang-painless`` (needed by k-NN), ``mapper-extras`` (``rank_features``, ``rank_feature``),
   ``lang-mustache`` (``{{field}}`` templates in ``set`` and friends; without it they stay
-  literal text), ``ingest-common`` and ``search-pipeline-common`` (core pipeline processors)
-  and ``analysis-common`` (language analyzers). neuralpipe assembles each into ``modules/<name>``
-  with the descriptor OpenSearch reads.
+  literal text), ``ingest-common`` and ``search-pipeline-common`` (core pipeline processors),
+  ``analysis-common`` (language analyzers) and ``reindex`` (``_reindex``,
+  ``_delete_by_query``, ``_update_by_query``). neuralpipe assembles each into
+  ``modules/<name>`` with the descriptor OpenSearch reads.
 
 Example:
-    >>> dist = Distribution(Path("/tmp/np"), "2.19.6")   # doctest: +SKIP
-    >>> dist.ensure_installed()                          # doctest: +SKIP
+    >>> Distribution(Path("/tmp/np"), "3.6.0").knn_coordinate
+    'org.opensearch.plugin:opensearch-knn:3.6.0.0:zip'
+    >>> [m.name for m in modules_to_assemble("3.6.0")]
+    []
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from processors.opensearch.prereqs import java_home, maven
 
 log = logging.getLogger(__name__)
 
-_INSTALLED_MARKER = ".neuralpipe-installed-v2.json"  # bump when the assembled layout changes
+_INSTALLED_MARKER = ".neuralpipe-installed-v3.json"  # bump when the assembled layout changes
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,48 @@ def _modules(v: str) -> tuple[Module, ...]:
     )
 
 
-SUPPORTED_VERSIONS = ("2.19.6",)
+_REINDEX_POLICY = """grant {
+  permission java.net.SocketPermission "*", "connect";
+};
+grant codeBase "${codebase.opensearch-rest-client}" {
+  permission java.net.NetPermission "getProxySelector";
+};
+grant codeBase "${codebase.httpasyncclient}" {
+  permission java.net.NetPermission "getProxySelector";
+};
+"""
+
+
+def _reindex_219(v: str) -> Module:
+    return Module(
+        "reindex",
+        "org.opensearch.index.reindex.ReindexModulePlugin",
+        (
+            f"org.opensearch.plugin:reindex-client:{v}",
+            f"org.opensearch.client:opensearch-rest-client:{v}",
+            f"org.opensearch:opensearch-ssl-config:{v}",
+            "org.apache.httpcomponents:httpclient:4.5.14",
+            "org.apache.httpcomponents:httpcore:4.4.16",
+            "org.apache.httpcomponents:httpasyncclient:4.1.5",
+            "org.apache.httpcomponents:httpcore-nio:4.4.16",
+            "commons-codec:commons-codec:1.18.0",
+            "commons-logging:commons-logging:1.2",
+        ),
+        policy=_REINDEX_POLICY,
+    )
+
+
+SUPPORTED_VERSIONS = ("3.6.0", "2.19.6")
+"""Newest first. 3.6.0 is the newest 3.x for which Maven Central serves the distribution, k-NN,
+neural-search, ml-commons and job-scheduler zips together (3.7 and 3.8 plugin zips are not
+served); 2.19.6 the newest 2.19.x."""
+
+
+def modules_to_assemble(version: str) -> tuple[Module, ...]:
+    """The modules the ``integ-test-zip`` of ``version`` lacks and neuralpipe assembles."""
+    if int(version.split(".", 1)[0]) >= 3:
+        return ()  # the 3.x integ-test-zip ships every module
+    return (*_modules(version), _reindex_219(version))
 
 
 class Distribution:
@@ -169,7 +216,7 @@ class Distribution:
         return record
 
     def _all_artifacts(self) -> list[str]:
-        jars = [jar for module in _modules(self.version) for jar in module.jars]
+        jars = [jar for module in modules_to_assemble(self.version) for jar in module.jars]
         return [self.dist_coordinate, self.knn_coordinate, *jars]
 
     def _download(self) -> None:
@@ -201,7 +248,7 @@ class Distribution:
             unpacked = staging / f"opensearch-{self.version}"
             for entry in (unpacked / "bin").iterdir():
                 entry.chmod(0o755)
-            for module in _modules(self.version):
+            for module in modules_to_assemble(self.version):
                 self._assemble_module(unpacked / "modules" / module.name, module)
             self._install_knn(unpacked)
             if self.install_dir.exists():
@@ -214,7 +261,8 @@ class Distribution:
                 _file_name(c): (self.downloads / _file_name(c)).stat().st_size
                 for c in (self.dist_coordinate, self.knn_coordinate)
             },
-            "modules": [m.name for m in _modules(self.version)],
+            "assembled_modules": [m.name for m in modules_to_assemble(self.version)],
+            "java_home": str(java_home(self.version)),
         }
 
     def _assemble_module(self, target: Path, module: Module) -> None:
@@ -226,7 +274,7 @@ class Distribution:
             "version": self.version,
             "name": module.name,
             "classname": module.classname,
-            "java.version": "11",
+            "java.version": "11" if self.version.startswith("2.") else "21",
             "opensearch.version": self.version,
             "custom.foldername": "",
             "extended.plugins": module.extended,
@@ -240,7 +288,7 @@ class Distribution:
     def _install_knn(self, unpacked: Path) -> None:
         knn_zip = self.downloads / _file_name(self.knn_coordinate)
         cmd = [str(unpacked / "bin" / "opensearch-plugin"), "install", "--batch", knn_zip.as_uri()]
-        env = {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java_home())}
+        env = {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java_home(self.version))}
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             raise NodeError(

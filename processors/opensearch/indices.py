@@ -57,16 +57,39 @@ def _walk_properties(mapping: JSONObject, prefix: str = "") -> list[tuple[str, J
     return found
 
 
-def check_for_embedded_node(body: JSONObject, source: str = "mapping") -> None:
-    """Refuse what would crash the embedded node: k-NN engines without native libraries."""
+def check_for_embedded_node(body: JSONObject, source: str = "mapping") -> JSONObject:
+    """The body made safe for the embedded node, whose k-NN has no native libraries.
+
+    An explicit ``faiss`` / ``nmslib`` engine, or a ``mode`` / ``compression_level`` (which
+    imply ``faiss``), is refused: indexing would kill the node. A ``knn_vector`` that names no
+    engine would get the k-NN default (``faiss`` on 3.x, ``nmslib`` on 2.x) and kill the node at
+    its first write, so it gets ``method: {name: hnsw, engine: lucene}`` with its ``space_type``.
+
+    >>> body = {"mappings": {"properties": {"v": {"type": "knn_vector", "dimension": 3,
+    ...         "space_type": "innerproduct"}}}}
+    >>> check_for_embedded_node(body)["mappings"]["properties"]["v"]["method"]
+    {'name': 'hnsw', 'engine': 'lucene', 'space_type': 'innerproduct'}
+    """
+    body = json.loads(json.dumps(body))
     for path, field in knn_fields(body).items():
-        engine = (field.get("method") or {}).get("engine")
-        if engine in NATIVE_ENGINES:
+        method = field.get("method") or {}
+        engine = method.get("engine")
+        native = [k for k in ("mode", "compression_level") if k in field]
+        if engine in NATIVE_ENGINES or native:
+            what = f"method.engine: '{engine}'" if engine in NATIVE_ENGINES else native[0]
             raise ConfigError(
-                f"{source}: mappings.properties.{path}.method.engine: '{engine}' needs native "
+                f"{source}: mappings.properties.{path}.{what} needs native "
                 "libraries the local node does not have (indexing would kill the node); "
                 "use engine 'lucene'"
             )
+        if engine is None and "model_id" not in field:
+            space = method.get("space_type") or field.pop("space_type", None)
+            field["method"] = {"name": method.get("name", "hnsw"), "engine": "lucene"}
+            if space:
+                field["method"]["space_type"] = space
+            if method.get("parameters"):
+                field["method"]["parameters"] = method["parameters"]
+    return body
 
 
 def split_pipeline_settings(body: JSONObject) -> tuple[JSONObject, dict[str, str]]:
@@ -93,7 +116,7 @@ def split_pipeline_settings(body: JSONObject) -> tuple[JSONObject, dict[str, str
 def create_index(client: Any, name: str, body: JSONObject, *, embedded: bool) -> JSONObject:
     """Create ``name`` from an index body (checked, pipeline settings moved to ``_meta``)."""
     if embedded:
-        check_for_embedded_node(body, source=name)
+        body = check_for_embedded_node(body, source=name)
     sent, _ = split_pipeline_settings(body)
     result: JSONObject = client.indices.create(index=name, body=sent)
     return result

@@ -1,7 +1,7 @@
 """The embedded single-node OpenSearch: start, reuse, stop, status, logs.
 
 The node binds 127.0.0.1 only, keeps its config, data and logs under
-``<home>/nodes/<name>/`` and runs as an unprivileged ``neuralpipe`` system user when
+``<home>/nodes/<name>-<version>/`` and runs as an unprivileged ``neuralpipe`` system user when
 started by root (OpenSearch refuses to run as root).
 
 Example:
@@ -53,7 +53,10 @@ class LocalNode:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.distribution = Distribution(settings.home, settings.opensearch_version)
-        self.state_dir = settings.home / "nodes" / settings.node_name
+        # One state dir per name and version: a 3.x data dir cannot be opened by 2.19.
+        version = settings.opensearch_version
+        name = settings.node_name
+        self.state_dir = settings.home / "nodes" / (name if version in name else f"{name}-{version}")
         self.cluster_name = f"neuralpipe-{settings.node_name}"
 
     # -- paths -------------------------------------------------------------------------
@@ -176,7 +179,7 @@ class LocalNode:
         pid_file.unlink(missing_ok=True)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "JAVA_HOME": str(java_home()),
+            "JAVA_HOME": str(java_home(self.settings.opensearch_version)),
             "OPENSEARCH_PATH_CONF": str(self.state_dir / "config"),
         }
         launcher_log = self.state_dir / "logs" / "launcher.log"

@@ -18,12 +18,14 @@ Everything comes from Maven Central through ``mvn``; nothing is downloaded at ru
 * the PyTorch natives that DJL would otherwise fetch from its own download host on the first
   deploy, even of an ONNX model (DJL's ONNX Runtime engine uses PyTorch for NDArray ops):
   ``ai.djl.pytorch:pytorch-native-cpu:2.5.1`` (``linux-x86_64``) and
-  ``ai.djl.pytorch:pytorch-jni:2.5.1-0.32.0``. ml-commons 2.19 pins PyTorch 1.13.1 and Maven
-  Central has no JNI for 1.13.1 + DJL 0.31.1, so the 2.5.1 libtorch and the 0.32.0 JNI are put
-  in the DJL cache dir under the names DJL looks for
-  (``<data>/ml_cache/pytorch/1.13.1-cpu-precxx11-linux-x86_64/``, JNI as
-  ``0.31.1-libdjl_torch.so``); DJL does not check a cached libtorch's version. This is the one
-  place where the reference differs from a stock online install.
+  ``ai.djl.pytorch:pytorch-jni:2.5.1-0.32.0``, put in the DJL cache dir under the names DJL
+  looks for (``<data>/ml_cache/pytorch/<version>-cpu-precxx11-linux-x86_64/``, JNI as
+  ``0.31.1-libdjl_torch.so``; ml-commons sets ``PYTORCH_PRECXX11``). Both lines ship DJL 0.31.1.
+  ml-commons 2.19 pins PyTorch 1.13.1, for which Maven Central has no JNI, so there the 2.5.1
+  libtorch sits in the ``1.13.1-...`` directory (DJL does not check a cached libtorch's
+  version). ml-commons 3.6 no longer pins 1.13.1: DJL asks for its own default, 2.5.1, so the
+  same files sit in ``2.5.1-...`` and the 3.6 reference runs the libtorch an online install
+  would fetch. Maven Central has no JNI built by DJL 0.31.1 for 2.5.1; the 0.32.0 one loads.
 
 Models are registered with :mod:`processors.opensearch.reference_models`.
 
@@ -70,6 +72,18 @@ class ReferenceVersion:
 
 
 REFERENCES = {
+    "3.6.0": ReferenceVersion(
+        opensearch="3.6.0",
+        plugins=(
+            "org.opensearch.plugin:opensearch-job-scheduler:3.6.0.0:zip",
+            "org.opensearch.plugin:opensearch-ml-plugin:3.6.0.0:zip",
+            "org.opensearch.plugin:neural-search:3.6.0.0:zip",
+        ),
+        libtorch="ai.djl.pytorch:pytorch-native-cpu:2.5.1:jar:linux-x86_64",
+        jni="ai.djl.pytorch:pytorch-jni:2.5.1-0.32.0:jar",
+        djl_dir="2.5.1-cpu-precxx11-linux-x86_64",
+        djl_api="0.31.1",
+    ),
     "2.19.6": ReferenceVersion(
         opensearch="2.19.6",
         plugins=(
@@ -83,7 +97,7 @@ REFERENCES = {
         djl_api="0.31.1",
     ),
 }
-DEFAULT_VERSION = "2.19.6"
+DEFAULT_VERSION = "3.6.0"
 DEFAULT_PORT = 9250
 DEFAULT_HEAP = "1g"
 DEFAULT_TIMEOUT = 240.0
@@ -116,7 +130,7 @@ class ReferenceNode:
 
     Example:
         >>> ReferenceNode(Path("/tmp/ref")).node.settings.node_name
-        'ref-2.19.6'
+        'ref-3.6.0'
     """
 
     def __init__(self, home: Path, version: str = DEFAULT_VERSION) -> None:
@@ -136,8 +150,8 @@ class ReferenceNode:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReferenceNode:
-        """The reference node of ``settings.home`` (for the version the main node runs)."""
-        return cls(reference_home(settings.home), settings.opensearch_version)
+        """The reference node of ``settings.home``, at ``settings.reference_version``."""
+        return cls(reference_home(settings.home), settings.reference_version)
 
     @property
     def state_dir(self) -> Path:
@@ -157,7 +171,7 @@ class ReferenceNode:
         self.node.distribution.ensure_installed()
         install_dir = self.node.distribution.install_dir
         self._mvn_copy([*self.ref.plugins, self.ref.libtorch, self.ref.jni])
-        env = {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java_home())}
+        env = {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java_home(self.ref.opensearch))}
         for coordinate in self.ref.plugins:
             zip_path = self.downloads / file_name(coordinate)
             with zipfile.ZipFile(zip_path) as zf:

@@ -24,9 +24,9 @@ def test_status_reports_version_knn_and_health(opensearch_url: str) -> None:
     result = CliRunner().invoke(cli, ["--url", opensearch_url, "opensearch", "status"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["version"] == "2.19.6"
+    assert report["version"] == Settings().opensearch_version
     assert "opensearch-knn" in report["plugins"]
-    assert {"lang-painless", "lang-mustache", "mapper-extras", "ingest-common"} <= set(
+    assert {"lang-painless", "lang-mustache", "mapper-extras", "ingest-common", "reindex"} <= set(
         report["modules"]
     )
     assert report["health"] in ("green", "yellow")

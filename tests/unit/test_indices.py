@@ -53,6 +53,47 @@ def test_native_engine_is_refused_with_the_field_path() -> None:
         check_for_embedded_node(body)
 
 
+def test_a_vector_without_engine_gets_lucene_instead_of_the_native_default() -> None:
+    body = {
+        "mappings": {
+            "properties": {
+                "plain": {"type": "knn_vector", "dimension": 2},
+                "spaced": {"type": "knn_vector", "dimension": 2, "space_type": "l2"},
+                "tuned": {
+                    "type": "knn_vector",
+                    "dimension": 2,
+                    "method": {
+                        "name": "hnsw",
+                        "space_type": "innerproduct",
+                        "parameters": {"m": 8},
+                    },
+                },
+            }
+        }
+    }
+    props = check_for_embedded_node(body)["mappings"]["properties"]
+    assert props["plain"]["method"] == {"name": "hnsw", "engine": "lucene"}
+    assert props["spaced"] == {
+        "type": "knn_vector",
+        "dimension": 2,
+        "method": {"name": "hnsw", "engine": "lucene", "space_type": "l2"},
+    }
+    assert props["tuned"]["method"] == {
+        "name": "hnsw",
+        "engine": "lucene",
+        "space_type": "innerproduct",
+        "parameters": {"m": 8},
+    }
+    assert "method" not in body["mappings"]["properties"]["plain"]  # the input is not changed
+
+
+@pytest.mark.parametrize("option", [{"mode": "on_disk"}, {"compression_level": "16x"}])
+def test_options_that_imply_faiss_are_refused(option: dict[str, str]) -> None:
+    body = {"mappings": {"properties": {"v": {"type": "knn_vector", "dimension": 2, **option}}}}
+    with pytest.raises(ConfigError, match=rf"mappings\.properties\.v\.{next(iter(option))} "):
+        check_for_embedded_node(body)
+
+
 def test_bad_json_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text('{"mappings": ')

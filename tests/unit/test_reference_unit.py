@@ -22,9 +22,17 @@ from processors.settings import Settings
 def test_the_reference_node_has_its_own_tree(tmp_path: Path) -> None:
     node = ReferenceNode.from_settings(Settings(home=tmp_path))
     assert node.home == tmp_path / "reference"
-    assert node.state_dir == tmp_path / "reference" / "nodes" / "ref-2.19.6"
+    assert node.state_dir == tmp_path / "reference" / "nodes" / "ref-3.6.0"
     assert node.node.distribution.install_dir.is_relative_to(tmp_path / "reference")
     assert node.running() is None
+
+
+def test_reference_version_is_its_own_setting(tmp_path: Path) -> None:
+    old = ReferenceNode.from_settings(Settings(home=tmp_path, reference_version="2.19.6"))
+    assert old.state_dir.name == "ref-2.19.6"
+    assert old.ref.plugins[-1] == "org.opensearch.plugin:neural-search:2.19.6.0:zip"
+    new = ReferenceNode.from_settings(Settings(home=tmp_path, opensearch_version="2.19.6"))
+    assert new.ref.plugins[-1] == "org.opensearch.plugin:neural-search:3.6.0.0:zip"
 
 
 def test_unknown_version_is_a_node_error(tmp_path: Path) -> None:
