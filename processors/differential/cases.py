@@ -10,6 +10,7 @@ from __future__ import annotations
 from processors.differential.compare import Case
 from processors.differential.error_cases import error_cases
 from processors.differential.ingest_cases import ingest_cases
+from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
 from processors.differential.sides import MODELS, Sides
@@ -35,4 +36,5 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += error_cases(sides)
         finally:
             drop_corpus(sides)
+    explain_for_version(cases, sides.reference_version())
     return cases

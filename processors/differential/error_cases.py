@@ -60,7 +60,7 @@ BAD_SEARCHES: list[tuple[str, JSONObject | None, JSONObject, str]] = [
         "neural on a text field",
         None,
         {"query": {"neural": {"text": {"query_text": "x", "model_id": ONNX, "k": 3}}}},
-        "",
+        KNOWN["neural-field-type"],
     ),
     (
         "neural two fields",

@@ -72,6 +72,12 @@ class Sides:
             self._client = make_client(self.settings)
         return self._client
 
+    def reference_version(self) -> str:
+        """The reference node's OpenSearch version."""
+        answer = requests.get(self.ref_url, timeout=30)
+        answer.raise_for_status()
+        return str(answer.json()["version"]["number"])
+
     def to_ref(self, value: Any) -> Any:
         """``value`` with every string equal to a neuralpipe model id swapped for the ref's."""
         if isinstance(value, dict):

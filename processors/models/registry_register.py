@@ -51,12 +51,13 @@ def _validate(raw: Mapping[str, Any]) -> ModelRegistration:
 
 
 def _check_config(reg: ModelRegistration) -> None:
-    """ml-commons parses the ``model_config`` of every function but QUESTION_ANSWERING as a
-    ``TextEmbeddingModelConfig``, whose constructor requires both values: a SPARSE_ENCODING or
-    SPARSE_TOKENIZE body must carry no ``model_config`` at all. (TEXT_SIMILARITY is not checked:
-    the pretrained catalog states only the model type of its cross-encoders.)"""
+    """ml-commons 3.x parses a TEXT_EMBEDDING ``model_config`` as a ``TextEmbeddingModelConfig``,
+    whose constructor requires both values. A SPARSE_ENCODING / SPARSE_TOKENIZE config is a
+    ``BaseModelConfig`` there (2.19 still refused it with "embedding dimension is null"), and
+    TEXT_SIMILARITY is not checked (the pretrained catalog states only the model type of its
+    cross-encoders)."""
     cfg = reg.model_config_
-    if cfg is not None and reg.function_name is not FunctionName.TEXT_SIMILARITY:
+    if cfg is not None and reg.function_name is FunctionName.TEXT_EMBEDDING:
         if cfg.embedding_dimension is None:
             raise illegal_argument("embedding dimension is null")
         if cfg.framework_type is None:

@@ -56,7 +56,8 @@ class LocalNode:
         # One state dir per name and version: a 3.x data dir cannot be opened by 2.19.
         version = settings.opensearch_version
         name = settings.node_name
-        self.state_dir = settings.home / "nodes" / (name if version in name else f"{name}-{version}")
+        dir_name = name if version in name else f"{name}-{version}"
+        self.state_dir = settings.home / "nodes" / dir_name
         self.cluster_name = f"neuralpipe-{settings.node_name}"
 
     # -- paths -------------------------------------------------------------------------

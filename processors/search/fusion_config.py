@@ -60,7 +60,6 @@ RANK_NOT_INT = "parameter [rank_constant] must be an integer"
 RANK_RANGE = (
     "rank constant must be in the interval between 1 and 10000, submitted rank constant: {value}"
 )
-RANK_TWICE = "rank_constant is given both in [combination] and in [combination.parameters]"
 Z_SCORE_ONLY_ARITHMETIC = (
     "provided combination technique {combination} is not supported for normalization technique "
     "z_score. Supported techniques are: arithmetic_mean"
@@ -267,13 +266,9 @@ class RRFConfig:
         generic = _generic(body, ("combination", *GENERIC_KEYS), problems)
         comb = dict(_map(body, "combination", "combination", problems))
         _unknown_keys(comb, ("technique", "rank_constant", "parameters"), "combination", problems)
+        # 3.x reads only combination.rank_constant (2.19 read combination.parameters'); a
+        # rank_constant among the parameters is refused as an unsupported parameter.
         rank_value = comb.get("rank_constant", DEFAULT_RANK_CONSTANT)
-        params = dict(_map(comb, "parameters", "combination.parameters", problems))
-        if "rank_constant" in params:  # where 2.19 reads it
-            if "rank_constant" in comb:
-                problems.add("combination.rank_constant", RANK_TWICE)
-            rank_value = params.pop("rank_constant")
-            comb["parameters"] = params
         rank_constant = _parse_rank_constant(rank_value, "combination.rank_constant", problems)
         combination, weights = _combination(comb, "rrf", problems)
         problems.raise_if_any()

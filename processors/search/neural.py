@@ -1,8 +1,9 @@
 """``neural`` query -> k-NN ``knn`` query with a locally computed vector (reference §5).
 
 Parsing reproduces ``NeuralQueryBuilder.fromXContent`` (``parsing_exception`` messages);
-validation reports the first problem in neural-search 2.19's words and order (query text,
-then ``k`` / ``min_score`` / ``max_distance``), as the plugin validates at parse time. The
+validation reports every problem as neural-search 3.x does for a ``knn_vector`` target
+(``Invalid neural query: <problem>; <problem>`` in its order: query text, then ``k`` /
+``min_score`` / ``max_distance``, ``model_id``, then the sparse-only parameters). The
 rewritten clause carries ``k`` (10 when none of
 ``k`` / ``min_score`` / ``max_distance`` is given), ``filter``, ``method_parameters``,
 ``rescore``, ``expand_nested_docs``, ``boost`` and ``_name`` over unchanged, so scoring is
@@ -39,14 +40,20 @@ JSONObject = dict[str, Any]
 NAME = "neural"
 DEFAULT_K = 10
 
-_TEXT_KEYS = ("query_text", "query_image", "model_id", "_name")
+_TEXT_KEYS = ("query_text", "query_image", "model_id", "_name", "semantic_field_search_analyzer")
 _VALUE_KEYS = (*_TEXT_KEYS, "k", "boost", "max_distance", "min_score", "expand_nested_docs")
-_OBJECT_KEYS = ("filter", "method_parameters", "rescore")
-"""2.19 knows no other parameters: ``query_tokens`` and ``semantic_field_search_analyzer``
-(3.1, ``semantic`` fields) are unknown ones there."""
-NO_TEXT = "Either query text or image text must be provided for neural query"
+_OBJECT_KEYS = ("filter", "method_parameters", "rescore", "query_tokens")
+"""``query_tokens`` and ``semantic_field_search_analyzer`` (3.1) are parsed; on a
+``knn_vector`` target they are refused as the plugin refuses them (sparse-only)."""
+INVALID = "Invalid neural query: "
+NO_TEXT = "Either query_text or query_image must be provided."
 ONE_OF = "Only one of k, max_distance, or min_score can be provided"
-NO_MODEL = "Model ID must be provided for neural query"
+NO_MODEL = "model_id must be provided."
+EMPTY_MODEL = "model_id field can not be empty"
+SPARSE_ONLY = (
+    "Target field is a KNN field using a dense model. {} is not supported since it is for the "
+    "sparse model."
+)
 PASSED_THROUGH = ("filter", "method_parameters", "rescore", "expand_nested_docs", "boost", "_name")
 """Carried into the ``knn`` clause as given (after the ``k`` / radial parameter)."""
 
@@ -98,11 +105,9 @@ class NeuralQuery:
         )
 
     def errors(self) -> list[str]:
-        """The plugin's checks for a ``knn_vector`` target, in its order (2.19 wording).
+        """The plugin's checks for a ``knn_vector`` target, in its order (3.x wording).
 
-        A missing ``model_id`` (none given, none injected by ``neural_query_enricher``) makes
-        2.19.6 fail later with a 500 ``NullPointerException``; neuralpipe refuses it with the
-        2.19 plugin's own message for that case instead.
+        ``model_id`` is required once ``neural_query_enricher`` had its chance to set it.
         """
         found: list[str] = []
         if java_is_blank(self.query_text or "") and java_is_blank(self.query_image or ""):
@@ -111,16 +116,19 @@ class NeuralQuery:
         if len(given) > 1:
             found.append(ONE_OF)
         if self.model_id == "":
-            found.append("model_id field can not be empty")
+            found.append(EMPTY_MODEL)
         if self.model_id is None:
             found.append(NO_MODEL)
+        for sparse_only in ("semantic_field_search_analyzer", "query_tokens"):
+            if self.raw.get(sparse_only) is not None:
+                found.append(SPARSE_ONLY.format(sparse_only))
         return found
 
     def check(self) -> None:
-        """Raise the first problem (as the plugin throws it) or refuse what is not emulated."""
+        """Raise the problems (as the plugin throws them) or refuse what is not emulated."""
         problems = self.errors()
         if problems:
-            raise InvalidQueryError(problems[0])
+            raise InvalidQueryError(INVALID + "; ".join(problems))
         if not java_is_blank(self.query_image or ""):
             raise UnsupportedFeatureError(
                 "neural query_image needs a multimodal model, which neuralpipe does not emulate"

@@ -46,7 +46,13 @@ _QUERY_KEYS: dict[str, tuple[str, ...]] = {
 _FIELD_FILTER = ("knn", "neural")
 """Queries shaped ``{field: {..., "filter": query}}``."""
 
-HYBRID_NOT_TOP = "hybrid query must be a top level query and cannot be wrapped into other queries"
+HYBRID_NOT_TOP = (
+    "hybrid query must be a top level query and cannot be wrapped into other queries. To use "
+    "scoring wrapper queries (function_score, script_score, etc.) with hybrid sub-queries, "
+    "replace the hybrid clause with a bool query using should clauses containing the same "
+    "sub-queries"
+)
+"""neural-search 3.6's words (2.19 stopped after "other queries")."""
 
 
 @dataclass

@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from processors.errors import ModelError, UnsupportedFeatureError
+from processors.errors import ModelError, ModelNotRegisteredError, UnsupportedFeatureError
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.models.registry_errors import MODEL_NOT_FOUND, MLNotFoundError
 from processors.search.dsl_values import copy_json
 from processors.search.neural import NeuralQuery
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig, enrich
@@ -139,7 +140,10 @@ def _unique(texts: list[str]) -> list[str]:
 
 
 def _embed(models: ModelFor, model_id: str, texts: list[str]) -> list[tuple[Any, list[float]]]:
-    model = models(model_id)
+    try:
+        model = models(model_id)
+    except ModelNotRegisteredError as exc:  # neural-search 3.x reads the model's config first
+        raise MLNotFoundError(f"{MODEL_NOT_FOUND} with the provided model id: {model_id}") from exc
     if not isinstance(model, TextEmbedder):
         raise ModelError(f"model [{model_id}] is not a TEXT_EMBEDDING model; neural needs one")
     distinct = _unique(texts)

@@ -65,9 +65,8 @@ def test_a_search_pipeline_error_has_the_type_of_its_first_problem() -> None:
 @pytest.mark.parametrize(
     ("function", "config", "message"),
     [
-        ("SPARSE_ENCODING", {"model_type": "bert", "framework_type": "huggingface_transformers"},
+        ("TEXT_EMBEDDING", {"model_type": "bert", "framework_type": "sentence_transformers"},
          "embedding dimension is null"),
-        ("SPARSE_TOKENIZE", {"model_type": "bert"}, "embedding dimension is null"),
         ("TEXT_EMBEDDING", {"model_type": "bert", "embedding_dimension": 8},
          "framework type is null"),
     ],
@@ -90,3 +89,11 @@ def test_ml_commons_status_exceptions_keep_their_type() -> None:
         "status_exception",
         "Failed to find model",
     )
+
+
+@pytest.mark.parametrize("function", ["SPARSE_ENCODING", "SPARSE_TOKENIZE"])
+def test_a_sparse_model_config_is_accepted_as_ml_commons_3_does(function: str) -> None:
+    reg = ModelRegistration.model_validate(
+        {"name": "m", "function_name": function, "model_config": {"model_type": "bert"}}
+    )
+    _check_config(reg)  # 2.19 refused it ("embedding dimension is null"); 3.x registers it

@@ -48,7 +48,7 @@ def test_java_sets_in_reasons_compare_as_sets() -> None:
 
 def test_the_cases_cover_every_category_and_explain_only_three_kinds() -> None:
     from processors.differential import error_cases, ingest_cases, predict_cases, search_cases
-    from processors.differential.known import KNOWN
+    from processors.differential.known import KNOWN, VERSION_219
     from processors.differential.sides import WRAPPERS
 
     names = [
@@ -61,7 +61,9 @@ def test_the_cases_cover_every_category_and_explain_only_three_kinds() -> None:
     ]
     assert len(names) == len(set(names)) and len(names) >= 100
     assert predict_cases.PREDICT_TEXTS and search_cases.CORPUS
-    kinds = ("plugin bug not copied", "documented", "version difference")
-    for why in KNOWN.values():
+    # a fourth kind, a behaviour not emulated yet, must say so and stay rare
+    kinds = ("plugin bug not copied", "documented", "version difference", "not emulated yet")
+    for why in [*KNOWN.values(), *VERSION_219.values()]:
         assert why.startswith(kinds), why
+    assert sum(why.startswith("not emulated yet") for why in KNOWN.values()) <= 1
     assert all("not copied" in why for why in WRAPPERS.values())

@@ -174,12 +174,11 @@ def test_rrf_defaults() -> None:
     "combination",
     [
         {"rank_constant": 100},
-        {"parameters": {"rank_constant": 100}},
         {"rank_constant": "100"},
         {"rank_constant": "0x64"},
     ],
 )
-def test_rrf_rank_constant_in_either_place(combination: dict[str, Any]) -> None:
+def test_rrf_rank_constant_forms(combination: dict[str, Any]) -> None:
     assert (
         RRFConfig.from_body({"combination": {"technique": "rrf", **combination}}).rank_constant
         == 100
@@ -200,8 +199,9 @@ def test_rrf_rank_constant_in_either_place(combination: dict[str, Any]) -> None:
         ({"rank_constant": 60.0}, "parameter [rank_constant] must be an integer"),
         ({"rank_constant": "sixty"}, "parameter [rank_constant] must be an integer"),
         (
-            {"rank_constant": 1, "parameters": {"rank_constant": 2}},
-            "rank_constant is given both in [combination] and in [combination.parameters]",
+            {"parameters": {"rank_constant": 2}},
+            "provided parameter for combination technique is not supported. "
+            "supported parameters are [weights]",
         ),
         (
             {"parameters": {"weights": [0.6, 0.6]}},

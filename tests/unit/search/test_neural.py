@@ -95,29 +95,39 @@ def test_exactly_one_of_k_min_score_max_distance(
 )
 def test_more_than_one_of_k_min_score_max_distance_is_refused(params: dict[str, Any]) -> None:
     assert _message(_neural(**params)) == (
-        "Only one of k, max_distance, or min_score can be provided"
+        "Invalid neural query: Only one of k, max_distance, or min_score can be provided"
     )
 
 
-def test_the_first_problem_in_the_plugins_order_and_2_19_words() -> None:
+def test_every_problem_in_the_plugins_order_and_3x_words() -> None:
     body = {"query": {"neural": {"v": {"query_text": " ", "k": 1, "min_score": 1, "model_id": ""}}}}
-    assert _message(body) == "Either query text or image text must be provided for neural query"
+    assert _message(body) == (
+        "Invalid neural query: Either query_text or query_image must be provided.; "
+        "Only one of k, max_distance, or min_score can be provided; "
+        "model_id field can not be empty"
+    )
     body["query"]["neural"]["v"]["query_text"] = "x"
-    assert _message(body) == "Only one of k, max_distance, or min_score can be provided"
+    assert _message(body) == (
+        "Invalid neural query: Only one of k, max_distance, or min_score can be provided; "
+        "model_id field can not be empty"
+    )
 
 
 def test_missing_model_id_without_an_enricher() -> None:
     body = {"query": {"neural": {"v": {"query_text": "x"}}}}
-    assert _message(body) == "Model ID must be provided for neural query"
+    assert _message(body) == "Invalid neural query: model_id must be provided."
 
 
 @pytest.mark.parametrize(
     "extra",
     [{"query_tokens": {"a": 1.0}}, {"semantic_field_search_analyzer": "standard"}],
 )
-def test_3_1_semantic_parameters_are_unknown_in_2_19(extra: dict[str, Any]) -> None:
+def test_sparse_only_parameters_are_refused_on_a_knn_field(extra: dict[str, Any]) -> None:
     (key,) = extra
-    assert _message(_neural(**extra)) == f"[neural] query does not support [{key}]"
+    assert _message(_neural(**extra)) == (
+        f"Invalid neural query: Target field is a KNN field using a dense model. {key} is not "
+        "supported since it is for the sparse model."
+    )
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,9 @@ def test_without_a_matching_default_the_plugins_error() -> None:
 
 def test_only_the_query_is_visited() -> None:
     body = {"query": {"match_all": {}}, "post_filter": {"neural": {"v": {"query_text": "a"}}}}
-    with pytest.raises(InvalidQueryError, match="Model ID must be provided for neural query"):
+    with pytest.raises(
+        InvalidQueryError, match=r"Invalid neural query: model_id must be provided\."
+    ):
         _run(body)
 
 

@@ -94,7 +94,10 @@ def test_hybrid_must_be_the_top_level_query() -> None:
     with pytest.raises(InvalidQueryError) as caught:
         find_clauses({"query": {"bool": {"must": [{"hybrid": {"queries": []}}]}}})
     assert str(caught.value) == (
-        "hybrid query must be a top level query and cannot be wrapped into other queries"
+        "hybrid query must be a top level query and cannot be wrapped into other queries. To use "
+        "scoring wrapper queries (function_score, script_score, etc.) with hybrid sub-queries, "
+        "replace the hybrid clause with a bool query using should clauses containing the same "
+        "sub-queries"
     )
     with pytest.raises(InvalidQueryError):
         find_clauses({"query": {"hybrid": {"queries": [{"hybrid": {"queries": []}}]}}})

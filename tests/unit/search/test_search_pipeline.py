@@ -125,7 +125,9 @@ def test_neural_sparse_only_on_rank_features_fields_checked_once() -> None:
 
 def test_enricher_with_ignore_failure_lets_the_query_fail_on_its_own() -> None:
     body = {"request_processors": [{"neural_query_enricher": {"neural_field_default_id": {"x": "m"}, "ignore_failure": True}}]}  # fmt: skip
-    with pytest.raises(InvalidQueryError, match="Model ID must be provided for neural query"):
+    with pytest.raises(
+        InvalidQueryError, match=r"Invalid neural query: model_id must be provided\."
+    ):
         _pipeline(body, Client()).search("idx", NEURAL)
 
 
