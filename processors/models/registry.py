@@ -58,6 +58,7 @@ ModelLoader = Callable[[Path, ModelRegistration], object]
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
 BUSY_STATES = ("DEPLOYING", *DEPLOYED_STATES)
+UPDATABLE = ("name", "description", "model_group_id", "is_enabled", "rate_limiter")
 
 
 def default_loader(zip_path: Path, registration: ModelRegistration) -> object:
@@ -190,6 +191,63 @@ class ModelRegistry(Registrar):
             self._loaded.pop(model_id, None)
         shutil.rmtree(self.cache_dir / model_id, ignore_errors=True)
         return resp
+
+    def update_model(self, model_id: str, body: Mapping[str, Any]) -> JSONObject:
+        """``PUT models/<id>``: name, description, group, ``is_enabled``, ``rate_limiter``.
+
+        Other fields are ignored, as ml-commons' update input ignores them; the answer is the
+        node's update answer (``result: updated``).
+        """
+        self.get_model(model_id)
+        fields = {k: v for k, v in body.items() if k in UPDATABLE}
+        if "model_group_id" in fields:
+            self.groups.get(str(fields["model_group_id"]))
+        answer: JSONObject = self.store.client.update(
+            index=self.names.model, id=model_id, body={"doc": {**fields,
+                                                               "last_updated_time": now_ms()}},
+            params={"refresh": "true"},
+        )  # fmt: skip
+        return answer
+
+    def profile(self, model_ids: list[str] | None = None, *, tasks: bool = True) -> JSONObject:
+        """``GET profile[/models[/<ids>]]``: the deployed models, per node (ml-commons' node view).
+
+        ``{}`` when nothing is deployed (ml-commons leaves out nodes with nothing to report).
+        """
+        node = self.store.node_id()
+        models: JSONObject = {}
+        for doc in self.list_models():
+            if doc.get("model_state") not in DEPLOYED_STATES:
+                continue
+            if model_ids and doc["model_id"] not in model_ids:
+                continue
+            models[doc["model_id"]] = {
+                "model_state": doc["model_state"],
+                "predictor": f"neuralpipe.{str(doc.get('algorithm')).lower()}",
+                "target_worker_nodes": [node], "worker_nodes": [node],
+            }  # fmt: skip
+        if not models:
+            return {}
+        entry: JSONObject = {"models": models}
+        if tasks:
+            entry["tasks"] = {}
+        return {"nodes": {node: entry}}
+
+    def stats(self, stat: str | None = None) -> JSONObject:
+        """``GET [<node>/]stats[/<stat>]``: model counts (cluster level) and per node."""
+        docs = self.list_models()
+        deployed = sum(doc.get("model_state") in DEPLOYED_STATES for doc in docs)
+        cluster = {"ml_model_count": len(docs), "ml_connector_count": 0}
+        node = {
+            "ml_deployed_model_count": deployed, "ml_executing_task_count": 0,
+            "ml_request_count": 0, "ml_failure_count": 0, "ml_circuit_breaker_trigger_count": 0,
+        }  # fmt: skip
+        wanted = {name.strip().lower() for name in stat.split(",")} if stat else None
+        answer: JSONObject = {k: v for k, v in cluster.items() if not wanted or k in wanted}
+        node_part = {k: v for k, v in node.items() if not wanted or k in wanted}
+        if node_part:
+            answer["nodes"] = {self.store.node_id(): node_part}
+        return answer
 
     # -- deploy, undeploy, predict ----------------------------------------------------------
 

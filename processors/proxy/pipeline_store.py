@@ -142,7 +142,7 @@ class PipelineStore:
 
     async def put(self, kind: str, pipeline_id: str, body: JSONObject) -> None:
         """Store a (validated) body for every proxy in front of this node."""
-        await self._ensure_index()
+        await self.ensure_index()
         doc = {"kind": kind, "pipeline_id": pipeline_id, "body": body}
         status, answer = await self.upstream.json(
             "PUT", self._doc(kind, pipeline_id), doc, params={"refresh": "true"}
@@ -169,7 +169,7 @@ class PipelineStore:
                 found[hit["_source"]["pipeline_id"]] = hit["_source"]["body"]
         return found
 
-    async def _ensure_index(self) -> None:
+    async def ensure_index(self) -> None:
         if self._ensured:
             return
         status, answer = await self.upstream.json("PUT", f"/{self.index}", _STORE_BODY)
