@@ -43,6 +43,9 @@ def read_registration(path: Path) -> ModelRegistration:
     if not isinstance(body, dict):
         raise ConfigError(f"{path}: a model register body must be a mapping (name, "
                           "function_name, model_format, model_config, url, ...)")  # fmt: skip
+    for key in ("name", "version", "description"):  # ml-commons reads these as text
+        if isinstance(body.get(key), int | float) and not isinstance(body.get(key), bool):
+            body[key] = str(body[key])
     try:
         return ModelRegistration.model_validate(body)
     except ValidationError as exc:

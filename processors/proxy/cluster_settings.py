@@ -179,8 +179,11 @@ def split_update(body: JSONObject) -> tuple[JSONObject, dict[str, JSONObject]]:
             raise ProxyError(400, "parse_exception", f"[{key}] must be an object")
         node_part: JSONObject = {}
         for name, item in flatten(value).items():
-            if ours(name) or (name.endswith("*") and ours(name.rstrip("*") + "x")):
+            if ours(name):
                 taken[key][name] = None if item is None else normalize(name, item, key)
+            elif item is None and name.endswith("*"):  # a reset by pattern: ours and the node's
+                taken[key][name] = None
+                node_part[name] = None
             else:
                 node_part[name] = item
         left[key] = node_part

@@ -116,10 +116,13 @@ async def get_settings(request: Request) -> Response:
     params = request.query_params
     flat = params.get("flat_settings", "false") in ("", "true")
     pattern = request.path_params.get("name")
-    kept = await state.meta.of(index) if isinstance(body, dict) and body else {}
-    for name, entry in body.items() if isinstance(body, dict) else ():
+    if not isinstance(body, dict):
+        return JSONResponse(body)
+    kept = await state.meta.of(index)
+    for name in sorted(set(body) | set(kept)):
         extra = {k: v for k, v in (kept.get(name) or {}).items()
                  if v is not None and _wanted(k, pattern)}  # fmt: skip
+        entry = body.setdefault(name, {}) if extra else body.get(name)
         if not extra or not isinstance(entry, dict):
             continue
         settings = entry.setdefault("settings", {})
@@ -127,7 +130,7 @@ async def get_settings(request: Request) -> Response:
             settings.update(extra)
         else:
             merge(settings, nest(extra))
-    return JSONResponse(body)
+    return JSONResponse({name: body[name] for name in sorted(body)})
 
 
 def _wanted(key: str, pattern: str | None) -> bool:

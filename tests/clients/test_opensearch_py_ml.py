@@ -27,7 +27,9 @@ pytestmark = [
     # the client's own doing, not the proxy's: it never closes the config file it reads, and
     # upload_model / load_model / unload_model are deprecated there
     pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning"),
-    pytest.mark.filterwarnings("ignore:Exception ignored in:pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in:pytest.PytestUnraisableExceptionWarning"
+    ),
     pytest.mark.filterwarnings("ignore:Call to deprecated method:DeprecationWarning"),
 ]
 ML = "/_plugins/_ml"

@@ -119,7 +119,10 @@ def _hits(answer: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_semantic_and_hybrid_search(
-    proxied: OpenSearch, group_id: str, tiny_models: dict[str, BuildResult], fresh: Callable[[str], str]
+    proxied: OpenSearch,
+    group_id: str,
+    tiny_models: dict[str, BuildResult],
+    fresh: Callable[[str], str],
 ) -> None:
     model_id = register_and_deploy(proxied, tiny_models["embed-onnx"], group_id)
     pipeline = {
@@ -187,7 +190,10 @@ def test_semantic_and_hybrid_search(
 
 
 def test_neural_sparse_bi_encoder_and_doc_only(
-    proxied: OpenSearch, group_id: str, tiny_models: dict[str, BuildResult], fresh: Callable[[str], str]
+    proxied: OpenSearch,
+    group_id: str,
+    tiny_models: dict[str, BuildResult],
+    fresh: Callable[[str], str],
 ) -> None:
     sparse_id = register_and_deploy(proxied, tiny_models["sparse-onnx"], group_id)
     predicted = perform(proxied, "POST", f"{ML}/_predict/sparse_encoding/{sparse_id}",
@@ -229,7 +235,10 @@ def test_neural_sparse_bi_encoder_and_doc_only(
 
 
 def test_reranking_cross_encoder_and_by_field(
-    proxied: OpenSearch, group_id: str, tiny_models: dict[str, BuildResult], fresh: Callable[[str], str]
+    proxied: OpenSearch,
+    group_id: str,
+    tiny_models: dict[str, BuildResult],
+    fresh: Callable[[str], str],
 ) -> None:
     cross_id = register_and_deploy(proxied, tiny_models["cross-onnx"], group_id)
     predicted = perform(proxied, "POST", f"{ML}/models/{cross_id}/_predict", {
@@ -267,7 +276,10 @@ def test_reranking_cross_encoder_and_by_field(
 
 
 def test_text_chunking(
-    proxied: OpenSearch, group_id: str, tiny_models: dict[str, BuildResult], fresh: Callable[[str], str]
+    proxied: OpenSearch,
+    group_id: str,
+    tiny_models: dict[str, BuildResult],
+    fresh: Callable[[str], str],
 ) -> None:
     model_id = register_and_deploy(proxied, tiny_models["embed-torchscript"], group_id)
     pipeline = {"processors": [
