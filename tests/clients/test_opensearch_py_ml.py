@@ -128,6 +128,18 @@ def test_upload_model_and_load_model(
     assert ml_client.get_model_info(model_id)["model_state"] == "REGISTERED"
     ml_client.load_model(model_id, wait_until_loaded=True)
     assert ml_client.get_model_info(model_id)["model_state"] == "DEPLOYED"
+    perform = ml_client._client.transport.perform_request
+    updated = perform("PUT", f"{ML}/models/{model_id}", body={"description": "renamed",
+                                                               "is_hidden": False})  # fmt: skip
+    assert updated["result"] == "updated"
+    assert ml_client.get_model_info(model_id)["description"] == "renamed"
+    unloaded = perform("POST", f"{ML}/models/{model_id}/_unload")  # old name of _undeploy
+    assert list(unloaded.values()) == [{"stats": {model_id: "undeployed"}}]
+    assert ml_client.get_profile() == {}  # nothing deployed
+    task = perform("POST", f"{ML}/models/{model_id}/_load")  # ml-commons' old name of _deploy
+    assert (
+        ml_client.get_task_info(task["task_id"], wait_until_task_done=True)["state"] == "COMPLETED"
+    )
     embedded = ml_client.generate_embedding(model_id, ["hello world"])
     assert embedded["inference_results"][0]["output"][0]["shape"] == [32]
     ml_client.unload_model(model_id)
