@@ -139,6 +139,25 @@ class ModelRegistry(Registrar):
         """``DELETE model_groups/<id>`` (refused while it has models)."""
         return self.groups.delete(group_id)
 
+    def update_model_group(self, group_id: str, body: Mapping[str, Any]) -> JSONObject:
+        """``PUT model_groups/<id>``: ``name`` and ``description`` (access control fields are
+        ignored: access control is not emulated) → ``{"status": "Updated"}``."""
+        self.groups.get(group_id)
+        fields = {k: body[k] for k in ("name", "description") if k in body}
+        name = str(fields.get("name") or "").strip()
+        if "name" in fields and not name:
+            raise MLCommonsError("Model group name must be provided")
+        existing = self.groups.find_by_name(name) if name else None
+        if existing is not None and existing != group_id:
+            raise MLCommonsError(
+                f"The name you provided is already being used by another model with ID: {existing}."
+            )
+        if fields:
+            self.store.update(
+                self.groups.index, group_id, {**fields, "last_updated_time": now_ms()}
+            )
+        return {"status": "Updated"}
+
     def get_task(self, task_id: str) -> JSONObject:
         """``GET tasks/<id>``."""
         return self.tasks.get(task_id)

@@ -2,25 +2,30 @@
 
 Every route maps to one registry method, run in a worker thread (the registry talks to the
 node synchronously, through the proxy's bridged client). Refusals are ml-commons' own
-(``MLCommonsError`` with its status, shaped ``status_exception``). Routes not listed here go
-to the node, which answers as a node without ml-commons does.
+(``MLCommonsError`` with its status, shaped ``status_exception``). ml-commons' old names
+(its ``ReplacedRoute``s) are served too, and a trailing slash is ignored. The APIs of what
+neuralpipe does not emulate (connectors, remote models, agents, memory, controllers, training,
+``_execute``) answer a 400 that says so.
 
-========================================================  ===================================
-route                                                     registry method
-========================================================  ===================================
-``POST model_groups/_register``                           ``register_model_group``
-``GET|DELETE model_groups/{id}``                          ``get_model_group`` / ``delete_…``
-``GET|POST model_groups/_search``                         ``search_model_groups``
-``POST models/_register[?deploy=true]``                   ``register_model``
-``POST models/_register_meta``                            ``register_model_meta``
-``POST models/{id}/upload_chunk/{n}``                     ``upload_chunk`` (raw bytes)
-``POST models/{id}/_deploy`` / ``_undeploy``              ``deploy_model`` / ``undeploy_model``
-``POST models/_undeploy`` (``{"model_ids": [...]}``)      ``undeploy_model`` for each
-``GET|DELETE models/{id}``                                ``get_model`` / ``delete_model``
-``GET|POST models/_search``                               ``search_models``
-``POST models/{id}/_predict``, ``_predict/{algo}/{id}``   ``predict``
-``GET|DELETE tasks/{id}``, ``GET|POST tasks/_search``     ``get_task`` / ``delete_task`` / …
-========================================================  ===================================
+==========================================================  =================================
+route (old name)                                            registry method
+==========================================================  =================================
+``POST model_groups/_register``                             ``register_model_group``
+``GET|PUT|DELETE model_groups/{id}``                        ``get_`` / ``update_`` / ``delete_…``
+``GET|POST model_groups/_search``                           ``search_model_groups``
+``POST models/_register[?deploy=true]`` (``_upload``)       ``register_model`` (settings checked)
+``POST models/_register_meta`` (``models/meta``)            ``register_model_meta`` (idem)
+``POST models/{id}/upload_chunk/{n}`` (``chunk/{n}``)       ``upload_chunk`` (idem; raw bytes)
+``POST models/{id}/_deploy`` (``_load``)                    ``deploy_model``
+``POST models/{id}/_undeploy`` (``_unload``)                ``undeploy_model``
+``POST models/_undeploy`` (``_unload``)                     ``undeploy_model`` for each id
+``GET|PUT|DELETE models/{id}``                              ``get_`` / ``update_`` / ``delete_…``
+``GET|POST models/_search``                                 ``search_models``
+``POST models/{id}/_predict``, ``_predict/{algo}/{id}``     ``predict``
+``GET|DELETE tasks/{id}``, ``GET|POST tasks/_search``       ``get_task`` / ``delete_task`` / …
+``GET profile[/models[/{ids}]|/tasks[/{ids}]]``             ``profile``
+``GET [{node}/]stats[/{stat}]``                             ``stats``
+==========================================================  =================================
 """
 
 from __future__ import annotations
@@ -233,6 +238,8 @@ def routes() -> list[Route]:
                ["GET"]),
         *_both("model_groups/{group_id}", None,
                _call("delete_model_group", path=("group_id",)), ["DELETE"]),
+        *_both("model_groups/{group_id}", None,
+               _call("update_model_group", body=True, path=("group_id",)), ["PUT"]),
         *_both("models/_register", "models/_upload", register_model, post),
         *_both("models/_register_meta", "models/meta", register_meta, post),
         *_both("models/_search", None, _call("search_models", body=True), get_post),

@@ -86,6 +86,10 @@ def test_register_deploy_predict_profile_search_undeploy_delete(
     model = tiny_models["embed-torchscript"]
     group = ml_client._client.transport.perform_request(
         "POST", f"{ML}/model_groups/_register", body={"name": "py-ml-group"})  # fmt: skip
+    renamed = ml_client._client.transport.perform_request(
+        "PUT", f"{ML}/model_groups/{group['model_group_id']}", body={"name": "py-ml-group-2"}
+    )
+    assert renamed == {"status": "Updated"}
     model_id = ml_client.register_model(
         str(model.zip_path), str(config_file(tmp_path, model, "tiny-minilm")),
         model_group_id=group["model_group_id"], deploy_model=True, wait_until_deployed=True,

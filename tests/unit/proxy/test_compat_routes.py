@@ -28,6 +28,7 @@ NEURAL = {"query": {"neural": {"text_embedding": {"query_text": "wing", "model_i
         ("POST", f"{ML}/models/_search/", "search_models"),
         ("GET", f"{ML}/tasks/_search", "search_tasks"),
         ("PUT", f"{ML}/models/M1", "update_model"),
+        ("PUT", f"{ML}/model_groups/G1", "update_model_group"),
         ("GET", f"{ML}/profile", "profile"),
         ("GET", f"{ML}/profile/models", "profile"),
         ("GET", f"{ML}/profile/models/M1,M2", "profile"),
