@@ -14,6 +14,7 @@ route (old name)                                            registry method
 ``GET|PUT|DELETE model_groups/{id}``                        ``get_`` / ``update_`` / ``delete_…``
 ``GET|POST model_groups/_search``                           ``search_model_groups``
 ``POST models/_register[?deploy=true]`` (``_upload``)       ``register_model`` (settings checked)
+``POST models/{id}/{version}/_register`` (``_upload``)      ``register_model`` (the same)
 ``POST models/_register_meta`` (``models/meta``)            ``register_model_meta`` (idem)
 ``POST models/{id}/upload_chunk/{n}`` (``chunk/{n}``)       ``upload_chunk`` (idem; raw bytes)
 ``POST models/{id}/_deploy`` (``_load``)                    ``deploy_model``
@@ -241,6 +242,8 @@ def routes() -> list[Route]:
         *_both("model_groups/{group_id}", None,
                _call("update_model_group", body=True, path=("group_id",)), ["PUT"]),
         *_both("models/_register", "models/_upload", register_model, post),
+        *_both("models/{model_id}/{version}/_register", "models/{model_id}/{version}/_upload",
+               register_model, post),
         *_both("models/_register_meta", "models/meta", register_meta, post),
         *_both("models/_search", None, _call("search_models", body=True), get_post),
         *_both("models/_undeploy", "models/_unload", undeploy_many, post),

@@ -22,6 +22,7 @@ NEURAL = {"query": {"neural": {"text_embedding": {"query_text": "wing", "model_i
     ("method", "path", "name"),
     [
         ("POST", f"{ML}/models/_upload", "register_model"),
+        ("POST", f"{ML}/models/M1/1/_upload", "register_model"),
         ("POST", f"{ML}/models/M1/_load", "deploy_model"),
         ("POST", f"{ML}/models/M1/_unload", "undeploy_model"),
         ("POST", f"{ML}/models/M1/_predict/", "predict"),
