@@ -38,7 +38,8 @@ PARSE_EXCEPTION = "parse_exception"
 _CONFIGURATION_UTILS = re.compile(
     r"^(?:\[[^\]]+\] (?:required property is missing|property isn't a |property cannot be "
     r"converted to |batch size must be a positive integer)"
-    r"|processor \[[^\]]+\] doesn't support one or more provided configuration parameters)"
+    r"|processor \[[^\]]+\] doesn't support one or more provided configuration parameters"
+    r"|No processor type exists with name \[)"
 )
 
 
@@ -70,11 +71,16 @@ class ConfigError(NeuralpipeError):
     """
 
     error_type: str = ILLEGAL_ARGUMENT
+    reason: str
+    """The first problem alone, as OpenSearch reports one error (the message lists them all)."""
 
-    def __init__(self, message: str, error_type: str | None = None) -> None:
+    def __init__(
+        self, message: str, error_type: str | None = None, *, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         if error_type is not None:
             self.error_type = error_type
+        self.reason = reason if reason is not None else message
 
 
 class UnknownProcessorError(ConfigError):

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         default_factory=default_shared_dir,
         description="The shared folder beside the clone (tokenizer zips, Cranfield).",
     )
+    model_files_dir: Path | None = Field(
+        default=None,
+        description="The only directory the proxy's _register reads local model files from "
+        "(default: <home>/models).",
+    )
 
     @property
     def uses_embedded_node(self) -> bool:

@@ -124,6 +124,7 @@ def parse_ingest_pipeline(pipeline_id: str, body: Any, source: str = "") -> Inge
         raise ConfigError(
             f"{source or where}: {len(errors)} error(s)\n{numbered}",
             configuration_error_type(errors[0].split(": ", 1)[-1]),
+            reason=errors[0].split(": ", 1)[-1],
         )
     return IngestPipelineSpec(pipeline_id, body.get("description"), tuple(steps), body)
 
@@ -146,7 +147,9 @@ def _parse_entry(entry: Any, path: str, errors: list[str]) -> Step | None:
     if type_name in CORE:
         return Step(type_name, options, None)
     candidates = [*OURS, *NOT_YET, *CORE]
-    errors.append(f"{path}: unknown processor type '{type_name}'.{suggest(type_name, candidates)}")
+    errors.append(  # the node's words (a parse_exception), then our suggestion
+        f"{path}: No processor type exists with name [{type_name}].{suggest(type_name, candidates)}"
+    )
     return None
 
 

@@ -137,6 +137,7 @@ def parse_search_pipeline(pipeline_id: str, body: Any, source: str = "") -> Sear
         raise ConfigError(
             f"{source or where}: {len(errors)} error(s)\n{numbered}",
             configuration_error_type(errors[0].split(": ", 1)[-1]),
+            reason=errors[0].split(": ", 1)[-1],
         )
     description = body.get("description")
     return SearchPipelineSpec(

@@ -58,6 +58,7 @@ ModelLoader = Callable[[Path, ModelRegistration], object]
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
 BUSY_STATES = ("DEPLOYING", *DEPLOYED_STATES)
+UPDATABLE = ("name", "description", "model_group_id", "is_enabled", "rate_limiter")
 
 
 def default_loader(zip_path: Path, registration: ModelRegistration) -> object:
@@ -138,6 +139,25 @@ class ModelRegistry(Registrar):
         """``DELETE model_groups/<id>`` (refused while it has models)."""
         return self.groups.delete(group_id)
 
+    def update_model_group(self, group_id: str, body: Mapping[str, Any]) -> JSONObject:
+        """``PUT model_groups/<id>``: ``name`` and ``description`` (access control fields are
+        ignored: access control is not emulated) → ``{"status": "Updated"}``."""
+        self.groups.get(group_id)
+        fields = {k: body[k] for k in ("name", "description") if k in body}
+        name = str(fields.get("name") or "").strip()
+        if "name" in fields and not name:
+            raise MLCommonsError("Model group name must be provided")
+        existing = self.groups.find_by_name(name) if name else None
+        if existing is not None and existing != group_id:
+            raise MLCommonsError(
+                f"The name you provided is already being used by another model with ID: {existing}."
+            )
+        if fields:
+            self.store.update(
+                self.groups.index, group_id, {**fields, "last_updated_time": now_ms()}
+            )
+        return {"status": "Updated"}
+
     def get_task(self, task_id: str) -> JSONObject:
         """``GET tasks/<id>``."""
         return self.tasks.get(task_id)
@@ -190,6 +210,63 @@ class ModelRegistry(Registrar):
             self._loaded.pop(model_id, None)
         shutil.rmtree(self.cache_dir / model_id, ignore_errors=True)
         return resp
+
+    def update_model(self, model_id: str, body: Mapping[str, Any]) -> JSONObject:
+        """``PUT models/<id>``: name, description, group, ``is_enabled``, ``rate_limiter``.
+
+        Other fields are ignored, as ml-commons' update input ignores them; the answer is the
+        node's update answer (``result: updated``).
+        """
+        self.get_model(model_id)
+        fields = {k: v for k, v in body.items() if k in UPDATABLE}
+        if "model_group_id" in fields:
+            self.groups.get(str(fields["model_group_id"]))
+        answer: JSONObject = self.store.client.update(
+            index=self.names.model, id=model_id, body={"doc": {**fields,
+                                                               "last_updated_time": now_ms()}},
+            params={"refresh": "true"},
+        )  # fmt: skip
+        return answer
+
+    def profile(self, model_ids: list[str] | None = None, *, tasks: bool = True) -> JSONObject:
+        """``GET profile[/models[/<ids>]]``: the deployed models, per node (ml-commons' node view).
+
+        ``{}`` when nothing is deployed (ml-commons leaves out nodes with nothing to report).
+        """
+        node = self.store.node_id()
+        models: JSONObject = {}
+        for doc in self.list_models():
+            if doc.get("model_state") not in DEPLOYED_STATES:
+                continue
+            if model_ids and doc["model_id"] not in model_ids:
+                continue
+            models[doc["model_id"]] = {
+                "model_state": doc["model_state"],
+                "predictor": f"neuralpipe.{str(doc.get('algorithm')).lower()}",
+                "target_worker_nodes": [node], "worker_nodes": [node],
+            }  # fmt: skip
+        if not models:
+            return {}
+        entry: JSONObject = {"models": models}
+        if tasks:
+            entry["tasks"] = {}
+        return {"nodes": {node: entry}}
+
+    def stats(self, stat: str | None = None) -> JSONObject:
+        """``GET [<node>/]stats[/<stat>]``: model counts (cluster level) and per node."""
+        docs = self.list_models()
+        deployed = sum(doc.get("model_state") in DEPLOYED_STATES for doc in docs)
+        cluster = {"ml_model_count": len(docs), "ml_connector_count": 0}
+        node = {
+            "ml_deployed_model_count": deployed, "ml_executing_task_count": 0,
+            "ml_request_count": 0, "ml_failure_count": 0, "ml_circuit_breaker_trigger_count": 0,
+        }  # fmt: skip
+        wanted = {name.strip().lower() for name in stat.split(",")} if stat else None
+        answer: JSONObject = {k: v for k, v in cluster.items() if not wanted or k in wanted}
+        node_part = {k: v for k, v in node.items() if not wanted or k in wanted}
+        if node_part:
+            answer["nodes"] = {self.store.node_id(): node_part}
+        return answer
 
     # -- deploy, undeploy, predict ----------------------------------------------------------
 

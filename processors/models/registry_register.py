@@ -21,7 +21,12 @@ from pydantic import ValidationError
 
 from processors.errors import ConfigError, NeuralpipeError
 from processors.models import catalog
-from processors.models.registration import FunctionName, ModelFormat, ModelRegistration
+from processors.models.registration import (
+    FunctionName,
+    ModelConfig,
+    ModelFormat,
+    ModelRegistration,
+)
 from processors.models.registry_chunks import (
     ML_CHUNK_SIZE,
     chunk_doc,
@@ -45,9 +50,58 @@ RegisterBody = Mapping[str, Any] | ModelRegistration
 
 def _validate(raw: Mapping[str, Any]) -> ModelRegistration:
     try:
-        return ModelRegistration.model_validate(dict(raw))
+        return ModelRegistration.model_validate(lenient(raw))
     except ValidationError as exc:
-        raise ConfigError(f"invalid register model body: {exc}") from None
+        problems = "; ".join(
+            f"[{'.'.join(map(str, error['loc']))}] {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"invalid register model body: {problems}") from None
+
+
+TEXT_FIELDS = ("name", "version", "description", "model_group_id", "url",
+               "model_content_hash_value", "model_type")  # fmt: skip
+UPPER_FIELDS = ("function_name", "model_format", "framework_type")
+
+
+def lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A register body read as ml-commons' parser reads it: fields it does not know are
+    skipped (``is_hidden``, ``deploy_setting``, ``backend_roles``, ...), text fields take
+    numbers (``"version": 1``), enum names any case.
+
+    Example:
+        >>> lenient({"name": "m", "version": 1, "is_hidden": False,
+        ...          "function_name": "text_embedding"})
+        {'name': 'm', 'version': '1', 'function_name': 'TEXT_EMBEDDING'}
+    """
+    return _known(raw, REGISTER_FIELDS, nested={"model_config": CONFIG_FIELDS})
+
+
+def _known(
+    raw: Mapping[str, Any],
+    fields: frozenset[str],
+    nested: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            continue
+        if nested and key in nested and isinstance(value, Mapping):
+            value = _known(value, nested[key])
+        elif key in TEXT_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        elif key in UPPER_FIELDS and isinstance(value, str):
+            value = value.upper()
+        body[key] = value
+    return body
+
+
+def _names(model: Any) -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in model.model_fields.items())
+
+
+REGISTER_FIELDS = _names(ModelRegistration)
+CONFIG_FIELDS = _names(ModelConfig)
 
 
 def _check_config(reg: ModelRegistration) -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from processors.errors import ModelError, ModelNotRegisteredError
+from processors.errors import ConfigError, ModelError, ModelNotRegisteredError
 from processors.models.artifact import resolve_artifact_url
 from processors.models.loader import LoadedModel, load_model
 from processors.models.registration import ModelRegistration
@@ -39,7 +40,20 @@ def read_registration(path: Path) -> ModelRegistration:
         body = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ModelError(f"cannot read model registration {path}: {exc}") from exc
-    return ModelRegistration.model_validate(body)
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: a model register body must be a mapping (name, "
+                          "function_name, model_format, model_config, url, ...)")  # fmt: skip
+    for key in ("name", "version", "description"):  # ml-commons reads these as text
+        if isinstance(body.get(key), int | float) and not isinstance(body.get(key), bool):
+            body[key] = str(body[key])
+    try:
+        return ModelRegistration.model_validate(body)
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(map(str, error['loc'])) or '(body)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: not a valid model register body:\n{problems}") from None
 
 
 def yaml_resolver(yaml_dir: Path, models_dir: Path) -> Resolver:

@@ -92,25 +92,46 @@ def check_for_embedded_node(body: JSONObject, source: str = "mapping") -> JSONOb
     return body
 
 
-def split_pipeline_settings(body: JSONObject) -> tuple[JSONObject, dict[str, str]]:
-    """The body without neuralpipe-only pipeline settings, and those settings."""
+def split_pipeline_settings(
+    body: JSONObject, names: tuple[str, ...] = PIPELINE_SETTINGS
+) -> tuple[JSONObject, dict[str, Any]]:
+    """The body without neuralpipe-only pipeline settings, and those settings.
+
+    Every form OpenSearch accepts is found: flat or nested, with or without the ``index.``
+    prefix (``index.default_pipeline``, ``default_pipeline``, ``{"index": {"search":
+    {"default_pipeline": ...}}}``, ``"index.search": {...}``); they are returned as
+    ``index.<name>``, and the containers they leave empty are removed.
+
+    Example:
+        >>> body, taken = split_pipeline_settings({"settings": {"index": {
+        ...     "search.default_pipeline": "h", "knn": True}}})
+        >>> body["settings"], taken
+        ({'index': {'knn': True}}, {'index.search.default_pipeline': 'h'})
+    """
     body = json.loads(json.dumps(body))
-    settings: JSONObject = body.get("settings") or {}
-    taken: dict[str, str] = {}
-    nested_index = settings.get("index")
-    index_settings: JSONObject = nested_index if isinstance(nested_index, dict) else {}
-    for key in PIPELINE_SETTINGS:
-        for container, name in ((settings, f"index.{key}"), (index_settings, key)):
-            if name in container:
-                taken[f"index.{key}"] = container.pop(name)
-        if key == "search.default_pipeline" and isinstance(index_settings.get("search"), dict):
-            nested = index_settings["search"]
-            if "default_pipeline" in nested:
-                taken["index.search.default_pipeline"] = nested.pop("default_pipeline")
+    settings = body.get("settings")
+    taken: dict[str, Any] = {}
+    if isinstance(settings, dict):
+        _take_settings(settings, "", names, taken)
     if taken:
         meta = body.setdefault("mappings", {}).setdefault("_meta", {})
         meta.setdefault("neuralpipe", {}).update(taken)
     return body, taken
+
+
+def _take_settings(
+    container: JSONObject, prefix: str, names: tuple[str, ...], taken: dict[str, Any]
+) -> None:
+    for key in list(container):
+        value = container[key]
+        full = f"{prefix}{key}"
+        name = full.removeprefix("index.")
+        if name in names and not isinstance(value, dict):
+            taken[f"index.{name}"] = container.pop(key)
+        elif isinstance(value, dict) and value:
+            _take_settings(value, f"{full}.", names, taken)
+            if not value:
+                del container[key]
 
 
 def create_index(client: Any, name: str, body: JSONObject, *, embedded: bool) -> JSONObject:

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from processors.proxy.bridge import bridge_client
+from processors.proxy.cluster_settings import ClusterSettings
 from processors.proxy.fastpath import FastPath
 from processors.proxy.pipeline_store import STORE_INDEX, IndexMeta, PipelineStore
 from processors.proxy.query_cache import QueryModels
@@ -88,6 +89,10 @@ class ProxySettings:
     pipeline_index: str = STORE_INDEX
     """The node's (hidden) index of pipelines PUT through the API."""
     warm_models: bool = True
+    model_files_dir: Path | None = None
+    """The only directory whose files ``_register`` may read (``url`` as a path or ``file:``
+    URL, when ``plugins.ml_commons.allow_registering_model_via_local_file`` is true); default
+    ``home/models``."""
 
     @classmethod
     def from_settings(cls, settings: Settings, upstream_url: str, **options: Any) -> ProxySettings:
@@ -96,7 +101,7 @@ class ProxySettings:
             upstream_url=upstream_url, username=settings.opensearch_username,
             password=settings.opensearch_password, verify_certs=settings.opensearch_verify_certs,
             ca_certs=settings.opensearch_ca_certs, pipelines_dir=settings.pipelines_dir,
-            home=settings.home, **options,
+            home=settings.home, model_files_dir=settings.model_files_dir, **options,
         )  # fmt: skip
 
 
@@ -153,7 +158,8 @@ def default_registry(settings: ProxySettings) -> RegistryFactory:
         from processors.models.registry import ModelRegistry
 
         return ModelRegistry(
-            client, index_prefix=settings.ml_index_prefix, models_dir=settings.home / "models",
+            client, index_prefix=settings.ml_index_prefix,
+            models_dir=settings.model_files_dir or settings.home / "models",
             cache_dir=settings.home / "registry-cache",
         )  # fmt: skip
 
@@ -201,6 +207,8 @@ def create_app(
                                  max_batch=settings.max_batch),
         pipelines=pipelines, meta=IndexMeta(upstream, ttl=settings.cache_ttl),
         registry=model_registry, max_body_bytes=settings.max_body_bytes,
+        cluster=ClusterSettings(pipelines, ttl=settings.cache_ttl),
+        model_files_dir=settings.model_files_dir or settings.home / "models",
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

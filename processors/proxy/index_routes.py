@@ -10,6 +10,7 @@ value removes the kept setting, as it resets a real one.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +18,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processors.opensearch.indices import split_pipeline_settings
+from processors.opensearch.indices import PIPELINE_SETTINGS, split_pipeline_settings
+from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
@@ -27,20 +29,17 @@ FINAL = "index.final_pipeline"
 
 
 async def _split(state: ProxyState, settings: JSONObject) -> tuple[JSONObject, JSONObject]:
-    """``(settings left for the node, settings kept in _meta)``."""
-    body, taken = split_pipeline_settings({"settings": settings})
+    """``(settings left for the node, settings kept in _meta)``, from any form of settings."""
+    body, taken = split_pipeline_settings(
+        {"settings": settings}, (*PIPELINE_SETTINGS, "final_pipeline")
+    )
     left: JSONObject = body.get("settings") or {}
     kept: JSONObject = dict(taken)
-    final = left.pop(FINAL, None)
-    nested = left.get("index")
-    if isinstance(nested, dict) and "final_pipeline" in nested:
-        final = nested.pop("final_pipeline")
-        if not nested:
-            del left["index"]
-    if final is not None and await state.pipelines.spec("ingest", str(final)) is None:
-        left[FINAL] = final  # the node's own final pipeline
-    elif final is not None or FINAL in settings:
-        kept[FINAL] = final
+    if FINAL in kept:
+        final = kept[FINAL]
+        if final is not None and await state.pipelines.spec("ingest", str(final)) is None:
+            del kept[FINAL]
+            left[FINAL] = final  # the node's own final pipeline
     return left, kept
 
 
@@ -99,3 +98,66 @@ async def _keep(state: ProxyState, expression: str, kept: JSONObject) -> None:
         if status != 200:
             error = (result.get("error") or {}) if isinstance(result, dict) else {}
             raise ProxyError(status, error.get("type", "exception"), error.get("reason", ""))
+
+
+@guarded
+async def get_settings(request: Request) -> Response:
+    """``GET [/{index}]/_settings[/{name}]`` and ``GET /{index}``: the node's answer with the
+    pipeline settings neuralpipe keeps in ``_meta`` shown where the node would show them."""
+    state = state_of(request)
+    index = request.path_params.get("index", "_all")
+    if request.method == "HEAD" or (index.startswith("_") and index != "_all"):
+        return await state.upstream.forward(request)
+    answer = await state.upstream.call("GET", request.url.path, params=dict(request.query_params))
+    if answer.status != 200:
+        return Response(answer.content, status_code=answer.status,
+                        media_type="application/json")  # fmt: skip
+    body = answer.json()
+    params = request.query_params
+    flat = params.get("flat_settings", "false") in ("", "true")
+    pattern = request.path_params.get("name")
+    if not isinstance(body, dict):
+        return JSONResponse(body)
+    kept = await state.meta.of(index)
+    for name in sorted(set(body) | set(kept)):
+        extra = {k: v for k, v in (kept.get(name) or {}).items()
+                 if v is not None and _wanted(k, pattern)}  # fmt: skip
+        entry = body.setdefault(name, {}) if extra else body.get(name)
+        if not extra or not isinstance(entry, dict):
+            continue
+        settings = entry.setdefault("settings", {})
+        if flat:
+            settings.update(extra)
+        else:
+            merge(settings, nest(extra))
+    return JSONResponse({name: body[name] for name in sorted(body)})
+
+
+def _wanted(key: str, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    return any(fnmatch.fnmatchcase(key, p) or fnmatch.fnmatchcase(key, f"index.{p}")
+               for p in pattern.split(","))  # fmt: skip
+
+
+@guarded
+async def put_template(request: Request) -> Response:
+    """``PUT|POST _index_template/{name}``, ``_component_template/{name}``, ``_template/{name}``:
+    the pipeline settings go to the template's ``mappings._meta.neuralpipe``, so the indices
+    it creates carry them as ``PUT /{index}`` would have kept them."""
+    state = state_of(request)
+    raw = await read_body(request, state.max_body_bytes)
+    if b"pipeline" not in raw:
+        return await state.upstream.forward(request, body=raw)
+    body = json_object(raw)
+    legacy = request.url.path.strip("/").startswith("_template")
+    holder = body if legacy else body.get("template")
+    if isinstance(holder, dict) and isinstance(holder.get("settings"), dict):
+        left, kept = await _split(state, holder["settings"])
+        holder["settings"] = left
+        kept = {k: v for k, v in kept.items() if v is not None}
+        if kept:
+            mappings = holder.setdefault("mappings", {})
+            meta = mappings.setdefault("_meta", {})
+            meta.setdefault("neuralpipe", {}).update(kept)
+    return await state.upstream.forward(request, body=json.dumps(body).encode())

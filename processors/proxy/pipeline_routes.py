@@ -1,12 +1,13 @@
 """``_ingest/pipeline/…`` and ``_search/pipeline/…``: GET, PUT, DELETE, and ingest ``_simulate``.
 
-A ``PUT`` body is validated with neuralpipe's parsers (a 400 ``parse_exception`` listing every
-problem). A pipeline with a neuralpipe processor is kept in the node's hidden
-``.neuralpipe-pipelines`` index (shared by every proxy in front of that node); one with only
-core processors goes to the node itself, which runs it natively. ``GET`` merges both (and the
-pipeline files); a missing id answers ``{}`` with 404, as the node does. ``DELETE`` removes
-ours, or passes on to the node (whose 404 ``resource_not_found_exception`` answers a missing
-ingest pipeline). A pipeline read from a file cannot be deleted through the API.
+A ``PUT`` body is validated with neuralpipe's parsers (a 400 with the first problem, in the
+node's one-error shape and type; ``neuralpipe pipeline validate`` lists them all). A pipeline
+with a neuralpipe processor is kept in the node's hidden ``.neuralpipe-pipelines`` index
+(shared by every proxy in front of that node); one with only core processors goes to the node
+itself, which runs it natively. ``GET`` merges both (and the pipeline files); a missing id
+answers ``{}`` with 404, as the node does. ``DELETE`` removes ours, or passes on to the node
+(whose 404 ``resource_not_found_exception`` answers a missing ingest pipeline). A pipeline read
+from a file cannot be deleted through the API.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def _kind(request: Request) -> str:
 def _spec(kind: str, pipeline_id: str, body: Any) -> Any:
     try:
         return parse(kind, pipeline_id, body)
-    except ConfigError as exc:
-        raise ProxyError(400, "parse_exception", str(exc)) from None
+    except ConfigError as exc:  # one error, as the node answers (the CLI lists them all)
+        raise ProxyError(400, exc.error_type, exc.reason) from None
 
 
 def _wanted(expression: str | None, ids: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -142,7 +143,7 @@ class PipelineStore:
 
     async def put(self, kind: str, pipeline_id: str, body: JSONObject) -> None:
         """Store a (validated) body for every proxy in front of this node."""
-        await self._ensure_index()
+        await self.ensure_index()
         doc = {"kind": kind, "pipeline_id": pipeline_id, "body": body}
         status, answer = await self.upstream.json(
             "PUT", self._doc(kind, pipeline_id), doc, params={"refresh": "true"}
@@ -169,7 +170,7 @@ class PipelineStore:
                 found[hit["_source"]["pipeline_id"]] = hit["_source"]["body"]
         return found
 
-    async def _ensure_index(self) -> None:
+    async def ensure_index(self) -> None:
         if self._ensured:
             return
         status, answer = await self.upstream.json("PUT", f"/{self.index}", _STORE_BODY)
@@ -204,8 +205,31 @@ class IndexMeta:
             for name, entry in answer.items():
                 mappings = entry.get("mappings") or {}
                 found[name] = dict((mappings.get("_meta") or {}).get("neuralpipe") or {})
+        elif status == 404 and _concrete(expression):
+            templated = await self._from_templates(expression)
+            if templated:  # the index a write will create, with its templates' settings
+                found[expression] = templated
         self._cache[expression] = (time.monotonic() + self.ttl, found)
         return found
+
+    async def _from_templates(self, name: str) -> JSONObject:
+        """``_meta.neuralpipe`` an index created now would get from its templates: the
+        composable one (the node resolves it), else the legacy ones by ``order``."""
+        status, answer = await self.upstream.json(
+            "POST", f"/_index_template/_simulate_index/{quote(name, safe='')}"
+        )
+        if status == 200 and isinstance(answer, dict) and answer.get("template"):
+            mappings = answer["template"].get("mappings") or {}
+            return dict((mappings.get("_meta") or {}).get("neuralpipe") or {})
+        status, legacy = await self.upstream.json("GET", "/_template")
+        merged: JSONObject = {}
+        if status == 200 and isinstance(legacy, dict):
+            matching = [t for t in legacy.values() if isinstance(t, dict) and any(
+                fnmatch.fnmatchcase(name, p) for p in t.get("index_patterns") or [])]  # fmt: skip
+            for template in sorted(matching, key=lambda t: int(t.get("order") or 0)):
+                meta = ((template.get("mappings") or {}).get("_meta") or {}).get("neuralpipe")
+                merged.update(meta or {})
+        return merged
 
     def cached(self, index: str, key: str) -> str | object | None:
         """:meth:`setting` when the cache has it (no await), else :data:`MISSING`."""
@@ -225,3 +249,8 @@ class IndexMeta:
             return None
         value = next(iter(meta.values())).get(key)
         return str(value) if value else None
+
+
+def _concrete(expression: str) -> bool:
+    """One index name (no wildcard, list, ``_all`` or date math)."""
+    return not any(ch in expression for ch in "*?,<") and not expression.startswith("_")

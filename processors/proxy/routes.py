@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from processors.proxy import index_routes, ingest_routes, ml_routes, pipeline_routes, search_routes
+from processors.proxy import (
+    cluster_routes,
+    index_routes,
+    ingest_routes,
+    ml_routes,
+    pipeline_routes,
+    search_routes,
+)
 from processors.proxy.errors import guarded
 from processors.proxy.state import state_of
 
@@ -55,12 +62,30 @@ def _pipelines(prefix: str, *, simulate: bool) -> list[BaseRoute]:
     ]
 
 
+QUERY_BODY = ("_count", "_validate/query", "_delete_by_query", "_update_by_query")
+"""Endpoints whose body carries a ``query`` (besides ``_search``/``_msearch``)."""
+
+
+def _query_body_routes() -> list[BaseRoute]:
+    endpoint = search_routes.query_body
+    found: list[BaseRoute] = []
+    for name in QUERY_BODY:
+        methods = GET_POST if name in ("_count", "_validate/query") else ["POST"]
+        found += [Route(f"/{name}", endpoint, methods=methods),
+                  Route(f"/{{index}}/{name}", endpoint, methods=methods)]  # fmt: skip
+    found.append(Route("/{index}/_explain/{id}", endpoint, methods=GET_POST))
+    return found
+
+
 def routes() -> list[BaseRoute]:
     """Every route of the proxy, in matching order."""
     return [
         *ml_routes.routes(),
         *_pipelines("/_ingest/pipeline", simulate=True),
         *_pipelines("/_search/pipeline", simulate=False),
+        Route("/_cluster/settings", cluster_routes.get_settings, methods=["GET"]),
+        Route("/_cluster/settings", cluster_routes.put_settings, methods=["PUT"]),
+        *_query_body_routes(),
         Route("/_search", search_routes.search, methods=GET_POST),
         Route("/_msearch", search_routes.msearch, methods=GET_POST),
         Route("/_bulk", ingest_routes.bulk, methods=WRITE),
@@ -71,6 +96,15 @@ def routes() -> list[BaseRoute]:
         Route("/{index}/_doc/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_create/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_settings", index_routes.update_settings, methods=["PUT"]),
+        Route("/_settings", index_routes.get_settings, methods=["GET"]),
+        Route("/{index}/_settings", index_routes.get_settings, methods=["GET"]),
+        Route("/{index}/_settings/{name}", index_routes.get_settings, methods=["GET"]),
+        Route("/_settings/{name}", index_routes.get_settings, methods=["GET"]),
+        *[
+            Route(f"/{kind}/{{name}}", index_routes.put_template, methods=WRITE)
+            for kind in ("_index_template", "_component_template", "_template")
+        ],
         Route("/{index}", put_index, methods=["PUT"]),
+        Route("/{index}", index_routes.get_settings, methods=["GET"]),
         Route("/{path:path}", passthrough, methods=ANY),
     ]

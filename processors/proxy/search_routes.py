@@ -257,3 +257,27 @@ def _item_error(exc: Exception) -> JSONObject:
         return {"error": {"type": "exception", "reason": str(info)}, "status": code}
     cause = {"type": error_type, "reason": reason}
     return {"error": {"root_cause": [cause], **cause}, "status": status}
+
+
+@guarded
+async def query_body(request: Request) -> Response:
+    """``_count``, ``_explain``, ``_validate/query``, ``_delete_by_query``, ``_update_by_query``:
+    their ``query`` with ``neural`` / ``neural_sparse`` rewritten as a search's, then sent on.
+
+    ``hybrid`` is a top-level query of ``_search`` only (the node would not know it here
+    either); a body without a neural clause goes to the node unparsed.
+    """
+    state = state_of(request)
+    raw = await read_body(request, state.max_body_bytes)
+    if not any(marker in raw for marker in MARKERS[:2]):
+        return await state.upstream.forward(request, body=raw)
+    body = json_object(raw)
+    index = request.path_params.get("index")
+    query = body.get("query")
+    if isinstance(query, dict) and "hybrid" in query:
+        raise ProxyError(400, "illegal_argument_exception",
+                         f"[hybrid] query is only supported by _search, not by "
+                         f"[{request.url.path}]")  # fmt: skip
+    pipeline = state.search_pipeline(None)
+    sent = await run_in_threadpool(pipeline.node_request, index, body, True)
+    return await state.upstream.forward(request, body=dumps(sent or body))

@@ -65,6 +65,10 @@ class ProxyState:
     meta: IndexMeta
     registry: Any
     max_body_bytes: int
+    cluster: Any = None
+    """The plugins' cluster settings (a ``ClusterSettings``)."""
+    model_files_dir: Any = None
+    """The one directory ``_register`` may read local model files from (``None``: none)."""
     _search: dict[Any, SearchPipeline] = field(default_factory=dict)
     _ingest: dict[Any, IngestPipeline] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

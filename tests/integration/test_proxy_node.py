@@ -49,8 +49,14 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one directory ``_register`` may read model files from."""
+    return tmp_path_factory.mktemp("model-files")
+
+
+@pytest.fixture(scope="module")
 def proxy_url(
-    opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory
+    opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory, model_files: Path
 ) -> Iterator[str]:
     root = tmp_path_factory.mktemp("proxy")
     search = root / "pipelines" / "search"
@@ -60,7 +66,7 @@ def proxy_url(
     prefix, store = f".nptest-{RUN}-ml", f".nptest-{RUN}-pipelines"
     settings = ProxySettings(
         upstream_url=opensearch_url, pipelines_dir=root / "pipelines", home=root,
-        ml_index_prefix=prefix, pipeline_index=store, cache_ttl=0.5,
+        ml_index_prefix=prefix, pipeline_index=store, cache_ttl=0.5, model_files_dir=model_files,
     )  # fmt: skip
 
     def registry(sync_client: Any) -> ModelRegistry:
@@ -211,16 +217,20 @@ def test_passthrough(corpus: str, proxied: Any) -> None:
     assert proxied.count(index=corpus)["count"] == 4
 
 
-def test_ml_model_apis(corpus: str, proxied: Any, tmp_path: Path) -> None:
+def test_ml_model_apis(corpus: str, proxied: Any, model_files: Path) -> None:
     ml = "/_plugins/_ml"
     perform = proxied.transport.perform_request
+    allow = {
+        f"plugins.ml_commons.allow_registering_model_via_{k}": True for k in ("url", "local_file")
+    }
+    assert proxied.cluster.put_settings(body={"transient": allow})["acknowledged"]
     group = perform("POST", f"{ml}/model_groups/_register", body={"name": f"g-{RUN}"})
     assert perform("GET", f"{ml}/model_groups/{group['model_group_id']}")["name"] == f"g-{RUN}"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("tokenizer.json", "{}")
         zf.writestr("model.onnx", b"\x00" * 1000)
-    path = tmp_path / "tiny.zip"
+    path = model_files / "tiny.zip"
     path.write_bytes(buffer.getvalue())
     body = {"name": f"m-{RUN}", "version": "1.0.0", "function_name": "TEXT_EMBEDDING",
             "model_format": "ONNX", "model_group_id": group["model_group_id"],

@@ -68,3 +68,25 @@ def test_unreachable_cluster_is_a_runtime_error_exit_1() -> None:
 
 def test_unknown_option_is_exit_2() -> None:
     assert CliRunner().invoke(cli, ["opensearch", "start", "--bogus"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"model_type": "bert", "embedding_dimension": 384}', "name: Field required"),
+        ("[1, 2]", "must be a mapping"),
+        ('{"name": "m", "version": 1, "model_format": "ONNX", "url": 3}', "url:"),
+    ],
+)
+def test_model_predict_with_a_bad_body_is_a_usage_error(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    """``model predict ZIP --body <config>``: a clear message naming the file, no traceback."""
+    config = tmp_path / "config.json"
+    config.write_text(body)
+    result = CliRunner().invoke(
+        cli, ["model", "predict", str(tmp_path / "m.zip"), "hi", "--body", str(config)]
+    )
+    assert result.exit_code == 2, result.output
+    assert str(config) in result.output and expected in result.output
+    assert "Traceback" not in result.output and "errors.pydantic.dev" not in result.output

@@ -55,7 +55,7 @@ def test_every_error_is_listed_with_its_path() -> None:
     assert "6 error(s)" in text
     assert "p.descripton: unknown key. Did you mean 'description'?" in text
     assert (
-        "p.processors[0]: unknown processor type 'text_embeding'. Did you mean 'text_embedding'?"
+        "p.processors[0]: No processor type exists with name [text_embeding]. Did you mean 'text_embedding'?"
         in text
     )
     assert (
@@ -91,4 +91,7 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["pipeline", "validate", str(good)]).exit_code == 0
     result = runner.invoke(cli, ["pipeline", "validate", str(good), str(bad)])
     assert result.exit_code == 2
-    assert "bad.processors[0]: unknown processor type 'sett'. Did you mean 'set'?" in result.output
+    assert (
+        "bad.processors[0]: No processor type exists with name [sett]. Did you mean 'set'?"
+        in result.output
+    )

@@ -39,6 +39,7 @@ class FakeNode:
         self.searches: list[tuple[str, dict[str, str], JSONObject]] = []
         self.bulks: list[tuple[str, dict[str, str], list[JSONObject]]] = []
         self.down = False
+        self.cluster: JSONObject = {"persistent": {}, "transient": {}}
 
     def index(self, name: str, properties: JSONObject | None = None, **meta: str) -> None:
         mappings: JSONObject = {"properties": properties or {}}
@@ -58,6 +59,8 @@ class FakeNode:
         body = json.loads(request.content) if request.content.strip()[:1] in (b"{", b"[") and \
             not path.endswith(("_bulk", "_msearch")) else None  # fmt: skip
         parts = [p for p in path.split("/") if p]
+        if path == "/_cluster/settings":
+            return self._cluster_settings(method, body or {})
         if path == "/_ingest/pipeline/_simulate":
             return _json(200, self._simulate(body or {}))
         if path.startswith(("/_ingest/pipeline", "/_search/pipeline")) and method != "PUT":
@@ -88,6 +91,22 @@ class FakeNode:
         return _json(200, {"echo": {"method": method, "path": path, "query": request.url.query.decode(),
                                     "headers": dict(request.headers),
                                     "body": request.content.decode()}}, **{"x-node": "yes"})  # fmt: skip
+
+    def _cluster_settings(self, method: str, body: JSONObject) -> httpx.Response:
+        """A node without the plugins: their settings are not recognized."""
+        if method == "GET":
+            return _json(200, json.loads(json.dumps(self.cluster)))
+        for scope in ("persistent", "transient"):
+            for key in body.get(scope) or {}:
+                if key.startswith("plugins."):
+                    reason = f"{scope} setting [{key}], not recognized"
+                    error = {"type": "illegal_argument_exception", "reason": reason}
+                    return _json(400, {"error": {"root_cause": [error], **error}, "status": 400})
+            self.cluster[scope].update(body.get(scope) or {})
+        return _json(
+            200,
+            {"acknowledged": True, **{s: body.get(s) or {} for s in ("persistent", "transient")}},
+        )
 
     def _simulate(self, body: JSONObject) -> JSONObject:
         out: list[JSONObject | None] = []

@@ -54,7 +54,7 @@ def test_path_parameters_come_with_the_route() -> None:
     )
     _, params = fast.match("POST", "/_plugins/_ml/models/m1/upload_chunk/3") or (None, {})
     assert params == {"model_id": "m1", "chunk": "3"}
-    assert fast.match("GET", "/docs/_count") is None
+    assert fast.match("GET", "/docs/_stats") is None
 
 
 def test_plain_search_is_relayed_without_parsing_the_body(

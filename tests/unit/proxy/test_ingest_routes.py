@@ -116,7 +116,7 @@ def test_create_index_keeps_pipeline_settings_in_meta(call: Call, node: FakeNode
     assert json.loads(node.last("/other").content)["settings"] == {
         "index.final_pipeline": "node-final"
     }
-    assert call("PUT", "/_cluster/settings", json={"persistent": {}}).json()["echo"]
+    assert call("PUT", "/_cluster/settings", json={"persistent": {}}).json()["acknowledged"]
 
 
 def test_update_settings_keeps_pipeline_settings_in_meta(call: Call, node: FakeNode) -> None:

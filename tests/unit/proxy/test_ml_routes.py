@@ -38,6 +38,8 @@ def test_routes_map_to_registry_methods(make_app: Callable[..., Starlette]) -> N
     registry = FakeRegistry()
     call = caller(make_app(registry=registry))
     ml = "/_plugins/_ml"
+    allow = {"plugins.ml_commons.allow_registering_model_via_local_file": True}
+    assert call("PUT", "/_cluster/settings", json={"persistent": allow}).status_code == 200
     requests = [
         ("POST", f"{ml}/model_groups/_register", {"name": "g"}, "register_model_group", ({"name": "g"},)),
         ("GET", f"{ml}/model_groups/G1", None, "get_model_group", ("G1",)),
@@ -68,6 +70,8 @@ def test_routes_map_to_registry_methods(make_app: Callable[..., Starlette]) -> N
 def test_register_deploy_flag_chunks_and_bulk_undeploy(make_app: Callable[..., Starlette]) -> None:
     registry = FakeRegistry()
     call = caller(make_app(registry=registry))
+    allow = {"plugins.ml_commons.allow_registering_model_via_local_file": True}
+    assert call("PUT", "/_cluster/settings", json={"persistent": allow}).status_code == 200
     call("POST", "/_plugins/_ml/models/_register?deploy=true", json={"name": "m"})
     assert registry.calls[-1] == ("register_model", ({"name": "m"},), {"deploy": True})
     call("POST", "/_plugins/_ml/models/M1/upload_chunk/2", content=b"\x00\x01zip")

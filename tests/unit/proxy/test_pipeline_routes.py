@@ -36,13 +36,16 @@ def test_a_stored_pipeline_is_used_by_bulk(call: Call, node: FakeNode) -> None:
     assert "text_embedding" in node.bulks[-1][2][0]["source"]
 
 
-def test_invalid_bodies_are_400_with_every_problem(call: Call) -> None:
+def test_invalid_bodies_are_400_with_the_first_problem(call: Call) -> None:
     bad = {"processors": [{"text_embeding": {}}, {"sparse_encoding": {"field_map": {}}}]}
     resp = call("PUT", "/_ingest/pipeline/bad", json=bad)
     assert resp.status_code == 400
     error = resp.json()["error"]
     assert error["type"] == "parse_exception"
-    assert "text_embedding" in error["reason"] and "model_id" in error["reason"]
+    assert error["reason"] == (
+        "No processor type exists with name [text_embeding]. Did you mean 'text_embedding'?"
+    )
+    assert error["root_cause"] == [{"type": "parse_exception", "reason": error["reason"]}]
     resp = call("PUT", "/_search/pipeline/bad", json={"request_processors": [{"nope": {}}]})
     assert resp.status_code == 400
 
