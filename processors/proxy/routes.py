@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from processors.proxy import index_routes, ingest_routes, ml_routes, pipeline_routes, search_routes
+from processors.proxy import (
+    index_routes,
+    ingest_routes,
+    ml_routes,
+    pipeline_routes,
+    search_routes,
+    workbench_routes,
+)
 from processors.proxy.errors import guarded
 from processors.proxy.state import state_of
 
@@ -58,6 +65,7 @@ def _pipelines(prefix: str, *, simulate: bool) -> list[BaseRoute]:
 def routes() -> list[BaseRoute]:
     """Every route of the proxy, in matching order."""
     return [
+        *workbench_routes.routes(),
         *ml_routes.routes(),
         *_pipelines("/_ingest/pipeline", simulate=True),
         *_pipelines("/_search/pipeline", simulate=False),
