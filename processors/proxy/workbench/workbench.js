@@ -128,21 +128,29 @@ async function loadFields(index) {
       pipelineId = ((settings.settings || {}).index || {}).default_pipeline;
     } catch (_) { pipelineId = null; }
   }
+  const apply = (steps) => {
+    for (const [type, conf] of steps) {
+      const target = Object.entries(conf.field_map || {}).find(([, t]) => typeof t === "string");
+      if (type === "text_embedding" && !found.denseModel) {
+        found.denseModel = conf.model_id || "";
+        if (target) { found.text = target[0]; found.dense = target[1]; }
+      } else if (type === "sparse_encoding" && !found.sparseModel) {
+        found.sparseModel = conf.model_id || "";
+        if (target) found.sparse = target[1];
+      }
+    }
+  };
   if (pipelineId && pipelineId !== "_none") {
     try {
       const body = (await api("GET", `/_ingest/pipeline/${encodeURIComponent(pipelineId)}`))[pipelineId];
-      for (const processor of body.processors || []) {
-        const [type, conf] = Object.entries(processor)[0];
-        const target = Object.entries(conf.field_map || {}).find(([, t]) => typeof t === "string");
-        if (type === "text_embedding" && !found.denseModel) {
-          found.denseModel = conf.model_id || "";
-          if (target) { found.text = target[0]; found.dense = target[1]; }
-        } else if (type === "sparse_encoding" && !found.sparseModel) {
-          found.sparseModel = conf.model_id || "";
-          if (target) found.sparse = target[1];
-        }
-      }
+      apply((body.processors || []).map((processor) => Object.entries(processor)[0]));
     } catch (_) { /* a pipeline neuralpipe does not know: fields stay as the mapping says */ }
+  }
+  // an index filled by `neuralpipe index bulk` / `eval` records how: its fingerprint's steps
+  const fingerprint = meta.fingerprint;
+  if (fingerprint && Array.isArray(fingerprint.steps)) {
+    apply(fingerprint.steps.map((step) => [step.processor, step]));
+    pipelineId = pipelineId || fingerprint.pipeline;
   }
   $("f-text").value = found.text;
   $("f-dense").value = found.dense;
