@@ -223,6 +223,11 @@ def eval_cmd(
         "index": index,
         "ingest_pipeline": ref,
         "mapping": str(mapping_path),
+        **(
+            {"bm25": {"k1": bm25_k1, "b": bm25_b}}
+            if bm25_k1 is not None or bm25_b is not None
+            else {}
+        ),
         "join_title": join_title,
         "depth": depth,
         "queries": len(data.queries),

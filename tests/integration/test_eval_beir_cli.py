@@ -115,3 +115,4 @@ def test_eval_json_counts_tokens_as_index_bulk_does(
                              "--json", "--no-progress"], opensearch_url).stdout)  # fmt: skip
     assert result["indexing"]["ok"] == 150 and result["indexing"]["tokens"] > 150 * 40
     assert result["mapping"].endswith("mappings/dense-english.json")
+    assert result["bm25"] == {"k1": 0.9, "b": 0.4}
