@@ -34,6 +34,16 @@ def default_home() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "neuralpipe"
 
 
+def project_dir() -> Path:
+    """The project's checkout (where ``pipelines/`` and ``mappings/`` are), whatever the CWD."""
+    return Path(__file__).resolve().parents[1]
+
+
+def default_pipelines_dir() -> Path:
+    """``pipelines/`` of the project: found from the package, not from the current directory."""
+    return project_dir() / "pipelines"
+
+
 def default_shared_dir() -> Path:
     """The project's shared folder (tokenizer zips, the Cranfield collection): ``shared/``
     beside the clone, where CI and developers' machines put it."""
@@ -63,7 +73,9 @@ class Settings(BaseSettings):
     node_name: str = Field(default="default", description="Name of the embedded node's state dir.")
     node_heap: str = Field(default="512m", description="Embedded node JVM heap (-Xms/-Xmx).")
     pipelines_dir: Path = Field(
-        default=Path("pipelines"), description="Folder with ingest/, search/ and models/ bodies."
+        default_factory=default_pipelines_dir,
+        description="Folder with ingest/, search/ and models/ bodies "
+        "(NEURALPIPE_PIPELINES_DIR; default: the project's pipelines/).",
     )
     node_port: int | None = Field(
         default=None, description="HTTP port; default 9200 or a free one."

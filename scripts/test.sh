@@ -5,6 +5,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
 neuralpipe opensearch install >/dev/null
 python scripts/build_models.py >/dev/null   # the shipped models' zips; cached after the first run
+# The workbench's browser tests drive Debian's headless Chromium through its chromedriver
+# (selenium, the dev extra); installed once, only when missing. Without them the tests fail.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
+  else
+    echo "neuralpipe: chromium and chromium-driver are missing (apt-get install them as root);" \
+      "the browser tests will fail" >&2
+  fi
+fi
 set +e
 # -m "": every test, the differential against the real plugins included (pyproject's addopts
 # leave it out of a bare `pytest`); a -m in "$@" comes later and wins.

@@ -64,7 +64,8 @@ def _count_lines(files: tuple[Path, ...]) -> int | None:
 @click.option("--force", is_flag=True,
               help="Write even if the index's vectors were made another way.")  # fmt: skip
 @click.option("--truncation", type=click.Choice(["warn", "fail", "silent"]), default="warn",
-              show_default=True, help="Texts over the model limit: warn|fail|silent")  # fmt: skip
+              show_default=True, help="Texts over the model limit: warn (count, reported once; "
+              "details with -v) | fail | silent")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.pass_obj
 def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
@@ -81,7 +82,7 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
 
     client = make_client(settings)
     # the node and the bulk writer share the cores: ONNX threads must not spin-wait
-    store = model_store(settings, truncation=truncation, spin=False)
+    store = model_store(settings, truncation=store_truncation(truncation), spin=False)
     ref = pipeline_ref or default_pipeline_of(client, name)
     pipeline, spec = None, None
     if ref is not None:
@@ -104,18 +105,36 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
         if bar is not None:
             bar.close()
     click.echo(json.dumps({"index": name, "pipeline": ref, **report.as_dict()}))
+    note = truncation_note(report.truncated, truncation)
+    if note:
+        click.echo(note, err=True)
     if report.failed:
         where = f"; see {dead_letter}" if dead_letter else ""
         raise click.ClickException(f"{report.failed} document(s) failed{where}")
 
 
-class _Bar:
-    """tqdm over settled documents, with tokens/s and failures in the postfix."""
+def truncation_note(truncated: int, mode: str) -> str | None:
+    """The one line a run prints about truncation (``warn``: a count, details with ``-v``)."""
+    if not truncated or mode != "warn":
+        return None
+    return (
+        f"warning: {truncated} text(s) exceeded the model's max length and were truncated "
+        "(each batch's details with -v; --truncation fail to refuse them)"
+    )
 
-    def __init__(self, total: int | None) -> None:
+
+def store_truncation(mode: str) -> str:
+    """The tokenizers' mode for a CLI ``--truncation``: ``warn`` counts, reported once."""
+    return "count" if mode == "warn" else mode
+
+
+class ProgressBar:
+    """tqdm over settled documents (total and ETA when known), tokens/s and failures."""
+
+    def __init__(self, total: int | None, desc: str | None = None) -> None:
         from tqdm import tqdm
 
-        self._bar: Any = tqdm(total=total, unit="doc", dynamic_ncols=True, leave=True)
+        self._bar: Any = tqdm(total=total, desc=desc, unit="doc", dynamic_ncols=True, leave=True)
         self._started: float = self._bar.start_t
 
     def update(self, report: Any) -> None:
@@ -129,5 +148,5 @@ class _Bar:
         self._bar.close()
 
 
-def _progress_bar(files: tuple[Path, ...]) -> _Bar:
-    return _Bar(_count_lines(files))
+def _progress_bar(files: tuple[Path, ...]) -> ProgressBar:
+    return ProgressBar(_count_lines(files))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -19,16 +18,21 @@ def index() -> None:
 @index.command()
 @click.argument("name")
 @click.option(
-    "--mapping", "mapping_path", required=True, type=click.Path(path_type=Path),
-    help="Index body file, e.g. mappings/combined.json.",
+    "--mapping", "mapping_path", required=True,
+    help="Index body file, or a shipped mapping by name: combined, dense, sparse, "
+    "combined-english, dense-english, sparse-english.",
 )  # fmt: skip
+@click.option("--bm25-k1", type=float, help="BM25 k1 of the default similarity.")
+@click.option("--bm25-b", type=float, help="BM25 b of the default similarity.")
 @click.pass_obj
-def create(settings: Settings, name: str, mapping_path: Path) -> None:
+def create(
+    settings: Settings, name: str, mapping_path: str, bm25_k1: float | None, bm25_b: float | None
+) -> None:
     """Create index NAME from a mapping file (the body of PUT /NAME)."""
     from processors.opensearch.client import make_client
-    from processors.opensearch.indices import create_index, load_mapping
+    from processors.opensearch.indices import create_index, load_mapping, resolve_mapping, with_bm25
 
-    body = load_mapping(mapping_path)
+    body = with_bm25(load_mapping(resolve_mapping(mapping_path)), k1=bm25_k1, b=bm25_b)
     result = create_index(make_client(settings), name, body, embedded=settings.uses_embedded_node)
     click.echo(json.dumps(result))
 

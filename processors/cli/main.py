@@ -76,6 +76,13 @@ class LazyGroup(click.Group):
     envvar="NEURALPIPE_HOME",
     help="Cache and state directory.",
 )
+@click.option(
+    "--pipelines-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="NEURALPIPE_PIPELINES_DIR",
+    help="Folder with ingest/, search/ and models/ bodies (default: the project's pipelines/, "
+    "wherever the command runs).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def cli(ctx: click.Context, /, verbose: int, **options: Any) -> None:
@@ -91,6 +98,7 @@ def cli(ctx: click.Context, /, verbose: int, **options: Any) -> None:
         "opensearch_verify_certs": options["verify_certs"],
         "opensearch_ca_certs": options["ca_certs"],
         "home": options["home"],
+        "pipelines_dir": options["pipelines_dir"],
     }
     ctx.obj = Settings(**{k: v for k, v in overrides.items() if v is not None})
 

@@ -18,7 +18,8 @@ from processors.settings import Settings
 @click.option(
     "--pipelines-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder with ingest/, search/ and models/ bodies (default: pipelines).",
+    help="Folder with ingest/, search/ and models/ bodies (default: the global "
+    "--pipelines-dir / NEURALPIPE_PIPELINES_DIR, else the project's pipelines/).",
 )
 @click.option("--max-body-mb", type=int, default=100, show_default=True,
               help="Largest request body in MiB (413 beyond).")  # fmt: skip

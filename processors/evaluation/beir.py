@@ -63,6 +63,11 @@ class BeirDataset:
         """Judgements with a positive gain, over all queries."""
         return sum(1 for judged in self.qrels.values() for gain in judged.values() if gain > 0)
 
+    def corpus_size(self) -> int:
+        """Documents in the corpus file (non-empty lines), for progress totals."""
+        with _open(self.corpus_path) as handle:
+            return sum(1 for line in handle if line.strip())
+
     def iter_corpus(self) -> Iterator[JSONObject]:
         """Corpus documents in file order (``_id`` as a string, ``title``/``text`` default "")."""
         for where, doc in _read_jsonl(self.corpus_path):

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from processors.config.ingest_body import IngestPipelineSpec
     from processors.config.search_body import SearchPipelineSpec
     from processors.indexing.runner import IndexReport
+    from processors.models.tokenization import TokenStats
     from processors.pipeline.ingest import IngestPipeline
     from processors.pipeline.search import SearchPipeline
 
@@ -190,6 +191,7 @@ def index_corpus(
     reindex: bool,
     embedded: bool,
     on_batch: Callable[[IndexReport], None] | None = None,
+    token_stats: Callable[[], TokenStats] | None = None,
 ) -> IndexReport:
     """Make ``index`` hold ``corpus`` as indexed by ``pipeline``.
 
@@ -197,7 +199,9 @@ def index_corpus(
     from ``mapping`` and an existing one is reused: its recorded fingerprint must match the
     pipeline's (else :class:`~processors.errors.FingerprintMismatchError`), and documents whose
     content hash is already stored are skipped without inference, so only missing or changed
-    ones are indexed.
+    ones are indexed. Documents stored without a content hash (an index filled by
+    ``neuralpipe index bulk``) are trusted when the fingerprint matches: not embedded again.
+    ``token_stats`` (the model store's) fills the report's ``tokens`` and ``truncated``.
     """
     from processors.opensearch.bulk import BulkIndexer, RunControl
     from processors.opensearch.indices import create_index, delete_index
@@ -212,6 +216,7 @@ def index_corpus(
         create_index(client, index, mapping, embedded=embedded)
     indexer = BulkIndexer(
         client, index, pipeline, fingerprint=fingerprint,
-        control=RunControl(skip_unchanged=True), on_batch=on_batch,
+        control=RunControl(skip_unchanged=True, trust_unhashed=True), on_batch=on_batch,
+        token_stats=token_stats,
     )  # fmt: skip
     return indexer.index_files([corpus])

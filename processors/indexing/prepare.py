@@ -23,6 +23,8 @@ from processors.indexing.records import SourceRecord
 from processors.pipeline.ingest import IngestPipeline
 
 JSONObject = dict[str, Any]
+UNHASHED = "*"
+"""A known hash meaning "present, indexed without a content hash, and to be trusted"."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def prepare_batch(
         pipeline: The ingest pipeline, or None to index sources as they are.
         index: Target index name.
         hash_field: Source field that stores each document's content hash (``--skip-unchanged``).
-        known_hashes: ``id -> hash`` already in the index; equal hashes are skipped unchanged.
+        known_hashes: ``id -> hash`` already in the index; equal hashes are skipped unchanged,
+            and so are ids whose known hash is :data:`UNHASHED`.
         fingerprint: The pipeline fingerprint digest, part of every content hash.
     """
     started = time.monotonic()
@@ -91,7 +94,7 @@ def prepare_batch(
             continue
         source = _source_of(rec.doc)
         digest = content_hash(source, fingerprint) if hash_field else ""
-        if known_hashes is not None and known_hashes.get(rec.doc_id) == digest:
+        if known_hashes is not None and known_hashes.get(rec.doc_id) in (digest, UNHASHED):
             batch.unchanged += 1
             continue
         todo.append((rec, source, digest))

@@ -2,8 +2,10 @@
 
 The maximum length comes from the ``truncation`` block of ``tokenizer.json``; when that is absent,
 from ``model_config.model_max_length``; else 512 with a logged warning (reference §10.3). Every
-text that loses tokens is counted, and ``truncation`` decides what happens then: ``warn`` (log),
-``fail`` (raise :class:`~processors.errors.ModelError`) or ``silent``.
+text that loses tokens is counted, and ``truncation`` decides what happens then: ``warn`` (log a
+warning per batch), ``count`` (log at INFO only: the caller reports the total once, as
+``neuralpipe index bulk`` and ``eval`` do), ``fail`` (raise :class:`~processors.errors.ModelError`)
+or ``silent``.
 
 Example:
     >>> tok = TextTokenizer.from_file("tokenizer.json")  # doctest: +SKIP
@@ -28,7 +30,7 @@ from processors.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-TruncationMode = Literal["warn", "fail", "silent"]
+TruncationMode = Literal["warn", "count", "fail", "silent"]
 DEFAULT_MAX_LENGTH = 512
 IntArray = npt.NDArray[np.int64]
 
@@ -127,7 +129,8 @@ class TextTokenizer:
     Args:
         spec: The parsed ``tokenizer.json``.
         model_max_length: ``model_config.model_max_length``, used when tokenizer.json has none.
-        truncation: ``warn`` | ``fail`` | ``silent`` when a text is longer than ``max_length``.
+        truncation: ``warn`` | ``count`` | ``fail`` | ``silent`` when a text is longer than
+            ``max_length``.
 
     Example:
         >>> TextTokenizer.from_file(Path("tokenizer.json"), truncation="fail")  # doctest: +SKIP
@@ -231,6 +234,8 @@ class TextTokenizer:
             raise ModelError(msg.replace("were truncated", "truncation is set to fail"))
         if self.truncation == "warn":
             log.warning(msg)
+        elif self.truncation == "count":
+            log.info(msg)
 
     def pad(self, encs: Sequence[Any], lost: Sequence[int] = ()) -> Encoded:
         """Pad encodings to the longest into int64 arrays."""

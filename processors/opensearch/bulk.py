@@ -25,7 +25,7 @@ from typing import Any
 
 from processors.indexing.checkpoint import Checkpoint, default_checkpoint_path, run_key
 from processors.indexing.fingerprint import check_index_fingerprint
-from processors.indexing.prepare import PreparedBatch, prepare_batch
+from processors.indexing.prepare import UNHASHED, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, read_records, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport, run_bulk
 from processors.models.tokenization import TokenStats
@@ -45,6 +45,10 @@ class RunControl:
         resume: Continue from the checkpoint of the same run, when there is one.
         skip_unchanged: Skip documents whose content hash equals the one in the index.
         force: Overwrite a different fingerprint recorded in the index's ``_meta``.
+        trust_unhashed: With ``skip_unchanged``, a document already in the index without a
+            content hash (written by a run without ``skip_unchanged``) counts as unchanged when
+            the index's recorded fingerprint matches the pipeline's: it is not embedded and
+            written again (which would also leave deleted documents that shift BM25 statistics).
     """
 
     checkpoint: Path | None = None
@@ -52,6 +56,7 @@ class RunControl:
     resume: bool = False
     skip_unchanged: bool = False
     force: bool = False
+    trust_unhashed: bool = False
 
 
 class BulkIndexer:
@@ -77,14 +82,16 @@ class BulkIndexer:
         self.control = control or RunControl()
         self.token_stats = token_stats
         self.on_batch = on_batch
+        self._fingerprint_matched = False
 
     def index_files(self, paths: list[Path]) -> IndexReport:
         """Run over ``paths`` (JSONL/CSV, .gz, ``-`` for stdin); refresh; return the report."""
         started = time.monotonic()
         report = IndexReport(fingerprint=self.fingerprint["digest"])
-        check_index_fingerprint(
+        found = check_index_fingerprint(
             self.client, self.index_name, self.fingerprint, force=self.control.force
         )
+        self._fingerprint_matched = found == "matched"
         cp_path, cp, resumed = self._checkpoint(paths)
         if cp is not None:
             report.resumed_from = cp.settled
@@ -147,8 +154,9 @@ class BulkIndexer:
         found = self.client.mget(
             index=self.index_name, body={"ids": ids}, params={"_source_includes": HASH_FIELD}
         )
-        return {d["_id"]: d["_source"].get(HASH_FIELD, "") for d in found["docs"]
-                if d.get("found")}  # fmt: skip
+        trust = self.control.trust_unhashed and self._fingerprint_matched
+        return {d["_id"]: d["_source"].get(HASH_FIELD) or (UNHASHED if trust else "")
+                for d in found["docs"] if d.get("found")}  # fmt: skip
 
     def _progress(self, before: TokenStats) -> Callable[[IndexReport], None]:
         def update(report: IndexReport) -> None:

@@ -41,6 +41,64 @@ def load_mapping(path: Path) -> JSONObject:
     return body
 
 
+def shipped_mappings() -> list[str]:
+    """Names of the index bodies shipped in the project's ``mappings/`` (without ``.json``)."""
+    from processors.settings import project_dir
+
+    return sorted(p.stem for p in (project_dir() / "mappings").glob("*.json"))
+
+
+def resolve_mapping(value: str | Path) -> Path:
+    """An index body file: ``value`` as a path when it exists, else a shipped mapping by name.
+
+    ``combined``, ``combined.json`` and ``mappings/combined.json`` all name the project's
+    ``mappings/combined.json``, whatever the current directory.
+
+    Example:
+        >>> resolve_mapping("combined-english").name
+        'combined-english.json'
+    """
+    from processors.settings import project_dir
+
+    given = Path(value)
+    if given.is_file():
+        return given
+    folder = project_dir() / "mappings"
+    for candidate in (folder / given.name, folder / f"{given.name}.json"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"mapping {str(value)!r}: no such file, and not a shipped mapping "
+        f"(shipped: {', '.join(shipped_mappings())})"
+    )
+
+
+def with_bm25(body: JSONObject, *, k1: float | None = None, b: float | None = None) -> JSONObject:
+    """``body`` with the default similarity's BM25 ``k1`` / ``b`` set (unchanged when both are
+    None). The similarity is static: it takes effect when the index is created.
+
+    Example:
+        >>> with_bm25({"settings": {}}, k1=0.9, b=0.4)["settings"]["index"]["similarity"]
+        {'default': {'type': 'BM25', 'k1': 0.9, 'b': 0.4}}
+    """
+    if k1 is None and b is None:
+        return body
+    body = json.loads(json.dumps(body))
+    settings = body.setdefault("settings", {})
+    if "index.similarity.default.k1" in settings or "index.similarity.default.b" in settings:
+        raise ConfigError("give BM25 k1/b either in the mapping (flat keys) or as options")
+    index_settings = settings.setdefault("index", {})
+    default = index_settings.setdefault("similarity", {}).setdefault("default", {})
+    default.setdefault("type", "BM25")
+    if default["type"] != "BM25":
+        raise ConfigError(f"the mapping's default similarity is {default['type']!r}, not BM25")
+    if k1 is not None:
+        default["k1"] = k1
+    if b is not None:
+        default["b"] = b
+    return body
+
+
 def knn_fields(body: JSONObject) -> dict[str, JSONObject]:
     """``{dotted field path: field mapping}`` of every ``knn_vector`` field in the body."""
     return {

@@ -35,7 +35,7 @@ from processors.proxy.query_cache import QueryModels
 from processors.proxy.routes import passthrough, routes
 from processors.proxy.state import ProxyState, chained
 from processors.proxy.upstream import Upstream
-from processors.settings import Settings, default_home
+from processors.settings import Settings, default_home, default_pipelines_dir
 
 logger = logging.getLogger(__name__)
 ModelFor = Callable[[str], Any]
@@ -66,7 +66,7 @@ class ProxySettings:
     password: str | None = None
     verify_certs: bool = True
     ca_certs: Path | None = None
-    pipelines_dir: Path | None = Path("pipelines")
+    pipelines_dir: Path | None = field(default_factory=default_pipelines_dir)
     """``ingest/``, ``search/`` and ``models/`` bodies read at start."""
     home: Path = field(default_factory=default_home)
     """Model zips (``home/models``) and the registry's cache."""
@@ -148,7 +148,7 @@ def default_models(settings: ProxySettings) -> ModelFor:
     """``model_id -> model`` over ``<pipelines_dir>/models/<id>.yaml`` and ``home/models``."""
     from processors.models.store import ModelStore, yaml_resolver
 
-    yaml_dir = (settings.pipelines_dir or Path("pipelines")) / "models"
+    yaml_dir = (settings.pipelines_dir or default_pipelines_dir()) / "models"
     options = {} if settings.model_threads is None else {"threads": settings.model_threads}
     return ModelStore(yaml_resolver(yaml_dir, settings.home / "models"), **options).get
 

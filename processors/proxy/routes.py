@@ -18,6 +18,7 @@ from processors.proxy import (
     ml_routes,
     pipeline_routes,
     search_routes,
+    workbench_routes,
 )
 from processors.proxy.errors import guarded
 from processors.proxy.state import state_of
@@ -80,6 +81,7 @@ def _query_body_routes() -> list[BaseRoute]:
 def routes() -> list[BaseRoute]:
     """Every route of the proxy, in matching order."""
     return [
+        *workbench_routes.routes(),
         *ml_routes.routes(),
         *_pipelines("/_ingest/pipeline", simulate=True),
         *_pipelines("/_search/pipeline", simulate=False),

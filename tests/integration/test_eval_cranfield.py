@@ -149,10 +149,13 @@ def test_eval_cli_indexes_once_scores_each_way_and_draws_the_chart(
     again = CliRunner().invoke(cli, table_args, env=env)
     assert again.exit_code == 0, again.output
     assert f"index {index_name}: 0 indexed, 150 unchanged" in again.stderr
-    assert again.stdout.splitlines()[1].split()[:4] == ["way", "nDCG@10", "recall@100", "MRR@10"]
-    table = {line.split()[0]: line.split()[1:4] for line in again.stdout.splitlines()[2:]}
+    header = again.stdout.splitlines()[1].split()
+    assert header[:7] == ["way", "nDCG@10", "p", "recall@100", "p", "MRR@10", "p"]
+    rows = again.stdout.splitlines()[2:-1]  # the last line explains the p-values
+    table = {line.split()[0]: [v.rstrip("†") for v in line.split()[1:7:2]] for line in rows}
     assert table["neural"] == [f"{result['ways']['neural'][m]:.4f}"
                                for m in ("nDCG@10", "recall@100", "MRR@10")]  # fmt: skip
+    assert again.stdout.splitlines()[-1].startswith("p: paired randomization test")
 
     other = ["--ingest-pipeline", "demo-embed", *args[args.index("--mapping") :]]
     mismatch = CliRunner().invoke(cli, [*args[: args.index("--ingest-pipeline")], *other], env=env)

@@ -109,3 +109,23 @@ def test_check_texts(texts: object, message: str) -> None:
 
 def test_empty_text_is_model_input_as_in_ml_commons() -> None:
     assert check_texts(["ok", ""]) == ["ok", ""]
+
+
+def test_truncation_count_logs_details_only_at_info(
+    tokenizer_json: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from processors.cli.bulk_cmd import store_truncation, truncation_note
+
+    tok = TextTokenizer(_spec(tokenizer_json, 4), truncation="count")
+    with caplog.at_level(logging.WARNING):
+        tok.encode(["hello high world"])
+    assert "exceed" not in caplog.text and tok.stats.truncated == 1
+    with caplog.at_level(logging.INFO):
+        tok.encode(["hello high world"])
+    assert "1 of 1 texts exceed max_length 4" in caplog.text  # what -v shows
+    assert store_truncation("warn") == "count" and store_truncation("fail") == "fail"
+    assert truncation_note(2, "warn") == (
+        "warning: 2 text(s) exceeded the model's max length and were truncated "
+        "(each batch's details with -v; --truncation fail to refuse them)"
+    )
+    assert truncation_note(0, "warn") is None and truncation_note(2, "silent") is None

@@ -230,7 +230,10 @@ def test_search_cli_usage_and_show_request(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["search", "--help"]).exit_code == 0
     neither = runner.invoke(cli, ["search", "--index", "i"])
-    assert neither.exit_code == 2 and "exactly one of --query-text and --body" in neither.output
+    assert (
+        neither.exit_code == 2
+        and "exactly one of --query-text, --body and --queries" in neither.output
+    )
     body = tmp_path / "q.yaml"
     body.write_text(yaml.safe_dump({"query": {"neural_sparse": {"s": {"query_tokens": {"a": 2}}}}}))
     (tmp_path / "search").mkdir()
