@@ -66,9 +66,13 @@ def stored_ids(client: Any, index: str) -> list[str]:
 def ledger(
     client: Any, index: str, docs: list[dict[str, Any]], dead: Path | None = None
 ) -> dict[str, int]:
-    """sent / indexed / dead-lettered / lost / duplicated for ``docs`` (all valid)."""
-    ids = stored_ids(client, index)
+    """sent / indexed / dead-lettered / lost / duplicated for ``docs`` (all valid).
+
+    ``duplicated`` counts documents in the index beyond the expected ones (ids are unique in an
+    index, so a duplicate can only show up as an extra document under another id).
+    """
+    ids = set(stored_ids(client, index))
     expected = {expected_id(d) for d in docs}
     dead_count = len(dead.read_text().splitlines()) if dead is not None and dead.exists() else 0
-    return {"sent": len(docs), "indexed": len(set(ids) & expected), "dead": dead_count,
-            "lost": len(expected - set(ids)), "duplicated": len(ids) - len(set(ids))}  # fmt: skip
+    return {"sent": len(docs), "indexed": len(ids & expected), "dead": dead_count,
+            "lost": len(expected - ids), "duplicated": len(ids - expected)}  # fmt: skip
