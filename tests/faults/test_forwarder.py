@@ -73,10 +73,15 @@ def test_mixed_pipeline_waits_out_an_outage_that_hits_simulate(
     proxy.fail_simulate, proxy.item_429 = [503, 429], 3
     proxy.start()
     proxied = make_client(Settings(opensearch_url=proxy.url))
+
+    def arm_outage(report: IndexReport) -> None:
+        if report.settled >= 300 and not proxy.simulate_outages:
+            proxy.outage_on_simulate = 8.0  # the next _simulate call finds the node gone
+
     report = make_indexer(proxied, index_name, body=MIXED, dead_letter=dead,
-                          on_batch=outage_at(proxy, 3, 8.0)).index_files([corpus])  # fmt: skip
+                          on_batch=arm_outage).index_files([corpus])  # fmt: skip
     proxy.stop()
-    assert proxy.injected == 2 and proxy.items_refused > 0
+    assert proxy.injected == 2 and proxy.items_refused > 0 and proxy.simulate_outages == 1
     assert (report.ok, report.failed) == (1200, 0)
     found = ledger(client, index_name, docs, dead)
     assert found == {"sent": 1200, "indexed": 1200, **CLEAN}, found

@@ -5,7 +5,8 @@ does, and injected statuses come back as the node's own would (same JSON error s
 Faults, each for the next N calls: ``fail_bulk`` / ``fail_simulate`` (whole-request statuses),
 ``item_429`` (every other ``_bulk`` item answered 429 and not passed on, the others indexed),
 ``reset_bulk`` (the request reaches the node, then the connection is reset without an
-answer). ``authorizations`` records the ``Authorization`` header of every request (or None).
+answer); ``outage_on_simulate`` seconds: the next ``_simulate`` call is reset and the
+forwarder stays down that long. ``authorizations`` records the ``Authorization`` header of every request (or None).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FaultProxy:
         self.fail_simulate: list[int] = []
         self.item_429 = 0
         self.reset_bulk = 0
+        self.outage_on_simulate = 0.0
+        self.simulate_outages = 0
         self.bulk_calls = 0
         self.injected = 0
         self.items_refused = 0
@@ -56,6 +59,9 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 proxy.authorizations.append(self.headers.get("Authorization"))
+                if "_simulate" in self.path and proxy._outage_now():
+                    self._reset()
+                    return
                 status = proxy._injected_status(self.path)
                 refused: list[int] = []
                 if status is None and "_bulk" in self.path and body and proxy._take("item_429"):
@@ -81,10 +87,8 @@ class FaultProxy:
                 data = answer.read()
                 if "_bulk" in self.path and proxy._take("reset_bulk"):
                     proxy.resets += 1  # the node has the documents; the client hears nothing
-                    linger = struct.pack("ii", 1, 0)
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                    self.close_connection = True
                     conn.close()
+                    self._reset()
                     return
                 if refused:
                     data = _merge_refused(data, refused)
@@ -96,6 +100,11 @@ class FaultProxy:
                 self.end_headers()
                 self.wfile.write(data)
                 conn.close()
+
+            def _reset(self) -> None:
+                linger = struct.pack("ii", 1, 0)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.close_connection = True
 
             def _answer(self, status: int, payload: bytes) -> None:
                 self.send_response(status)
@@ -116,6 +125,16 @@ class FaultProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def _outage_now(self) -> bool:
+        with self._lock:
+            seconds, self.outage_on_simulate = self.outage_on_simulate, 0.0
+        if seconds <= 0:
+            return False
+        self.simulate_outages += 1
+        threading.Thread(target=self.stop, daemon=True).start()
+        threading.Timer(seconds, self.start).start()
+        return True
 
     def _take(self, fault: str) -> bool:
         with self._lock:
