@@ -6,8 +6,9 @@ OpenSearch does (``if``, ``ignore_failure``, ``on_failure`` included). neuralpip
 run in Python between those segments. A failed document stops there and is reported; the
 others go on. A pipeline the node refuses (``_simulate`` answers 400, e.g. a script in a
 language it does not have) fails every document with the node's own error. With
-``retry_for`` > 0 an unreachable or overloaded node (connection refused, 429, 502-504) is
-waited for with back-off up to that many seconds (as the bulk sender waits), then
+``retry_for`` > 0 an unreachable or overloaded node (connection refused, 429, 502-504, for
+``_simulate`` or a chunker's ``_analyze``) is waited for with back-off up to that many seconds
+(as the bulk sender waits), the batch run again from its inputs, then
 :class:`~processors.errors.ClusterUnavailableError`; setting ``stop`` ends the wait at once.
 
 Example:
@@ -93,7 +94,29 @@ class IngestPipeline:
         self._on_failure = pipeline_on_failure(spec, self._segments)
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
-        """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""
+        """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional).
+
+        A node that is down or overloaded (for ``_simulate`` or ``_analyze``) is waited for, and
+        the batch run again from its inputs, for up to ``retry_for`` seconds.
+        """
+        deadline, backoff = time.monotonic() + self.retry_for, 1.0
+        while True:
+            try:
+                return self._run_once(docs)
+            except TransportError as exc:
+                down = isinstance(exc, OSConnectionError) or exc.status_code in WAIT_STATUSES
+                if not down or self.retry_for <= 0:
+                    raise
+                if time.monotonic() + backoff > deadline or self.stop.is_set():
+                    raise ClusterUnavailableError(
+                        f"the cluster did not run the pipeline's node steps for "
+                        f"{self.retry_for:.0f} s ({exc.__class__.__name__}); everything "
+                        "acknowledged so far is checkpointed: run again with --resume"
+                    ) from exc
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 15.0)
+
+    def _run_once(self, docs: list[JSONObject]) -> list[DocResult]:
         results = [
             DocResult(d.get("_id"), copy.deepcopy(d["_source"]), index=d.get("_index"))
             for d in docs
@@ -135,7 +158,9 @@ class IngestPipeline:
             ],
         }
         try:
-            answer = self._simulate(body)
+            answer = self.client.transport.perform_request(
+                "POST", "/_ingest/pipeline/_simulate", body=body
+            )
         except TransportError as exc:
             if not isinstance(exc.status_code, int) or exc.status_code != 400:
                 raise
@@ -154,26 +179,6 @@ class IngestPipeline:
                 result.error_type = error.get("type")
             else:
                 result.source = item["doc"]["_source"]
-
-    def _simulate(self, body: JSONObject) -> Any:
-        deadline, backoff = time.monotonic() + self.retry_for, 1.0
-        while True:
-            try:
-                return self.client.transport.perform_request(
-                    "POST", "/_ingest/pipeline/_simulate", body=body
-                )
-            except TransportError as exc:
-                down = isinstance(exc, OSConnectionError) or exc.status_code in WAIT_STATUSES
-                if not down or self.retry_for <= 0:
-                    raise
-                if time.monotonic() + backoff > deadline or self.stop.is_set():
-                    raise ClusterUnavailableError(
-                        f"the cluster did not run the pipeline's core processors for "
-                        f"{self.retry_for:.0f} s ({exc.__class__.__name__}); everything "
-                        "acknowledged so far is checkpointed: run again with --resume"
-                    ) from exc
-                self.stop.wait(backoff)
-                backoff = min(backoff * 2, 15.0)
 
 
 def _segments(steps: tuple[Step, ...], encoders: EncoderFor, client: Any) -> list[Any]:
