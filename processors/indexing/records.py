@@ -96,7 +96,7 @@ def read_records(
     paths: list[Path], *, skip: int = 0, id_field: str | None = None
 ) -> Iterator[SourceRecord]:
     """Records of all files in order; the first ``skip`` are counted but not yielded."""
-    seen: set[bytes] = set()  # 8-byte digests of the ids so far: duplicates are reported
+    seen: set[int] = set()  # 64-bit digests of the ids so far (~50 bytes each): duplicates
     seq = 0
     for location, doc in read_documents(paths):
         doc_id, duplicate = "", False
@@ -106,7 +106,8 @@ def read_records(
             except ValueError as exc:
                 doc = BadLine(str(exc), doc)
             else:
-                digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+                raw = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+                digest = int.from_bytes(raw, "little")
                 duplicate = digest in seen
                 seen.add(digest)
         if seq >= skip:
