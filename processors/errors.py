@@ -21,7 +21,7 @@ Every error the library raises on purpose derives from :class:`NeuralpipeError`:
     │   └── ModelMemoryError            # the model would not fit in memory (with the numbers)
     ├── IndexingError                   # a bulk run could not go on
     │   ├── CheckpointError             # --resume with a checkpoint of other inputs, unreadable
-    │   └── ClusterUnavailableError     # the node stayed unreachable; progress is checkpointed
+    │   └── ClusterUnavailableError     # node unreachable or overloaded too long; checkpointed
     └── ProcessorRuntimeError           # one document failed in one processor
 
 The CLI maps ``ConfigError`` to exit code 2 and every other ``NeuralpipeError`` to exit code 1.
@@ -170,7 +170,7 @@ class CheckpointError(IndexingError):
 
 
 class ClusterUnavailableError(IndexingError):
-    """The cluster stayed unreachable past the retry window; resume with ``--resume``."""
+    """The cluster stayed unreachable or overloaded past the retry window; ``--resume`` later."""
 
 
 class ProcessorRuntimeError(NeuralpipeError):

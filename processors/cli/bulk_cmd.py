@@ -44,9 +44,12 @@ def _count_lines(files: tuple[Path, ...]) -> int | None:
     return total
 
 
+INPUT_FILE = click.Path(path_type=Path, allow_dash=True, exists=True, dir_okay=False)
+
+
 @click.command()
 @click.argument("name")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
+@click.argument("files", nargs=-1, required=True, type=INPUT_FILE)
 @click.option("--pipeline", "pipeline_ref",
               help="Ingest pipeline: a file, or an id in pipelines/ingest/. "
                    "Default: the index's index.default_pipeline.")  # fmt: skip
@@ -59,6 +62,9 @@ def _count_lines(files: tuple[Path, ...]) -> int | None:
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Checkpoint file (default: under NEURALPIPE_HOME/checkpoints).")  # fmt: skip
 @click.option("--resume", is_flag=True, help="Continue the interrupted run of the same inputs.")
+@click.option("--id-field",
+              help="Field whose value is the id of documents without _id "
+                   "(default: a hash of the document's content).")  # fmt: skip
 @click.option("--skip-unchanged", is_flag=True,
               help="Skip documents whose content hash equals the stored one.")  # fmt: skip
 @click.option("--force", is_flag=True,
@@ -70,8 +76,8 @@ def _count_lines(files: tuple[Path, ...]) -> int | None:
 @click.pass_obj
 def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
          batch_size: int, token_budget: int, dead_letter: Path | None, checkpoint: Path | None,
-         resume: bool, skip_unchanged: bool, force: bool, truncation: str,
-         progress: bool) -> None:  # fmt: skip
+         resume: bool, id_field: str | None, skip_unchanged: bool, force: bool,
+         truncation: str, progress: bool) -> None:  # fmt: skip
     """Index FILES (JSONL or CSV, .gz ok, - for stdin) into NAME through a pipeline."""
     from processors.indexing.fingerprint import pipeline_fingerprint
     from processors.indexing.runner import IndexingOptions
@@ -94,7 +100,7 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     fingerprint = pipeline_fingerprint(spec, describe=store.registration, truncation=truncation)
     options = IndexingOptions(chunk_docs=batch_size, token_budget=token_budget)
     control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,
-                         skip_unchanged=skip_unchanged, force=force)  # fmt: skip
+                         skip_unchanged=skip_unchanged, force=force, id_field=id_field)  # fmt: skip
     bar = _progress_bar(files) if progress else None
     indexer = BulkIndexer(client, name, pipeline, fingerprint=fingerprint, options=options,
                           dead_letter=dead_letter, control=control, token_stats=store.token_stats,
@@ -108,6 +114,9 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     note = truncation_note(report.truncated, truncation)
     if note:
         click.echo(note, err=True)
+    if report.duplicates:
+        click.echo(f"warning: {report.duplicates} document(s) repeat an earlier id and replaced "
+                   f"it, e.g. {report.first_duplicates[0]}", err=True)  # fmt: skip
     if report.failed:
         where = f"; see {dead_letter}" if dead_letter else ""
         raise click.ClickException(f"{report.failed} document(s) failed{where}")

@@ -1,6 +1,7 @@
 """``neuralpipe``: the click group, lazy subcommands and the error-to-exit-code boundary.
 
-Exit codes: 0 ok, 1 runtime error (node, model, cluster), 2 usage or configuration error.
+Exit codes: 0 ok, 1 runtime error (node, model, cluster, a file that cannot be read), 2 usage
+or configuration error, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 from processors.errors import ConfigError, NeuralpipeError
 from processors.settings import Settings
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 _SUBCOMMANDS = {
     "opensearch": ("processors.cli.opensearch_cmds", "opensearch"),
     "index": ("processors.cli.index_cmds", "index"),
@@ -46,6 +48,11 @@ class LazyGroup(click.Group):
             raise click.UsageError(str(exc), ctx) from exc
         except NeuralpipeError as exc:
             raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            click.echo("interrupted; what was acknowledged is checkpointed (--resume)", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
         except Exception as exc:
             if type(exc).__module__.startswith("opensearchpy"):
                 raise click.ClickException(f"OpenSearch: {exc}") from exc
@@ -60,8 +67,16 @@ class LazyGroup(click.Group):
     "--username", envvar="NEURALPIPE_OPENSEARCH_USERNAME", help="Basic auth user for --url."
 )
 @click.option(
-    "--password", envvar="NEURALPIPE_OPENSEARCH_PASSWORD", help="Basic auth password for --url."
+    "--password",
+    envvar="NEURALPIPE_OPENSEARCH_PASSWORD",
+    help="Basic auth password for --url (on the command line `ps` shows it: prefer the "
+    "environment variable NEURALPIPE_OPENSEARCH_PASSWORD or --password-file).",
 )
+@click.option(
+    "--password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    envvar="NEURALPIPE_OPENSEARCH_PASSWORD_FILE",
+    help="Read the password from this file (first line), so it is not on the command line.",
+)  # fmt: skip
 @click.option(
     "--verify-certs/--no-verify-certs", default=True, envvar="NEURALPIPE_OPENSEARCH_VERIFY_CERTS",
     help="Verify TLS certificates of --url.",
@@ -91,6 +106,11 @@ def cli(ctx: click.Context, /, verbose: int, **options: Any) -> None:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if options["password_file"] is not None:
+        if options["password"] is not None:
+            raise click.UsageError("give --password or --password-file, not both", ctx)
+        lines = options["password_file"].read_text(encoding="utf-8").splitlines()
+        options["password"] = lines[0] if lines else ""
     overrides = {
         "opensearch_url": options["url"],
         "opensearch_username": options["username"],

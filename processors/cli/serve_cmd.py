@@ -50,12 +50,16 @@ from processors.settings import Settings
               default="info", show_default=True, help="uvicorn's log level.")  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log every request (uvicorn's access log; costs CPU per request).")  # fmt: skip
+@click.option("--lend-identity", is_flag=True,
+              help="Send --username/--password upstream for client requests that carry no "
+                   "Authorization: anyone who reaches the proxy gets those rights. Default: "
+                   "the client's own credentials, or none.")  # fmt: skip
 @click.pass_obj
 def serve(
     settings: Settings, port: int, host: str, upstream: str | None, pipelines_dir: Path | None,
     max_body_mb: int, query_cache: int, micro_batch: bool, ml_index_prefix: str, warm: bool,
     log_level: str, access_log: bool, inference_slots: int | None, max_batch: int,
-    model_threads: int,
+    model_threads: int, lend_identity: bool,
 ) -> None:  # fmt: skip
     """Serve OpenSearch's REST API with neural-search and ml-commons behind it."""
     try:
@@ -76,6 +80,7 @@ def serve(
         settings, target, max_body_bytes=max_body_mb * 1024 * 1024,
         query_cache_size=query_cache, micro_batch=micro_batch, ml_index_prefix=ml_index_prefix,
         warm_models=warm, max_batch=max_batch, model_threads=model_threads or None,
+        lend_identity=lend_identity,
         **({} if inference_slots is None else {"inference_slots": inference_slots}),
     )  # fmt: skip
     app = create_app(proxy)

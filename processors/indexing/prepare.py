@@ -52,6 +52,7 @@ class PreparedBatch:
     failures: list[Failure] = field(default_factory=list)
     dropped: int = 0
     unchanged: int = 0
+    duplicates: list[str] = field(default_factory=list)  # "location: id" of repeated ids
     seconds: float = 0.0
 
 
@@ -92,6 +93,8 @@ def prepare_batch(
         if not isinstance(rec.doc, dict):
             batch.failures.append(Failure(rec.location, None, str(rec.doc), rec.doc.raw))
             continue
+        if rec.duplicate:
+            batch.duplicates.append(f"{rec.location}: _id {rec.doc_id!r}")
         source = _source_of(rec.doc)
         digest = content_hash(source, fingerprint) if hash_field else ""
         if known_hashes is not None and known_hashes.get(rec.doc_id) in (digest, UNHASHED):

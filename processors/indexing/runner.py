@@ -2,10 +2,11 @@
 
 Batches flow through a bounded queue, so model inference of batch *n + 1* overlaps the bulk
 request of batch *n* (onnxruntime releases the GIL) and memory stays bounded however long the
-input is. The sender uses opensearch-py's ``streaming_bulk`` (chunks split by count and bytes,
-429 items retried with backoff); when the node itself is unreachable or answers 502/503/504 the
-whole batch is sent again with exponential backoff, up to ``retry_for`` seconds, after which the
-run stops with :class:`~processors.errors.ClusterUnavailableError` and its checkpoint intact.
+input is. The sender (:mod:`processors.indexing.sender`) retries back-pressure and outages for
+up to ``retry_for`` seconds without progress, then the run stops with
+:class:`~processors.errors.ClusterUnavailableError` and its checkpoint intact. Whatever ends
+the run (an error, Ctrl-C), the preparing thread is stopped and joined before it returns, so no
+model call is left running while the interpreter exits.
 
 Example:
     >>> report = run_bulk(client, "docs", batches, options=IndexingOptions())  # doctest: +SKIP
@@ -13,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -22,16 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from opensearchpy import helpers
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
-
-from processors.errors import ClusterUnavailableError
 from processors.indexing.checkpoint import Checkpoint
 from processors.indexing.prepare import Failure, PreparedBatch
+from processors.indexing.sender import send_actions
 
 JSONObject = dict[str, Any]
-RETRY_STATUSES = (429, 502, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,6 @@ class IndexingOptions:
     max_chunk_bytes: int = 10 * 1024 * 1024
     token_budget: int = 32768
     max_batch_docs: int = 512
-    max_retries: int = 5
     retry_for: float = 120.0
     queue_depth: int = 2
 
@@ -58,9 +54,11 @@ class IndexReport:
     tokens: int = 0
     truncated: int = 0
     resumed_from: int = 0
+    duplicates: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("prepare", "bulk", "wait", "refresh", "total"), 0.0))  # fmt: skip
     first_errors: list[str] = field(default_factory=list)
+    first_duplicates: list[str] = field(default_factory=list)
     fingerprint: str = ""
 
     @property
@@ -69,13 +67,14 @@ class IndexReport:
 
     def counts(self) -> dict[str, int]:
         return {"ok": self.ok, "failed": self.failed, "dropped": self.dropped,
-                "unchanged": self.unchanged}  # fmt: skip
+                "unchanged": self.unchanged, "duplicates": self.duplicates}  # fmt: skip
 
     def as_dict(self) -> JSONObject:
         return {**self.counts(), "tokens": self.tokens, "truncated": self.truncated,
                 "resumed_from": self.resumed_from, "fingerprint": self.fingerprint,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "first_errors": self.first_errors}  # fmt: skip
+                "first_errors": self.first_errors,
+                "first_duplicates": self.first_duplicates}  # fmt: skip
 
 
 class DeadLetter:
@@ -111,11 +110,13 @@ class DeadLetter:
 class _Producer(threading.Thread):
     """Runs ``batches`` (a lazy iterator of prepared batches) ahead into a bounded queue."""
 
-    def __init__(self, batches: Iterator[PreparedBatch], depth: int) -> None:
+    def __init__(
+        self, batches: Iterator[PreparedBatch], depth: int, stop: threading.Event | None = None
+    ) -> None:
         super().__init__(name="neuralpipe-prepare", daemon=True)
         self.batches = batches
         self.out: queue.Queue[PreparedBatch | BaseException | None] = queue.Queue(depth)
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
 
     def _put(self, item: PreparedBatch | BaseException | None) -> bool:
         while not self.stop.is_set():
@@ -134,6 +135,21 @@ class _Producer(threading.Thread):
             self._put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
+        finally:
+            close = getattr(self.batches, "close", None)
+            if close is not None:
+                close()
+
+    def shut(self, timeout: float = 300.0) -> None:
+        """Stop after the batch in hand and wait for the thread to end."""
+        self.stop.set()
+        while self.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.out.get_nowait()  # make room: a blocked put sees the stop sooner
+            self.join(timeout=0.2)
+            timeout -= 0.2
+            if timeout <= 0:
+                break
 
 
 def run_bulk(
@@ -145,9 +161,13 @@ def run_bulk(
     dead: DeadLetter,
     checkpoint: tuple[Path, Checkpoint] | None = None,
     on_batch: Callable[[IndexReport], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> IndexReport:
-    """Consume prepared batches in order: bulk, dead-letter, count, checkpoint."""
-    producer = _Producer(batches, options.queue_depth)
+    """Consume prepared batches in order: bulk, dead-letter, count, checkpoint.
+
+    ``stop`` is set when the run ends for any reason (the preparing side may wait on it).
+    """
+    producer = _Producer(batches, options.queue_depth, stop)
     producer.start()
     try:
         while True:
@@ -171,7 +191,7 @@ def run_bulk(
             if on_batch is not None:
                 on_batch(report)
     finally:
-        producer.stop.set()
+        producer.shut()
     return report
 
 
@@ -183,10 +203,18 @@ def _settle(
         _fail(report, dead, failure)
     report.dropped += batch.dropped
     report.unchanged += batch.unchanged
+    report.duplicates += len(batch.duplicates)
+    room = max(0, 10 - len(report.first_duplicates))
+    report.first_duplicates.extend(
+        f"{where} repeats an earlier document's id; the later one replaces it"
+        for where in batch.duplicates[:room]
+    )
     if not batch.actions:
         return
     started = time.monotonic()
-    for ok, item in _send(client, batch.actions, options):
+    for ok, item in send_actions(client, batch.actions, chunk_docs=options.chunk_docs,
+                                 max_chunk_bytes=options.max_chunk_bytes,
+                                 retry_for=options.retry_for):  # fmt: skip
         info = next(iter(item.values()))
         doc_id = str(info.get("_id"))
         if ok:
@@ -196,30 +224,6 @@ def _settle(
         reason = json.dumps(info.get("error") or info.get("exception"), default=str)
         _fail(report, dead, Failure(location, doc_id, f"node refused: {reason}", original))
     report.seconds["bulk"] += time.monotonic() - started
-
-
-def _send(client: Any, actions: list[JSONObject], options: IndexingOptions) -> list[Any]:
-    deadline, backoff = time.monotonic() + options.retry_for, 1.0
-    while True:
-        try:
-            return list(helpers.streaming_bulk(
-                client, actions, chunk_size=options.chunk_docs,
-                max_chunk_bytes=options.max_chunk_bytes, max_retries=options.max_retries,
-                initial_backoff=1, max_backoff=30, raise_on_error=False,
-                raise_on_exception=True,
-            ))  # fmt: skip
-        except (OSConnectionError, TransportError) as exc:
-            status = getattr(exc, "status_code", None)
-            retryable = isinstance(exc, OSConnectionError) or status in RETRY_STATUSES
-            if not retryable:
-                raise
-            if time.monotonic() + backoff > deadline:
-                raise ClusterUnavailableError(
-                    f"the cluster stayed unavailable for {options.retry_for:.0f} s ({exc}); "
-                    "everything acknowledged so far is checkpointed: run again with --resume"
-                ) from exc
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
 
 
 def _fail(report: IndexReport, dead: DeadLetter, failure: Failure) -> None:

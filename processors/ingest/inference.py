@@ -169,10 +169,11 @@ class InferenceProcessor:
     def run(self, sources: list[JSONObject]) -> list[ProcessorRuntimeError | None]:
         """Process ``sources`` in place; one error (or None) per document, in order.
 
-        Results are those of the plugin's ``batch_size`` sub-batches, but the model is called
-        once for the whole run (its outputs do not depend on batch composition); only when that
-        call fails are the sub-batches retried one by one, so a failure still fails exactly
-        the documents of its own sub-batch.
+        The model is called once for the whole run (its outputs do not depend on batch
+        composition); only when that call fails are the ``batch_size`` sub-batches retried one
+        by one, and the documents of a failed sub-batch one at a time, so a failure fails only
+        the document that causes it (the plugin would fail its whole sub-batch; losing valid
+        neighbours helps nobody).
         """
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
         rows = (self._prepare(sources, row, outcome) for row in range(len(sources)))
@@ -188,9 +189,14 @@ class InferenceProcessor:
             group = [p for p in prepared if start <= p[0] < start + size]
             try:
                 self._infer_and_write(group)
-            except Exception as exc:  # a failed model call fails the whole sub-batch
-                for row, _ in group:
-                    outcome[row] = self._error(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # isolated below to the documents that fail alone
+                for one in group if len(group) > 1 else []:
+                    try:
+                        self._infer_and_write([one])
+                    except Exception as alone:
+                        outcome[one[0]] = self._error(f"{type(alone).__name__}: {alone}")
+                if len(group) == 1:
+                    outcome[group[0][0]] = self._error(f"{type(exc).__name__}: {exc}")
         return outcome
 
     def _prepare(

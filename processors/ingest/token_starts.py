@@ -89,17 +89,18 @@ class NodeAnalyzer:
         if len(texts) > 1:
             try:
                 return _split(texts, self._analyze(texts, index))
-            except opensearchpy.ConnectionError:
-                raise
-            except (opensearchpy.TransportError, ValueError):
+            except opensearchpy.TransportError as exc:
+                if _unavailable(exc):
+                    raise
+            except ValueError:
                 pass  # retried one by one: each text gets its own answer
         out: list[Starts] = []
         for text in texts:
             try:
                 out.append([t["start_offset"] for t in self._analyze(text, index)])
-            except opensearchpy.ConnectionError:
-                raise
             except opensearchpy.TransportError as exc:
+                if _unavailable(exc):
+                    raise
                 out.append(_reason(exc))
         return out
 
@@ -115,6 +116,11 @@ class NodeAnalyzer:
                 self._missing.add(index)  # the plugin then uses the node's default limit
         answer = self.client.indices.analyze(body=body)
         return list(answer["tokens"])
+
+
+def _unavailable(exc: opensearchpy.TransportError) -> bool:
+    """The node is down or overloaded: not the text's fault, the caller waits and retries."""
+    return isinstance(exc, opensearchpy.ConnectionError) or exc.status_code in (429, 502, 503, 504)
 
 
 def _split(texts: list[str], tokens: list[dict[str, Any]]) -> list[Starts]:

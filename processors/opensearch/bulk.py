@@ -3,9 +3,11 @@
 A line that is not a document, fails in the pipeline or is refused by the node goes to the
 dead-letter JSONL with its location, id, reason and original content. Progress is checkpointed
 after every acknowledged batch, so ``resume=True`` continues a run that crashed or was killed
-with no document lost and none duplicated (ids are stable: the document's own ``_id``, else
-one derived from file and line). Before writing, the pipeline's fingerprint is compared with
-the one recorded in the index's ``_meta`` (:mod:`processors.indexing.fingerprint`).
+with no document lost and none duplicated (ids are deterministic: the document's own ``_id``,
+else ``id_field``'s value, else a hash of its content; see :mod:`processors.indexing.records`).
+The index must exist (dynamic mapping would make the pipeline's vectors ``float`` arrays);
+before writing, the pipeline's fingerprint is compared with the one recorded in the index's
+``_meta`` (:mod:`processors.indexing.fingerprint`).
 
 The stages are in :mod:`processors.indexing`: records and token-budget batches, the plain
 per-batch function, the threaded runner, checkpoints.
@@ -23,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processors.indexing.checkpoint import Checkpoint, default_checkpoint_path, run_key
+from processors.errors import ConfigError
+from processors.indexing.checkpoint import (
+    Checkpoint,
+    default_checkpoint_path,
+    input_state,
+    run_key,
+)
 from processors.indexing.fingerprint import check_index_fingerprint
 from processors.indexing.prepare import UNHASHED, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, read_records, token_batches
@@ -49,6 +57,7 @@ class RunControl:
             content hash (written by a run without ``skip_unchanged``) counts as unchanged when
             the index's recorded fingerprint matches the pipeline's: it is not embedded and
             written again (which would also leave deleted documents that shift BM25 statistics).
+        id_field: Top-level field whose value is the id of documents without ``_id``.
     """
 
     checkpoint: Path | None = None
@@ -57,6 +66,7 @@ class RunControl:
     skip_unchanged: bool = False
     force: bool = False
     trust_unhashed: bool = False
+    id_field: str | None = None
 
 
 class BulkIndexer:
@@ -88,6 +98,12 @@ class BulkIndexer:
         """Run over ``paths`` (JSONL/CSV, .gz, ``-`` for stdin); refresh; return the report."""
         started = time.monotonic()
         report = IndexReport(fingerprint=self.fingerprint["digest"])
+        if not self.client.indices.exists(index=self.index_name):
+            raise ConfigError(
+                f"index {self.index_name!r} does not exist: create it with its mapping first "
+                f"(neuralpipe index create {self.index_name} --mapping FILE); the node would "
+                "otherwise map the pipeline's vectors as plain float arrays"
+            )
         found = check_index_fingerprint(
             self.client, self.index_name, self.fingerprint, force=self.control.force
         )
@@ -104,12 +120,17 @@ class BulkIndexer:
             cp.save(cp_path)  # the baseline: a kill before the first batch resumes from here
         dead = DeadLetter(self.dead_letter, truncate_to=truncate_to)
         before = _snapshot(self.token_stats)
+        stop = self.pipeline.stop if self.pipeline is not None else None
+        if self.pipeline is not None:
+            self.pipeline.stop.clear()
+            self.pipeline.retry_for = self.options.retry_for
         try:
-            records = read_records(paths, skip=report.resumed_from)
+            records = read_records(paths, skip=report.resumed_from, id_field=self.control.id_field)
             batches = self._prepared(records)
             checkpoint = (cp_path, cp) if cp_path is not None and cp is not None else None
             run_bulk(self.client, batches, options=self.options, report=report, dead=dead,
-                     checkpoint=checkpoint, on_batch=self._progress(before))  # fmt: skip
+                     checkpoint=checkpoint, on_batch=self._progress(before),
+                     stop=stop)  # fmt: skip
         finally:
             dead.close()
         refreshed = time.monotonic()
@@ -128,12 +149,14 @@ class BulkIndexer:
         ctl = self.control
         if ctl.checkpoint is None and ctl.home is None:
             return None, None, False
-        key = run_key(self.index_name, paths, self.fingerprint["digest"])
+        key = run_key(self.index_name, paths, self.fingerprint["digest"], ctl.id_field)
         path = ctl.checkpoint or default_checkpoint_path(ctl.home or Path("."), key)
-        found = Checkpoint.load(path, key) if ctl.resume else None
+        inputs = input_state(paths)
+        found = Checkpoint.load(path, key, inputs) if ctl.resume else None
         if found is not None:
             return path, found, True
-        return path, Checkpoint(key=key, dead_letter_bytes=_size(self.dead_letter)), False
+        fresh = Checkpoint(key=key, inputs=inputs, dead_letter_bytes=_size(self.dead_letter))
+        return path, fresh, False
 
     def _prepared(self, records: Iterator[SourceRecord]) -> Iterator[PreparedBatch]:
         opts, skip = self.options, self.control.skip_unchanged

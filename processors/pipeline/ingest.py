@@ -4,7 +4,12 @@ Consecutive core processors (``set``, ``rename``, ``script``, ...) are sent as o
 to the node's ``_ingest/pipeline/_simulate`` for the whole batch, so the node runs them exactly as
 OpenSearch does (``if``, ``ignore_failure``, ``on_failure`` included). neuralpipe's processors
 run in Python between those segments. A failed document stops there and is reported; the
-others go on.
+others go on. A pipeline the node refuses (``_simulate`` answers 400, e.g. a script in a
+language it does not have) fails every document with the node's own error. With
+``retry_for`` > 0 an unreachable or overloaded node (connection refused, 429, 502-504, for
+``_simulate`` or a chunker's ``_analyze``) is waited for with back-off up to that many seconds
+(as the bulk sender waits), the batch run again from its inputs, then
+:class:`~processors.errors.ClusterUnavailableError`; setting ``stop`` ends the wait at once.
 
 Example:
     >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)
@@ -14,12 +19,17 @@ Example:
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
 from processors.config.ingest_body import IngestPipelineSpec, Step
-from processors.errors import UnsupportedFeatureError
+from processors.errors import ClusterUnavailableError, UnsupportedFeatureError
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
@@ -29,6 +39,7 @@ from processors.ingest.inference import (
 
 JSONObject = dict[str, Any]
 EncoderFor = Callable[[str], Any]
+WAIT_STATUSES = frozenset((429, 502, 503, 504))
 OurProcessor = InferenceProcessor | TextChunkingProcessor
 
 
@@ -68,10 +79,13 @@ class IngestPipeline:
     """An ingest pipeline bound to encoders (by model id) and, for core steps, a node client."""
 
     def __init__(
-        self, spec: IngestPipelineSpec, *, encoders: EncoderFor, client: Any = None
-    ) -> None:
+        self, spec: IngestPipelineSpec, *, encoders: EncoderFor, client: Any = None,
+        retry_for: float = 0.0,
+    ) -> None:  # fmt: skip
         self.spec = spec
         self.client = client
+        self.retry_for = retry_for
+        self.stop = threading.Event()
         self._segments = _segments(spec.steps, encoders, client)
         if client is None and any(isinstance(seg, list) for seg in self._segments):
             raise ValueError(
@@ -80,7 +94,29 @@ class IngestPipeline:
         self._on_failure = pipeline_on_failure(spec, self._segments)
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
-        """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional)."""
+        """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional).
+
+        A node that is down or overloaded (for ``_simulate`` or ``_analyze``) is waited for, and
+        the batch run again from its inputs, for up to ``retry_for`` seconds.
+        """
+        deadline, backoff = time.monotonic() + self.retry_for, 1.0
+        while True:
+            try:
+                return self._run_once(docs)
+            except TransportError as exc:
+                down = isinstance(exc, OSConnectionError) or exc.status_code in WAIT_STATUSES
+                if not down or self.retry_for <= 0:
+                    raise
+                if time.monotonic() + backoff > deadline or self.stop.is_set():
+                    raise ClusterUnavailableError(
+                        f"the cluster did not run the pipeline's node steps for "
+                        f"{self.retry_for:.0f} s ({exc.__class__.__name__}); everything "
+                        "acknowledged so far is checkpointed: run again with --resume"
+                    ) from exc
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 15.0)
+
+    def _run_once(self, docs: list[JSONObject]) -> list[DocResult]:
         results = [
             DocResult(d.get("_id"), copy.deepcopy(d["_source"]), index=d.get("_index"))
             for d in docs
@@ -121,9 +157,19 @@ class IngestPipeline:
                 for r in live
             ],
         }
-        answer = self.client.transport.perform_request(
-            "POST", "/_ingest/pipeline/_simulate", body=body
-        )
+        try:
+            answer = self.client.transport.perform_request(
+                "POST", "/_ingest/pipeline/_simulate", body=body
+            )
+        except TransportError as exc:
+            if not isinstance(exc.status_code, int) or exc.status_code != 400:
+                raise
+            error = exc.info.get("error") if isinstance(exc.info, dict) else None
+            error = error if isinstance(error, dict) else {"type": str(exc.error), "reason": ""}
+            for result in live:  # the node refuses the pipeline itself: no document passes
+                result.error = f"[{error.get('type')}] {error.get('reason')}"
+                result.error_type = error.get("type")
+            return
         for result, item in zip(live, answer["docs"], strict=True):
             if item is None or ("doc" in item and item["doc"] is None):
                 result.dropped = True

@@ -64,6 +64,9 @@ class ProxySettings:
     upstream_url: str
     username: str | None = None
     password: str | None = None
+    lend_identity: bool = False
+    """Send ``username``/``password`` for client requests without ``Authorization`` (off: the
+    client's credentials, or none, go upstream)."""
     verify_certs: bool = True
     ca_certs: Path | None = None
     pipelines_dir: Path | None = field(default_factory=default_pipelines_dir)
@@ -192,6 +195,7 @@ def create_app(
         settings.upstream_url, transport=transport, username=settings.username,
         password=settings.password, verify=settings.verify_certs, ca_certs=settings.ca_certs,
         timeout=settings.timeout, max_body_bytes=settings.max_body_bytes,
+        lend_identity=settings.lend_identity,
     )  # fmt: skip
     client = bridge_client(upstream)
     make_registry = registry or default_registry(settings)

@@ -1,17 +1,20 @@
 """``_ingest/pipeline/…`` and ``_search/pipeline/…``: GET, PUT, DELETE, and ingest ``_simulate``.
 
 A ``PUT`` body is validated with neuralpipe's parsers (a 400 with the first problem, in the
-node's one-error shape and type; ``neuralpipe pipeline validate`` lists them all). A pipeline
-with a neuralpipe processor is kept in the node's hidden ``.neuralpipe-pipelines`` index
-(shared by every proxy in front of that node); one with only core processors goes to the node
-itself, which runs it natively. ``GET`` merges both (and the pipeline files); a missing id
-answers ``{}`` with 404, as the node does. ``DELETE`` removes ours, or passes on to the node
-(whose 404 ``resource_not_found_exception`` answers a missing ingest pipeline). A pipeline read
-from a file cannot be deleted through the API.
+node's one-error shape and type; ``neuralpipe pipeline validate`` lists them all), and the core
+processors of an ingest pipeline by the node itself (an inline ``_simulate``; its refusal, e.g.
+a script in a language it does not have, is the answer, as a ``PUT`` to the node would
+answer). A pipeline with a neuralpipe processor is kept in the node's hidden
+``.neuralpipe-pipelines`` index (shared by every proxy in front of that node); one with only
+core processors goes to the node itself, which runs it natively. ``GET`` merges both (and the
+pipeline files); a missing id answers ``{}`` with 404, as the node does. ``DELETE`` removes
+ours, or passes on to the node (whose 404 ``resource_not_found_exception`` answers a missing
+ingest pipeline). A pipeline read from a file cannot be deleted through the API.
 """
 
 from __future__ import annotations
 
+import json
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -77,9 +80,27 @@ async def put_pipeline(request: Request) -> Response:
         if response.status_code == 200 and await state.pipelines.stored(kind, pipeline_id):
             await state.pipelines.delete(kind, pipeline_id)
         return response
+    refusal = await _node_refusal(state, spec) if kind == "ingest" else None
+    if refusal is not None:
+        return refusal
     await state.pipelines.put(kind, pipeline_id, body)
     await state.upstream.call("DELETE", request.url.path)  # one definition per id: ours
     return JSONResponse({"acknowledged": True})
+
+
+async def _node_refusal(state: Any, spec: Any) -> Response | None:
+    """The node's answer when it refuses the pipeline's core processors, else None."""
+    core = [{step.type_name: step.body} for step in spec.steps if step.runs_on_node]
+    if not core:
+        return None
+    body = {"pipeline": {"processors": core}, "docs": [{"_source": {}}]}
+    answer = await state.upstream.call(
+        "POST", "/_ingest/pipeline/_simulate", body=json.dumps(body).encode()
+    )
+    if answer.status < 400:
+        return None
+    kind = answer.headers.get("content-type", "application/json")
+    return Response(answer.content, status_code=answer.status, media_type=kind)
 
 
 @guarded

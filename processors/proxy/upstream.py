@@ -11,7 +11,12 @@ proxy's own requests.
   Starlette ``Request``. Only hop-by-hop headers are dropped; ``Host`` is the upstream's.
 * :meth:`Upstream.call` / :meth:`Upstream.json` are the proxy's own requests. They carry the
   client's ``Authorization`` (and ``X-Opaque-Id``) of the request being served, taken from
-  :data:`FORWARDED`; without one, the configured basic auth is used.
+  :data:`FORWARDED`.
+* Credentials are the client's: a request without ``Authorization`` goes upstream without one,
+  so the node decides what an anonymous client may do. The configured basic auth (the
+  proxy's own identity) is sent only on the proxy's requests made outside any client request
+  (loading pipelines at start) -- or, with ``lend_identity=True``, also on client requests
+  that carry none (then anyone who reaches the proxy has the proxy's rights).
 * An unreachable upstream raises :class:`~processors.proxy.errors.UpstreamUnavailable` (502).
 
 Example:
@@ -105,8 +110,9 @@ class Upstream:
     Args:
         url: Its base URL (``http(s)://host:port``).
         transport: An httpx transport (tests pass ``httpx.MockTransport``/``ASGITransport``).
-        username: Basic auth for requests that carry no ``Authorization`` of their own.
+        username: Basic auth of the proxy's own identity (see the module notes).
         password: Basic auth password.
+        lend_identity: Also send it for client requests that carry no ``Authorization``.
         verify: Verify TLS certificates.
         ca_certs: A CA bundle for TLS.
         timeout: Seconds per upstream request.
@@ -130,8 +136,10 @@ class Upstream:
         timeout: float = 60.0,
         max_connections: int = 100,
         max_body_bytes: int = 100 * 1024 * 1024,
+        lend_identity: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
+        self.lend_identity = lend_identity
         self.name = redact(self.url)
         """The URL without a password, for messages."""
         self.max_body_bytes = max_body_bytes
@@ -182,10 +190,12 @@ class Upstream:
             record("upstream", time.perf_counter() - started)
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        forwarded = FORWARDED.get()
         headers = {k.decode("latin-1"): v.decode("latin-1")
-                   for k, v in FORWARDED.get() or () if k in PASSED_RAW}  # fmt: skip
+                   for k, v in forwarded or () if k in PASSED_RAW}  # fmt: skip
         headers.update(extra or {})
-        if self._auth and not any(k.lower() == "authorization" for k in headers):
+        own = forwarded is None or self.lend_identity
+        if self._auth and own and not any(k.lower() == "authorization" for k in headers):
             headers["authorization"] = self._auth
         return headers
 
@@ -257,7 +267,7 @@ class Upstream:
             elif key == b"authorization":
                 has_auth = True
             headers.append((key, value))
-        if self._auth_item is not None and not has_auth:
+        if self._auth_item is not None and not has_auth and self.lend_identity:
             headers.append(self._auth_item)
         stream: Any = None
         if body is not None:

@@ -56,6 +56,7 @@ def test_index_default_pipeline_from_the_mapping_is_used_and_reported(
 def test_failures_exit_1_with_dead_letter_and_resume_of_a_finished_run_is_a_no_op(
     opensearch_url: str, client: Any, index_name: str, pipelines: Path, tmp_path: Path
 ) -> None:
+    client.indices.create(index=index_name)
     corpus = write(tmp_path / "c.jsonl", '{"_id": "a", "text": "x"}\nnot json\n')
     dead, checkpoint = tmp_path / "dead.jsonl", tmp_path / "cp.json"
     common = ["--pipeline", "stamp", "--no-progress", "--dead-letter", str(dead),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from opensearchpy import helpers
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.errors import ClusterUnavailableError, FingerprintMismatchError
 from processors.indexing.fingerprint import pipeline_fingerprint
-from processors.indexing.records import stable_id
+from processors.indexing.records import content_id
 from processors.indexing.runner import IndexingOptions, IndexReport
 from processors.opensearch.bulk import BulkIndexer, RunControl
 from processors.opensearch.client import make_client
@@ -55,7 +54,6 @@ def write_corpus(path: Path, count: int, *, bad_every: int = 0) -> tuple[set[str
     """``count`` docs, every other one without ``_id``; returns expected ids and bad lines."""
     ids: set[str] = set()
     bad = line = 0
-    key = os.path.abspath(path)
     with path.open("w", encoding="utf-8") as handle:
         for i in range(count):
             if bad_every and i and i % bad_every == 0:
@@ -68,7 +66,7 @@ def write_corpus(path: Path, count: int, *, bad_every: int = 0) -> tuple[set[str
                 doc["_id"] = f"d{i}"
                 ids.add(f"d{i}")
             else:
-                ids.add(stable_id(key, line))
+                ids.add(content_id(doc))
             handle.write(json.dumps(doc) + "\n")
     return ids, bad
 

@@ -13,7 +13,7 @@ from processors.errors import CheckpointError
 from processors.indexing.checkpoint import Checkpoint, run_key
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.prepare import content_hash, prepare_batch
-from processors.indexing.records import SourceRecord, read_records, stable_id, token_batches
+from processors.indexing.records import SourceRecord, content_id, read_records, token_batches
 from processors.models.registration import ModelRegistration
 from processors.pipeline.ingest import IngestPipeline
 from processors.testing.fakes import HashEmbedder
@@ -21,13 +21,13 @@ from processors.testing.fakes import HashEmbedder
 BODY = {"processors": [{"text_embedding": {"model_id": "m", "field_map": {"text": "vec"}}}]}
 
 
-def test_records_get_stable_ids_and_skip_counts_positions(tmp_path: Path) -> None:
+def test_records_get_content_ids_and_skip_counts_positions(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "a", "text": "x"}\n\n{"text": "y"}\nnot json\n')
     records = list(read_records([corpus]))
     assert [r.seq for r in records] == [0, 1, 2]
     assert records[0].doc_id == "a"
-    assert records[1].doc_id == stable_id(str(corpus.resolve()), 3)
+    assert records[1].doc_id == content_id({"text": "y"})
     assert records[2].is_bad and records[2].location.endswith(":4")
     assert [r.seq for r in read_records([corpus], skip=2)] == [2]
     assert [r.doc_id for r in read_records([corpus])] == [r.doc_id for r in records]
@@ -59,6 +59,7 @@ def test_run_key_changes_with_inputs(tmp_path: Path) -> None:
     key = run_key("idx", [corpus], "fp")
     assert key == run_key("idx", [corpus], "fp")
     assert key != run_key("other", [corpus], "fp") != run_key("idx", [corpus], "fp2")
+    assert key != run_key("idx", [corpus], "fp", "url")
 
 
 def test_fingerprint_names_model_facts_and_ignores_cosmetic_options() -> None:

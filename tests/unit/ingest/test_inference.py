@@ -110,16 +110,16 @@ def test_one_model_call_per_run_and_invalid_docs_fail_alone() -> None:
     assert len(docs[0]["v"]) == 4 and "v" not in docs[3]
 
 
-def test_a_failed_model_call_fails_its_whole_sub_batch_only() -> None:
+def test_a_failed_model_call_fails_only_the_document_that_causes_it() -> None:
     step = TextEmbeddingProcessor.from_body(
         {**OK, "batch_size": 2}, embedder=CountingEmbedder("boom")
     )
     docs: list[dict[str, Any]] = [{"t": "a"}, {"t": "boom"}, {"t": "c"}]
     errors = step.run(docs)
-    assert [e is not None for e in errors] == [True, True, False]
-    assert "model exploded" in str(errors[0]) and errors[0] is not None
-    assert errors[0].processor_type == "text_embedding"
-    assert "v" in docs[2] and "v" not in docs[0]
+    assert [e is not None for e in errors] == [False, True, False]
+    assert "model exploded" in str(errors[1]) and errors[1] is not None
+    assert errors[1].processor_type == "text_embedding"
+    assert "v" in docs[0] and "v" in docs[2] and "v" not in docs[1]
 
 
 def test_sparse_encoding_writes_pruned_maps() -> None:

@@ -68,16 +68,6 @@ def test_request_size_limit(make_app: Callable[..., Starlette]) -> None:
     assert resp.status_code == 413
 
 
-def test_configured_basic_auth_only_when_the_client_sends_none(
-    make_app: Callable[..., Starlette], node: FakeNode
-) -> None:
-    call = caller(make_app(username="admin", password="pw"))
-    sent = call("GET", "/_cat/health").json()["echo"]["headers"]
-    assert sent["authorization"] == "Basic YWRtaW46cHc="
-    sent = call("GET", "/_cat/health", headers={"Authorization": "Basic other"}).json()
-    assert sent["echo"]["headers"]["authorization"] == "Basic other"
-
-
 def test_malformed_json_is_a_400_in_opensearch_shape(call: Call) -> None:
     resp = call("POST", "/docs/_search", content=b'{"query": {"neural": ')
     assert resp.status_code == 400
