@@ -73,6 +73,10 @@ class ProxySettings:
     """``ingest/``, ``search/`` and ``models/`` bodies read at start."""
     home: Path = field(default_factory=default_home)
     """Model zips (``home/models``) and the registry's cache."""
+    embedded_node: bool = False
+    """The upstream is neuralpipe's embedded node, whose k-NN has no native libraries: index
+    bodies get ``lucene`` for vectors that name no engine, ``faiss``/``nmslib`` are refused
+    (:func:`~processors.opensearch.indices.check_for_embedded_node`)."""
     max_body_bytes: int = 100 * 1024 * 1024
     """Largest request body (OpenSearch's ``http.max_content_length`` default); 413 beyond."""
     timeout: float = 60.0
@@ -104,7 +108,8 @@ class ProxySettings:
             upstream_url=upstream_url, username=settings.opensearch_username,
             password=settings.opensearch_password, verify_certs=settings.opensearch_verify_certs,
             ca_certs=settings.opensearch_ca_certs, pipelines_dir=settings.pipelines_dir,
-            home=settings.home, model_files_dir=settings.model_files_dir, **options,
+            home=settings.home, model_files_dir=settings.model_files_dir,
+            embedded_node=settings.uses_embedded_node, **options,
         )  # fmt: skip
 
 
@@ -213,6 +218,7 @@ def create_app(
         registry=model_registry, max_body_bytes=settings.max_body_bytes,
         cluster=ClusterSettings(pipelines, ttl=settings.cache_ttl),
         model_files_dir=settings.model_files_dir or settings.home / "models",
+        embedded_node=settings.embedded_node,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

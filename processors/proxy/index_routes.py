@@ -18,7 +18,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processors.opensearch.indices import PIPELINE_SETTINGS, split_pipeline_settings
+from processors.opensearch.indices import (
+    PIPELINE_SETTINGS,
+    check_for_embedded_node,
+    split_pipeline_settings,
+)
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
@@ -48,6 +52,9 @@ async def create_index(request: Request) -> Response:
     """``PUT /{index}``."""
     state = state_of(request)
     raw = await read_body(request, state.max_body_bytes)
+    if state.embedded_node and b"knn_vector" in raw:
+        safe = check_for_embedded_node(json_object(raw), source=request.path_params["index"])
+        raw = json.dumps(safe).encode()
     if b"pipeline" not in raw:
         response = await state.upstream.forward(request, body=raw)
     else:
@@ -147,10 +154,18 @@ async def put_template(request: Request) -> Response:
     it creates carry them as ``PUT /{index}`` would have kept them."""
     state = state_of(request)
     raw = await read_body(request, state.max_body_bytes)
+    legacy = request.url.path.strip("/").startswith("_template")
+    if state.embedded_node and b"knn_vector" in raw:
+        body = json_object(raw)
+        holder = body if legacy else body.get("template")
+        if isinstance(holder, dict) and isinstance(holder.get("mappings"), dict):
+            holder["mappings"] = check_for_embedded_node(
+                {"mappings": holder["mappings"]}, source=request.url.path
+            )["mappings"]
+            raw = json.dumps(body).encode()
     if b"pipeline" not in raw:
         return await state.upstream.forward(request, body=raw)
     body = json_object(raw)
-    legacy = request.url.path.strip("/").startswith("_template")
     holder = body if legacy else body.get("template")
     if isinstance(holder, dict) and isinstance(holder.get("settings"), dict):
         left, kept = await _split(state, holder["settings"])

@@ -67,6 +67,8 @@ class ProxyState:
     max_body_bytes: int
     cluster: Any = None
     """The plugins' cluster settings (a ``ClusterSettings``)."""
+    embedded_node: bool = False
+    """Index bodies are made safe for the embedded node's k-NN (no native engines)."""
     model_files_dir: Any = None
     """The one directory ``_register`` may read local model files from (``None``: none)."""
     _search: dict[Any, SearchPipeline] = field(default_factory=dict)

@@ -36,7 +36,8 @@ def proxied(
     store = f".nptest-{RUN}-pipelines"
     settings = ProxySettings(upstream_url=opensearch_url, pipelines_dir=None, home=root,
                              ml_index_prefix=f".nptest-{RUN}-ml", pipeline_index=store,
-                             cache_ttl=0.2, warm_models=False)  # fmt: skip
+                             cache_ttl=0.2, warm_models=False,
+                             embedded_node=True)  # fmt: skip
     app = create_app(settings, models=fake_models, with_registry=False)
     try:
         with serve(app) as url:
@@ -217,3 +218,44 @@ def test_refused_pipeline_is_one_error(proxied: OpenSearch) -> None:
     assert refused.value.status_code == 400 and error["type"] == "parse_exception"
     assert error["reason"] == "[model_id] required property is missing"
     assert error["root_cause"] == [{"type": "parse_exception", "reason": error["reason"]}]
+
+
+def test_vectors_without_an_engine_get_lucene_on_the_embedded_node(
+    proxied: OpenSearch, client: Any
+) -> None:
+    """The k-NN default engine (faiss on 3.x, nmslib on 2.x) has no native library on the
+    embedded node and would kill it at the first write: the proxy gives such fields lucene."""
+    name = f"compat-engine-{RUN}"
+    vector = {"type": "knn_vector", "dimension": 3, "space_type": "l2"}
+    proxied.indices.create(
+        index=name,
+        body={"settings": {"index.knn": True}, "mappings": {"properties": {"v": vector}}},
+    )
+    field = client.indices.get_mapping(index=name)[name]["mappings"]["properties"]["v"]
+    assert field["method"]["engine"] == "lucene" and field["method"]["space_type"] == "l2"
+    proxied.index(index=name, id="1", body={"v": [1.0, 2.0, 3.0]}, refresh=True)
+    hits = proxied.search(index=name, body={"query": {"knn": {"v": {"vector": [1, 2, 3], "k": 1}}}})
+    assert [h["_id"] for h in hits["hits"]["hits"]] == ["1"]
+    assert client.cluster.health()["status"] in ("green", "yellow")  # the node is alive
+
+    template = f"tmpl-{RUN}-engine"
+    proxied.indices.put_index_template(name=template, body={
+        "index_patterns": [f"tmpl-{RUN}-engine-*"],
+        "template": {"settings": {"index.knn": True}, "mappings": {"properties": {"v": vector}}},
+    })  # fmt: skip
+    try:
+        proxied.index(index=f"tmpl-{RUN}-engine-1", id="1", body={"v": [1, 2, 3]}, refresh=True)
+        made = client.indices.get_mapping(index=f"tmpl-{RUN}-engine-1")
+        assert made[f"tmpl-{RUN}-engine-1"]["mappings"]["properties"]["v"]["method"]["engine"] == (
+            "lucene"
+        )
+    finally:
+        client.indices.delete_index_template(name=template, ignore=[404])
+
+    faiss = {**vector, "method": {"name": "hnsw", "engine": "faiss"}}
+    with pytest.raises(TransportError) as refused:
+        proxied.indices.create(
+            index=f"{name}-faiss", body={"mappings": {"properties": {"v": faiss}}}
+        )
+    assert refused.value.status_code == 400
+    assert "needs native libraries" in str(refused.value.info)
