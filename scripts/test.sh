@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
 neuralpipe opensearch install >/dev/null
-python scripts/build_models.py >/dev/null   # the shipped models' zips; cached after the first run
+python scripts/build_models.py >/dev/null   # the shipped models' zips (progress on stderr); cached after the first run
 set +e
 # -m "": every test, the differential against the real plugins included (pyproject's addopts
 # leave it out of a bare `pytest`); a -m in "$@" comes later and wins.

@@ -115,7 +115,9 @@ def write_yaml(result: BuildResult, yaml_dir: Path, source: Path) -> Path:
         f"# built by `neuralpipe model build` from {source.name}; zip in the models dir",
     ]
     if result.quality:
-        head.append(f"# int8 quality vs fp32: {json.dumps(result.quality, sort_keys=True)}")
+        # rounded: the last digits depend on the CPU's int8 kernels, and this file is tracked
+        rounded = {k: round(v, 3) for k, v in result.quality.items()}
+        head.append(f"# int8 quality vs fp32: {json.dumps(rounded, sort_keys=True)}")
     body = yaml.safe_dump(result.registration.to_body(), sort_keys=False, allow_unicode=True)
     path.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
     return path
