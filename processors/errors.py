@@ -17,6 +17,7 @@ Every error the library raises on purpose derives from :class:`NeuralpipeError`:
     ├── ModelError                      # model artifacts and runtimes
     │   ├── ModelNotRegisteredError     # model_id unknown to the registry and pipelines/models/
     │   ├── ArtifactError               # bad zip: hash, zip-slip, missing tokenizer / model file
+    │   │   └── ArtifactDownloadError       # a zip or config.json not served: HTTP error, cut short
     │   ├── BackendUnavailableError     # torch / onnxruntime not installed (says the pip command)
     │   └── ModelMemoryError            # the model would not fit in memory (with the numbers)
     ├── IndexingError                   # a bulk run could not go on
@@ -151,6 +152,11 @@ class ModelNotRegisteredError(ModelError):
 
 class ArtifactError(ModelError):
     """A model zip that must not be loaded: corrupt, tampered, incomplete or unsafe."""
+
+
+class ArtifactDownloadError(ArtifactError):
+    """A model zip or its ``config.json`` could not be downloaded whole (unreachable, an HTTP
+    error status, fewer bytes than announced)."""
 
 
 class BackendUnavailableError(ModelError):

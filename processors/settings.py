@@ -44,12 +44,6 @@ def default_pipelines_dir() -> Path:
     return project_dir() / "pipelines"
 
 
-def default_shared_dir() -> Path:
-    """The project's shared folder (tokenizer zips, the Cranfield collection): ``shared/``
-    beside the clone, where CI and developers' machines put it."""
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
 class Settings(BaseSettings):
     """Connection and local-node settings."""
 
@@ -80,9 +74,10 @@ class Settings(BaseSettings):
     node_port: int | None = Field(
         default=None, description="HTTP port; default 9200 or a free one."
     )
-    shared_dir: Path = Field(
-        default_factory=default_shared_dir,
-        description="The shared folder beside the clone (tokenizer zips, Cranfield).",
+    model_artifacts_url: str | None = Field(
+        default=None,
+        description="Root of the pretrained model artifacts (`neuralpipe model fetch`); "
+        "unset means OpenSearch's, https://artifacts.opensearch.org/models/ml-models.",
     )
     model_files_dir: Path | None = Field(
         default=None,

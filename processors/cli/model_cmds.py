@@ -1,7 +1,8 @@
-"""``neuralpipe model ...``: one group; its commands live in two modules.
+"""``neuralpipe model ...``: one group; its commands live in three modules.
 
 * ``model_artifact_cmds``: build, inspect, predict (artifacts and runtimes).
 * ``model_registry_cmds``: list, register, deploy, undeploy (the ml-commons-shaped registry).
+* ``model_fetch_cmd``: fetch (a pretrained catalog model, downloaded and verified).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ _COMMANDS = {
     "build": "processors.cli.model_artifact_cmds",
     "inspect": "processors.cli.model_artifact_cmds",
     "predict": "processors.cli.model_artifact_cmds",
+    "fetch": "processors.cli.model_fetch_cmd",
     "list": "processors.cli.model_registry_cmds",
     "register": "processors.cli.model_registry_cmds",
     "deploy": "processors.cli.model_registry_cmds",

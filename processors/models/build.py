@@ -115,7 +115,9 @@ def write_yaml(result: BuildResult, yaml_dir: Path, source: Path) -> Path:
         f"# built by `neuralpipe model build` from {source.name}; zip in the models dir",
     ]
     if result.quality:
-        head.append(f"# int8 quality vs fp32: {json.dumps(result.quality, sort_keys=True)}")
+        # not the numbers: their digits depend on the CPU's int8 kernels, and the file is tracked
+        sidecar = result.zip_path.with_suffix(".quality.json").name
+        head.append(f"# int8 quality vs fp32: measured by each build, see {sidecar} (models dir)")
     body = yaml.safe_dump(result.registration.to_body(), sort_keys=False, allow_unicode=True)
     path.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
     return path

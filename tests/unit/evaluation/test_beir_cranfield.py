@@ -18,9 +18,8 @@ from processors.evaluation.cranfield import (
     is_cranfield_dir,
     read_cranqrel,
 )
-from processors.settings import Settings
 
-CRANFIELD = Settings().shared_dir / "data" / "cranfield"
+CRANFIELD = Path(__file__).resolve().parents[3] / "scripts" / "data" / "cranfield"
 
 
 def _beir(root: Path) -> Path:

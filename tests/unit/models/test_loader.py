@@ -17,14 +17,14 @@ from processors.errors import (
 )
 from processors.models.artifact import ModelArtifact
 from processors.models.build import build_model
+from processors.models.bundled import tokenizer_zip
 from processors.models.loader import check_memory, load_model
 from processors.models.registration import FunctionName, ModelFormat, ModelRegistration
 from processors.models.runtimes import plan_batches
 from processors.models.sparse_tokenize import SparseTokenizer
 from processors.models.store import ModelStore, yaml_resolver
-from processors.settings import Settings
 
-SHARED = Settings().shared_dir / "models" / "bert-uncased.zip"
+BERT_UNCASED = tokenizer_zip("bert-uncased")
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_sparse_tokenize_distinct_first_occurrence(
 
 def test_reference_example_bert_uncased(tmp_path: Path) -> None:
     (result,) = build_model(
-        SHARED,
+        BERT_UNCASED,
         FunctionName.SPARSE_TOKENIZE,
         model_id="bert-uncased",
         cache_dir=tmp_path,
