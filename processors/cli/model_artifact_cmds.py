@@ -17,7 +17,17 @@ from processors.settings import Settings
 if TYPE_CHECKING:
     from processors.models.tokenization import TruncationMode
 
-_FUNCTIONS = ["TEXT_EMBEDDING", "SPARSE_ENCODING", "SPARSE_TOKENIZE", "TEXT_SIMILARITY"]
+_FUNCTIONS = [
+    "TEXT_EMBEDDING",
+    "SPARSE_ENCODING",
+    "SPARSE_TOKENIZE",
+    "TEXT_SIMILARITY",
+    "QUESTION_ANSWERING",
+    "NER",
+    "FILL_MASK",
+    "TEXT_CLASSIFICATION",
+    "ZERO_SHOT_CLASSIFICATION",
+]
 
 
 def _settings(ctx: click.Context) -> Settings:
