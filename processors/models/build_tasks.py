@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,9 @@ def task_exporter(
         import transformers
 
         auto = getattr(transformers, auto_name)
-        return auto.from_pretrained(str(source), attn_implementation="eager")
+        with warnings.catch_warnings():  # e.g. MobileBERT's zero-size MLM projection
+            warnings.simplefilter("ignore")
+            return auto.from_pretrained(str(source), attn_implementation="eager")
 
     model = _lazy(load)
     outputs = (

@@ -231,16 +231,18 @@ def answer_spans(
     *,
     top_k: int,
     max_answer_length: int,
+    cls: npt.NDArray[np.bool_] | None = None,
 ) -> list[Span]:
     """Best answer spans of one window, as the ``transformers`` QA decoding scores them.
 
     Tokens outside the context cannot start or end an answer (their logits are set to -10000
-    before the softmax); the first token (``[CLS]``) takes part in the softmax, then gets
-    probability 0. A span's score is ``p(start) * p(end)``, with ``end - start <
-    max_answer_length``.
+    before the softmax), except the ``cls`` tokens (the model's "no answer" position), which
+    take part in the softmax; the first token then gets probability 0. A span's score is
+    ``p(start) * p(end)``, with ``end - start < max_answer_length``.
     """
-    start = np.where(context, start_logits, np.float32(-10000.0)).astype(np.float32)
-    end = np.where(context, end_logits, np.float32(-10000.0)).astype(np.float32)
+    usable = context if cls is None else (context | cls)
+    start = np.where(usable, start_logits, np.float32(-10000.0)).astype(np.float32)
+    end = np.where(usable, end_logits, np.float32(-10000.0)).astype(np.float32)
     start = np.exp(start - start.max())
     start = start / start.sum()
     end = np.exp(end - end.max())
@@ -250,7 +252,7 @@ def answer_spans(
     candidates = np.tril(np.triu(outer), max_answer_length - 1)
     flat = candidates.ravel()
     order = np.argsort(-flat, kind="stable")
-    allowed = set(np.flatnonzero(context).tolist())
+    allowed = set(np.flatnonzero(usable).tolist())
     spans: list[Span] = []
     for index in order[: max(top_k, 1)]:
         s, e = divmod(int(index), candidates.shape[1])

@@ -154,6 +154,28 @@ class Tokenization:
         return cls(truncate, span)
 
 
+@dataclass(frozen=True)
+class Window:
+    """One model input: the encoding (special tokens added) and each token's character
+    offsets in the original text (``(0, 0)`` for special tokens).
+
+    The offsets are those of the encoding before special tokens were added: a post-processor
+    that trims offsets (RoBERTa's) trims them a second time when it processes an encoding
+    that already went through the pipeline.
+    """
+
+    encoding: Any
+    offsets: list[tuple[int, int]]
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self.encoding.ids)
+
+    @property
+    def type_ids(self) -> list[int]:
+        return list(self.encoding.type_ids)
+
+
 def _int_option(options: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
     value = options.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
@@ -193,6 +215,8 @@ class TaskRuntime:
         self.spec = spec
         self.token_budget = token_budget
         self._raw = tokenizer.raw
+        first = self._raw.post_process(self._raw.encode("", add_special_tokens=False))
+        self._cls_id = first.ids[0] if first.ids else -1
         self._continuing = bool(getattr(self._raw.model, "continuing_subword_prefix", None))
         if spec.function is FunctionName.FILL_MASK:
             token = spec.mask_token
@@ -258,25 +282,35 @@ class TaskRuntime:
             f"sequence length [{self.tokenizer.max_length}]"
         )
 
-    def _windows(self, text: str, tokenization: Tokenization) -> tuple[list[Any], bool]:
+    def _finish(self, first: Any, second: Any = None) -> Window:
+        """Add the special tokens to one sequence or a pair, keeping the original offsets."""
+        enc = self._raw.post_process(first, second)
+        parts = {0: iter(first.offsets), 1: iter(second.offsets if second is not None else [])}
+        offsets = [
+            (0, 0) if seq is None or special else next(parts[seq])
+            for seq, special in zip(enc.sequence_ids, enc.special_tokens_mask, strict=True)
+        ]
+        return Window(enc, [(int(a), int(b)) for a, b in offsets])
+
+    def _windows(self, text: str, tokenization: Tokenization) -> tuple[list[Window], bool]:
         """Encodings of one text (special tokens added): one, or overlapping windows."""
         raw = self._raw.encode(text, add_special_tokens=False)
         room = self.tokenizer.max_length - self._raw.num_special_tokens_to_add(False)
         if len(raw.ids) <= room:
-            return [self._raw.post_process(raw)], False
+            return [self._finish(raw)], False
         if tokenization.truncate == "none":
             raise self._too_long(len(raw.ids) + self._raw.num_special_tokens_to_add(False))
         if tokenization.span >= 0 and self.function is not FunctionName.FILL_MASK:
             stride = min(tokenization.span, room - 1)
             raw.truncate(room, stride=stride)
             pieces = [raw, *raw.overflowing]
-            return [self._raw.post_process(p) for p in pieces], False
+            return [self._finish(p) for p in pieces], False
         raw.truncate(room)
-        return [self._raw.post_process(raw)], True
+        return [self._finish(raw)], True
 
     def _pair(
         self, first: str, second: str, tokenization: Tokenization, stride: int | None = None
-    ) -> tuple[list[Any], bool]:
+    ) -> tuple[list[Window], bool]:
         """``(first, second)`` encoded as a pair; ``stride`` windows the second (QA context),
         otherwise truncation cuts the first (zero-shot premise) or per ``truncate``."""
         a = self._raw.encode(first, add_special_tokens=False)
@@ -284,7 +318,7 @@ class TaskRuntime:
         specials = self._raw.num_special_tokens_to_add(True)
         total = len(a.ids) + len(b.ids) + specials
         if total <= self.tokenizer.max_length:
-            return [self._raw.post_process(a, b)], False
+            return [self._finish(a, b)], False
         if tokenization.truncate == "none":
             raise self._too_long(total)
         if stride is not None:  # question answering: the question stays whole
@@ -297,17 +331,17 @@ class TaskRuntime:
             if stride >= 0:
                 b.truncate(room, stride=min(stride, room - 1))
                 pieces = [b, *b.overflowing]
-                return [self._raw.post_process(a, p) for p in pieces], False
+                return [self._finish(a, p) for p in pieces], False
             b.truncate(room)
-            return [self._raw.post_process(a, b)], True
+            return [self._finish(a, b)], True
         cut, keep = (b, a) if tokenization.truncate == "second" else (a, b)
         room = self.tokenizer.max_length - specials - len(keep.ids)
         if room < 1:
             raise self._too_long(total)
         cut.truncate(room)
-        return [self._raw.post_process(a, b)], True
+        return [self._finish(a, b)], True
 
-    def _run(self, encodings: Sequence[Any]) -> list[list[npt.NDArray[np.float32]]]:
+    def _run(self, encodings: Sequence[Window]) -> list[list[npt.NDArray[np.float32]]]:
         """Every output of the graph for each encoding (row, unpadded to its own length)."""
         results: list[list[npt.NDArray[np.float32]]] = [[] for _ in encodings]
         lengths = [len(e.ids) for e in encodings]
@@ -333,8 +367,8 @@ class TaskRuntime:
 
     def _flatten(
         self, texts: list[str], tokenization: Tokenization
-    ) -> tuple[list[Any], list[int], list[bool]]:
-        encodings: list[Any] = []
+    ) -> tuple[list[Window], list[int], list[bool]]:
+        encodings: list[Window] = []
         owner: list[int] = []
         truncated: list[bool] = []
         for i, text in enumerate(texts):
@@ -370,12 +404,13 @@ class TaskRuntime:
         return results
 
     def _token_scores(
-        self, text: str, enc: Any, probs: npt.NDArray[np.float32]
+        self, text: str, window: Window, probs: npt.NDArray[np.float32]
     ) -> list[heads.TokenScores]:
+        enc = window.encoding
         unk = self._raw.model.unk_token if hasattr(self._raw.model, "unk_token") else None
         out = []
         for j, (token, (start, end), special) in enumerate(
-            zip(enc.tokens, enc.offsets, enc.special_tokens_mask, strict=True)
+            zip(enc.tokens, window.offsets, enc.special_tokens_mask, strict=True)
         ):
             if special:
                 continue
@@ -485,7 +520,7 @@ class TaskRuntime:
             raise ModelError("[multi_label] must be true or false")
         nli = self._label_names(_labels_option(opts, "classification_labels"))
         entailment, contradiction = self._nli_ids(nli)
-        encodings: list[Any] = []
+        encodings: list[Window] = []
         truncated = []
         for text in texts:
             cut = False
@@ -513,7 +548,7 @@ class TaskRuntime:
         top: int,
         longest: int,
     ) -> list[JSONObject]:
-        encodings: list[Any] = []
+        encodings: list[Window] = []
         owner: list[int] = []
         truncated = []
         for i, text in enumerate(texts):
@@ -528,15 +563,19 @@ class TaskRuntime:
                     "a QUESTION_ANSWERING model returns start and end logits (two outputs); "
                     f"this one returns {len(outputs)}"
                 )
-            context = np.array([s == 1 for s in enc.sequence_ids], dtype=bool)
+            context = np.array([s == 1 for s in enc.encoding.sequence_ids], dtype=bool)
+            cls = np.array([t == self._cls_id for t in enc.ids], dtype=bool)
             spans = heads.answer_spans(
                 outputs[0].reshape(-1),
                 outputs[1].reshape(-1),
                 context,
                 top_k=max(top, 1),
                 max_answer_length=longest,
+                cls=cls,
             )
             for span in spans:
+                if span.score <= 0.0:  # the "no answer" position
+                    continue
                 found[i].append((span.score, enc.offsets[span.start][0], enc.offsets[span.end][1]))
         results = []
         for i, text in enumerate(texts):

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ ARCHS = {
 """The architectures of the seed list with a task head in ``transformers`` (DPR: see
 :func:`tiny_dpr_source`)."""
 
+SEGMENTS = ("bert", "electra", "mobilebert")
+"""Architectures built with two token types (their graphs take ``token_type_ids``)."""
 _HEAD = {
     FunctionName.NER: "ForTokenClassification",
     FunctionName.FILL_MASK: "ForMaskedLM",
@@ -155,13 +158,16 @@ def train_tokenizer(family: str) -> Any:
     return tok
 
 
-def fast_tokenizer(family: str) -> Any:
-    """The trained tokenizer wrapped for ``transformers`` (what its pipelines take)."""
+def fast_tokenizer(family: str, token_types: bool = False) -> Any:
+    """The trained tokenizer wrapped for ``transformers`` (what its pipelines take);
+    ``token_types`` for models with segment embeddings (BERT, ELECTRA, MobileBERT, DPR)."""
     from transformers import PreTrainedTokenizerFast
 
     sp = _specials(family)
+    names = ["input_ids", *(["token_type_ids"] if token_types else []), "attention_mask"]
     return PreTrainedTokenizerFast(
         tokenizer_object=train_tokenizer(family),
+        model_input_names=names,
         model_max_length=MAX_LENGTH,
         cls_token=sp["cls"],
         sep_token=sp["sep"],
@@ -205,7 +211,7 @@ def _config(arch: Arch, function: FunctionName | None, tokenizer: Any) -> Any:
     if arch.name.startswith("deberta"):
         common.update(relative_attention=True, position_buckets=16, max_relative_positions=-1,
                       pos_att_type=["p2c", "c2p"], type_vocab_size=0)  # fmt: skip
-    if arch.name in ("bert", "electra", "mobilebert"):
+    if arch.name in SEGMENTS:
         common["type_vocab_size"] = 2
     common.update(dict(arch.extra))
     return getattr(transformers, arch.config)(**common)
@@ -220,11 +226,13 @@ def tiny_task_source(root: Path, arch_name: str, function: FunctionName, seed: i
     dest = root / f"{arch_name}-{function.value.lower()}"
     if (dest / "config.json").is_file():
         return dest
-    tokenizer = fast_tokenizer(arch.tokenizer)
+    tokenizer = fast_tokenizer(arch.tokenizer, arch.name in SEGMENTS)
     torch.manual_seed(seed)
     bart_lm = arch.name == "bart" and function is FunctionName.FILL_MASK
     head = "ForConditionalGeneration" if bart_lm else _HEAD[function]
-    model = getattr(transformers, f"{arch.prefix}{head}")(_config(arch, function, tokenizer))
+    with warnings.catch_warnings():  # MobileBERT's MLM head has a zero-size extra projection
+        warnings.simplefilter("ignore")
+        model = getattr(transformers, f"{arch.prefix}{head}")(_config(arch, function, tokenizer))
     dest.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(str(dest))
     tokenizer.save_pretrained(str(dest))
@@ -239,7 +247,7 @@ def tiny_dpr_source(root: Path, kind: str, seed: int = 0) -> Path:
     dest = root / f"dpr-{kind}"
     if (dest / "config.json").is_file():
         return dest
-    tokenizer = fast_tokenizer("wordpiece")
+    tokenizer = fast_tokenizer("wordpiece", token_types=True)
     torch.manual_seed(seed)
     config = transformers.DPRConfig(
         vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=2,
