@@ -39,6 +39,7 @@ from processors.models.registry_groups import ModelGroups
 from processors.models.registry_sources import zip_for_catalog, zip_for_url
 from processors.models.registry_store import DocStore, IndexNames, JSONObject, new_id, now_ms
 from processors.models.registry_tasks import REGISTER_MODEL, Tasks
+from processors.models.task_runtime import TASK_FUNCTIONS
 
 RegisterBody = Mapping[str, Any] | ModelRegistration
 
@@ -56,7 +57,8 @@ def _check_config(reg: ModelRegistration) -> None:
     SPARSE_TOKENIZE body must carry no ``model_config`` at all. (TEXT_SIMILARITY is not checked:
     the pretrained catalog states only the model type of its cross-encoders.)"""
     cfg = reg.model_config_
-    if cfg is not None and reg.function_name is not FunctionName.TEXT_SIMILARITY:
+    exempt = (FunctionName.TEXT_SIMILARITY, *TASK_FUNCTIONS)  # task models embed nothing
+    if cfg is not None and reg.function_name not in exempt:
         if cfg.embedding_dimension is None:
             raise illegal_argument("embedding dimension is null")
         if cfg.framework_type is None:
