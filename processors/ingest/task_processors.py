@@ -99,12 +99,11 @@ def read_path(source: Any, path: str) -> list[Any]:
                 return []
             value = value[part]
         return [value]
-    from jsonpath_ng.exceptions import JsonPathParserError
-    from jsonpath_ng.ext import parse
+    from jsonpath_ng.ext import parser
 
     try:
-        expression = parse(path)
-    except (JsonPathParserError, Exception) as exc:
+        expression = parser.parse(path)
+    except Exception as exc:  # the parser raises several exception types
         raise ProcessorRuntimeError(f"invalid JSON path [{path}]: {exc}") from None
     return [match.value for match in expression.find(source)]
 
@@ -141,6 +140,7 @@ class ElasticInferenceConfig:
     tag: str | None = None
     ignore_failure: bool = False
     ignore_missing: bool = False
+    description: str | None = None
 
 
 def parse_inference(body: Any) -> ElasticInferenceConfig:
@@ -197,6 +197,7 @@ def parse_inference(body: Any) -> ElasticInferenceConfig:
         tag=tag,
         ignore_failure=bool(body.get("ignore_failure", False)),
         ignore_missing=bool(body.get("ignore_missing", False)),
+        description=body.get("description"),
     )
 
 
@@ -295,6 +296,7 @@ class MLInferenceConfig:
     ignore_failure: bool = False
     max_prediction_tasks: int = 10
     tag: str | None = None
+    description: str | None = None
 
 
 def _maps(body: JSONObject, key: str, problems: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -361,6 +363,7 @@ def parse_ml_inference(body: Any) -> MLInferenceConfig:
         ignore_failure=bool(body.get("ignore_failure", False)),
         max_prediction_tasks=limit,
         tag=body.get("tag"),
+        description=body.get("description"),
     )
 
 

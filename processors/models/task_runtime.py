@@ -443,16 +443,16 @@ class TaskRuntime:
                 )
             positions.append(where[0])
         results = []
-        for i, (enc, where, outputs) in enumerate(
+        for i, (enc, at, outputs) in enumerate(
             zip(encodings, positions, self._run(encodings), strict=True)
         ):
-            probs = heads.softmax(outputs[0][where])
+            probs = heads.softmax(outputs[0][at])
             count = probs.shape[0] if top < 0 else max(top, 1)
             order = np.argsort(-probs, kind="stable")[:count]
             names = [self._raw.decode([int(t)], skip_special_tokens=False) for t in order]
             best = int(order[0])
             ids = list(enc.ids)
-            ids[where] = best
+            ids[at] = best
             result: JSONObject = {
                 field: names[0],
                 "prediction_probability": float(probs[best]),

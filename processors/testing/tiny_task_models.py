@@ -116,7 +116,7 @@ def train_tokenizer(family: str) -> Any:
         "cls", "pad", "sep", "unk", "mask"]  # fmt: skip
     specials = [sp[k] for k in order]
     if family in ("wordpiece", "mpnet"):
-        tok = Tokenizer(models.WordPiece(unk_token=sp["unk"]))  # type: ignore[call-arg]
+        tok = Tokenizer(models.WordPiece(unk_token=sp["unk"]))
         tok.normalizer = normalizers.BertNormalizer(lowercase=family == "wordpiece")
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
@@ -139,6 +139,7 @@ def train_tokenizer(family: str) -> Any:
         )
     tok.train_from_iterator(CORPUS * 3, trainer)
     cls_id, sep_id = tok.token_to_id(sp["cls"]), tok.token_to_id(sp["sep"])
+    assert cls_id is not None and sep_id is not None
     if family == "bpe":
         tok.post_processor = processors.RobertaProcessing(
             (sp["sep"], sep_id), (sp["cls"], cls_id), trim_offsets=True, add_prefix_space=False
@@ -165,7 +166,7 @@ def fast_tokenizer(family: str, token_types: bool = False) -> Any:
 
     sp = _specials(family)
     names = ["input_ids", *(["token_type_ids"] if token_types else []), "attention_mask"]
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=train_tokenizer(family),
         model_input_names=names,
         model_max_length=MAX_LENGTH,
@@ -256,7 +257,7 @@ def tiny_dpr_source(root: Path, kind: str, seed: int = 0) -> Path:
     )  # fmt: skip
     cls = transformers.DPRContextEncoder if kind == "ctx" else transformers.DPRQuestionEncoder
     dest.mkdir(parents=True, exist_ok=True)
-    cls(config).eval().save_pretrained(str(dest))
+    cls(config).eval().save_pretrained(str(dest))  # type: ignore[no-untyped-call]
     tokenizer.save_pretrained(str(dest))
     (dest / "tiny.json").write_text(json.dumps({"kind": kind}), encoding="utf-8")
     return dest
