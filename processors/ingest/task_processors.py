@@ -310,10 +310,11 @@ def _maps(body: JSONObject, key: str, problems: list[tuple[str, str]]) -> list[d
     return [dict(m) for m in value]
 
 
-def parse_ml_inference(body: Any) -> MLInferenceConfig:
-    """Validate ``ml_inference`` options (every problem at once), with ml-commons' messages."""
+def parse_ml_inference(body: Any, extra_keys: tuple[str, ...] = ()) -> MLInferenceConfig:
+    """Validate ``ml_inference`` options (every problem at once), with ml-commons' messages;
+    ``extra_keys`` are the search response processor's own (validated by it)."""
     problems: list[tuple[str, str]] = []
-    body = _common("ml_inference", body, ML_INFERENCE_KEYS, problems)
+    body = _common("ml_inference", body, (*ML_INFERENCE_KEYS, *extra_keys), problems)
     function = str(body.get("function_name", "remote")).lower()
     if function not in LOCAL_FUNCTIONS:
         _problem(
@@ -387,7 +388,7 @@ class MLInferenceProcessor:
     @classmethod
     def from_body(cls, body: Any, *, model: object) -> MLInferenceProcessor:
         config = parse_ml_inference(body)
-        return cls(config, _predictor(config, model))
+        return cls(config, predictor(config, model))
 
     def _error(self, message: str) -> ProcessorRuntimeError:
         return ProcessorRuntimeError(message, processor_type=self.type_name, tag=self.config.tag)
@@ -422,6 +423,14 @@ class MLInferenceProcessor:
             writes.extend(self._outputs(response, outputs))
         for path, value in writes:  # nothing is written unless every prediction succeeded
             write_path(source, path, value)
+
+    def predict(self, request: JSONObject) -> JSONObject:
+        """One model call (the ``_predict`` response)."""
+        return self._predict(request)
+
+    def request(self, values: JSONObject) -> JSONObject:
+        """The ``_predict`` body for one prediction's input values (``model_input`` filled)."""
+        return self._request(values)
 
     def _request(self, values: JSONObject) -> JSONObject:
         cfg = self.config
@@ -471,7 +480,7 @@ class MLInferenceProcessor:
         return writes
 
 
-def _predictor(config: MLInferenceConfig, model: object) -> Callable[[JSONObject], JSONObject]:
+def predictor(config: MLInferenceConfig, model: object) -> Callable[[JSONObject], JSONObject]:
     if isinstance(model, TaskRuntime):
         wanted = model.function.value.lower()
         if config.function_name not in ("remote", wanted):

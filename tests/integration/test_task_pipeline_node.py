@@ -49,6 +49,23 @@ ENRICH = {
 }  # fmt: skip
 
 
+SEARCH = f"test-task-hits-{RUN}"
+HITS = {
+    "response_processors": [
+        {"ml_inference": {
+            "model_id": "tiny-tc-onnx", "function_name": "text_classification",
+            "input_map": [{"text_docs": "text"}],
+            "output_map": [{"label": "$.inference_results[*].output[0].dataAsMap"
+                                    ".predicted_value"}]}},
+        {"ml_inference": {
+            "model_id": "tiny-ner-onnx", "function_name": "ner", "one_to_one": True,
+            "input_map": [{"text_docs": "text"}],
+            "output_map": [{"entities": "$.inference_results[0].output[0].dataAsMap"
+                                       ".entities"}]}},
+    ]
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("tasks")
@@ -62,6 +79,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         out[key] = result
     (root / "pipelines" / "ingest").mkdir(parents=True)
     (root / "pipelines" / "ingest" / f"{PIPELINE}.yaml").write_text(yaml.safe_dump(ENRICH))
+    (root / "pipelines" / "search").mkdir(parents=True)
+    (root / "pipelines" / "search" / f"{SEARCH}.yaml").write_text(yaml.safe_dump(HITS))
     return out
 
 
@@ -141,3 +160,29 @@ def test_register_deploy_and_predict_a_task_model(proxy: OpenSearch, built: dict
     expected = _runtime(built["ner"], built["root"]).infer([TEXTS["1"]])[0]
     output = answer["inference_results"][0]["output"][0]
     assert output == {"name": "response", "dataAsMap": expected}
+
+
+def test_search_pipeline_ml_inference_enriches_hits(
+    proxy: OpenSearch, client: Any, built: dict[str, Any]
+) -> None:
+    index = f"test-{uuid.uuid4().hex[:12]}"
+    client.indices.create(index=index)
+    try:
+        for doc_id, text in TEXTS.items():
+            client.index(index=index, id=doc_id, body={"text": text}, refresh=True)
+        answer = proxy.search(
+            index=index, body={"query": {"match_all": {}}, "sort": ["_doc"]},
+            params={"search_pipeline": SEARCH},
+        )  # fmt: skip
+        hits = answer["hits"]["hits"]
+        assert [h["_id"] for h in hits] == list(TEXTS)
+        ner, tc = _runtime(built["ner"], built["root"]), _runtime(built["tc"], built["root"])
+        labels = [r["predicted_value"] for r in tc.infer(list(TEXTS.values()))]
+        for hit, label in zip(hits, labels, strict=True):
+            text = hit["_source"]["text"]
+            assert hit["_source"]["label"] == label  # many-to-one: one call, one value per hit
+            assert hit["_source"]["entities"] == ner.infer([text])[0]["entities"]
+        stored = client.get(index=index, id="1")["_source"]
+        assert stored == {"text": TEXTS["1"]}  # the hits are enriched, not the documents
+    finally:
+        client.indices.delete(index=index, ignore=[404])
