@@ -218,13 +218,23 @@ def _config(arch: Arch, function: FunctionName | None, tokenizer: Any) -> Any:
     return getattr(transformers, arch.config)(**common)
 
 
-def tiny_task_source(root: Path, arch_name: str, function: FunctionName, seed: int = 0) -> Path:
-    """Write (once) ``root/<arch>-<task>/`` with the model, ``tokenizer.json`` and configs."""
+def tiny_task_source(
+    root: Path,
+    arch_name: str,
+    function: FunctionName,
+    seed: int = 0,
+    size: dict[str, Any] | None = None,
+) -> Path:
+    """Write (once) ``root/<arch>-<task>/`` with the model, ``tokenizer.json`` and configs.
+
+    ``size`` overrides config values (e.g. ``hidden_size``, ``num_hidden_layers``) for
+    benchmarks with real-size shapes; the directory name then ends with ``-sized``.
+    """
     import torch
     import transformers
 
     arch = ARCHS[arch_name]
-    dest = root / f"{arch_name}-{function.value.lower()}"
+    dest = root / f"{arch_name}-{function.value.lower()}{'-sized' if size else ''}"
     if (dest / "config.json").is_file():
         return dest
     tokenizer = fast_tokenizer(arch.tokenizer, arch.name in SEGMENTS)
@@ -233,7 +243,10 @@ def tiny_task_source(root: Path, arch_name: str, function: FunctionName, seed: i
     head = "ForConditionalGeneration" if bart_lm else _HEAD[function]
     with warnings.catch_warnings():  # MobileBERT's MLM head has a zero-size extra projection
         warnings.simplefilter("ignore")
-        model = getattr(transformers, f"{arch.prefix}{head}")(_config(arch, function, tokenizer))
+        config = _config(arch, function, tokenizer)
+        for key, value in (size or {}).items():
+            setattr(config, key, value)
+        model = getattr(transformers, f"{arch.prefix}{head}")(config)
     dest.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(str(dest))
     tokenizer.save_pretrained(str(dest))
