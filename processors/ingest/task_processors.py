@@ -261,6 +261,8 @@ class ElasticInferenceProcessor:
                 )
                 continue
             rows.append((i, values[0]))
+        if not rows:
+            return outcome
         try:
             results = self._run_texts([t for _, t in rows])
             done = list(zip(rows, results, strict=True))

@@ -251,6 +251,8 @@ class TaskRuntime:
             )
         items = check_texts(texts)
         tokenization = Tokenization.parse(opts.get("tokenization"))
+        if not items:
+            return []
         field = opts.get("results_field", DEFAULT_RESULTS_FIELD)
         if not isinstance(field, str) or not field:
             raise ModelError("[results_field] must be a non-empty string")

@@ -228,13 +228,14 @@ def tiny_task_source(
     """Write (once) ``root/<arch>-<task>/`` with the model, ``tokenizer.json`` and configs.
 
     ``size`` overrides config values (e.g. ``hidden_size``, ``num_hidden_layers``) for
-    benchmarks with real-size shapes; the directory name then ends with ``-sized``.
+    benchmarks with real-size shapes; the directory name then carries them.
     """
     import torch
     import transformers
 
     arch = ARCHS[arch_name]
-    dest = root / f"{arch_name}-{function.value.lower()}{'-sized' if size else ''}"
+    shape = "-" + "-".join(f"{k}{v}" for k, v in sorted(size.items())) if size else ""
+    dest = root / f"{arch_name}-{function.value.lower()}{shape}"
     if (dest / "config.json").is_file():
         return dest
     tokenizer = fast_tokenizer(arch.tokenizer, arch.name in SEGMENTS)

@@ -28,9 +28,9 @@ from processors.testing.tiny_task_models import CORPUS, tiny_task_source
 
 SIZES = {
     "small": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
-              "intermediate_size": 1536},
+              "intermediate_size": 1536, "max_position_embeddings": 512},
     "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-             "intermediate_size": 3072},
+             "intermediate_size": 3072, "max_position_embeddings": 512},
 }  # fmt: skip
 PIPELINES = {
     FunctionName.NER: ("token-classification", {"aggregation_strategy": "average"}, {}),
@@ -61,7 +61,8 @@ def reference(source: Path, function: FunctionName) -> tuple[Any, dict[str, Any]
 def run(size: str, function: FunctionName, batch: list[str], root: Path) -> dict[str, Any]:
     source = tiny_task_source(root / "src", "bert", function, size=SIZES[size])
     (built,) = build_model(source, function, model_id=f"bench-{size}", formats=[ModelFormat.ONNX],
-                           cache_dir=root / "zips", yaml_dir=None)  # fmt: skip
+                           cache_dir=root / "zips", yaml_dir=None,
+                           model_max_length=512)  # fmt: skip
     ours = load_model(built.zip_path, built.registration, cache_dir=root / "x", threads=0)
     assert isinstance(ours, TaskRuntime)
     options = OPTIONS.get(function, {})
