@@ -17,7 +17,17 @@ from processors.settings import Settings
 if TYPE_CHECKING:
     from processors.models.tokenization import TruncationMode
 
-_FUNCTIONS = ["TEXT_EMBEDDING", "SPARSE_ENCODING", "SPARSE_TOKENIZE", "TEXT_SIMILARITY"]
+_FUNCTIONS = [
+    "TEXT_EMBEDDING",
+    "SPARSE_ENCODING",
+    "SPARSE_TOKENIZE",
+    "TEXT_SIMILARITY",
+    "QUESTION_ANSWERING",
+    "NER",
+    "FILL_MASK",
+    "TEXT_CLASSIFICATION",
+    "ZERO_SHOT_CLASSIFICATION",
+]
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -142,6 +152,13 @@ def inspect(ctx: click.Context, zip_path: Path) -> None:
 @click.option("--content-type", type=click.Choice(["query", "passage"]), default=None)
 @click.option("--sparse-format", type=click.Choice(["WORD", "TOKEN_ID"]), default="WORD")
 @click.option("--truncation", type=click.Choice(["warn", "fail", "silent"]), default="warn")
+@click.option(
+    "--parameters",
+    "parameters_json",
+    default=None,
+    help='NLP task options as JSON, e.g. \'{"labels": ["a", "b"], "num_top_classes": 2}\'.',
+)
+@click.option("--question", default=None, help="QUESTION_ANSWERING: the question; TEXTS: contexts.")
 @click.pass_context
 def predict(
     ctx: click.Context,
@@ -153,6 +170,8 @@ def predict(
     content_type: str | None,
     sparse_format: str,
     truncation: str,
+    parameters_json: str | None,
+    question: str | None,
 ) -> None:
     """Run MODEL (a model id, a register-body YAML, or a zip with --body) on TEXTS.
 
@@ -178,11 +197,29 @@ def predict(
         zip_path, reg = yaml_resolver(models_dir, home_models)(model)
     mode = cast("TruncationMode", truncation)
     loaded = load_model(zip_path, reg, cache_dir=home_models / "extracted", truncation=mode)
-    parameters = {"sparse_embedding_format": sparse_format}
+    parameters: dict[str, Any] = {"sparse_embedding_format": sparse_format}
     if content_type is not None:
         parameters["content_type"] = content_type
+    from processors.models.task_runtime import TASK_FUNCTIONS
+
+    if reg.function_name in TASK_FUNCTIONS:  # the task's own options only
+        parameters = _task_parameters(parameters_json)
+        if question is not None:
+            parameters["question"] = question
     request: dict[str, Any] = {"text_docs": list(texts), "parameters": parameters}
     if query is not None:
         request["query_text"] = query
     config = reg.model_config_.model_dump(exclude_none=True) if reg.model_config_ else None
     _echo(predict_response(reg.function_name.value, loaded, request, config))
+
+
+def _task_parameters(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--parameters") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--parameters")
+    return value

@@ -27,16 +27,24 @@ from processors.ingest.inference import (
     SparseEncodingProcessor,
     TextEmbeddingProcessor,
 )
+from processors.ingest.task_processors import (
+    ElasticInferenceConfig,
+    MLInferenceConfig,
+    parse_inference,
+    parse_ml_inference,
+)
 from processors.registry import suggest
 
 JSONObject = dict[str, Any]
-StepConfig = InferenceConfig | ChunkingConfig
+StepConfig = InferenceConfig | ChunkingConfig | ElasticInferenceConfig | MLInferenceConfig
 """The parsed options of one of our processors."""
 
 OURS: dict[str, Callable[[Any], StepConfig]] = {
     "text_embedding": TextEmbeddingProcessor.parse,
     "sparse_encoding": SparseEncodingProcessor.parse,
     "text_chunking": TextChunkingProcessor.parse,
+    "inference": parse_inference,
+    "ml_inference": parse_ml_inference,
 }
 """Processors neuralpipe runs itself: type name -> options parser (raises on invalid options)."""
 NOT_YET: tuple[str, ...] = ()

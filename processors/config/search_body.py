@@ -33,6 +33,7 @@ from processors.ingest.java_text import java_class
 from processors.registry import suggest
 from processors.search.dsl_values import wrong_type
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
+from processors.search.ml_inference_response import MLInferenceResponseConfig
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig
 from processors.search.rerank import RerankConfig
 
@@ -43,7 +44,10 @@ BODY_KEYS = ("description", "version", *SECTIONS)
 
 OURS: dict[str, dict[str, Callable[[Any], Any]]] = {
     REQUEST: {"neural_query_enricher": NeuralQueryEnricherConfig.from_body},
-    RESPONSE: {"rerank": RerankConfig.from_body},
+    RESPONSE: {
+        "rerank": RerankConfig.from_body,
+        "ml_inference": MLInferenceResponseConfig.from_body,
+    },
     PHASE: {
         "normalization-processor": NormalizationConfig.from_body,
         "score-ranker-processor": RRFConfig.from_body,
@@ -59,7 +63,6 @@ NOT_EMULATED: dict[str, tuple[str, ...]] = {
     REQUEST: ("neural_sparse_two_phase_processor", "ml_inference", "agentic_query_translator"),
     RESPONSE: (
         "hybrid_score_explanation",
-        "ml_inference",
         "retrieval_augmented_generation",
         "personalize_search_ranking",
     ),

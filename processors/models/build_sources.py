@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import ArtifactError, ModelError
+from processors.models import build_tasks
 from processors.models import export as ex
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.tokenization import ML_COMMONS_INPUT_PREFIX, Encoded, TextTokenizer
@@ -163,7 +164,20 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
         cfg = {**base, "embedding_dimension": 1, "framework_type": "huggingface_transformers"}
         exporter = _cross_exporter(source, batch, fusion)
         return SourcePlan(function, spec, length, cfg, export=exporter)
+    if function in build_tasks.HEADS:
+        return _task_plan(source, function, config, spec, length, base, tok, fusion)
     batch = tok.encode(_EXAMPLES)
+    if build_tasks.is_dpr(config):
+        hidden = int(config.get("projection_dim") or 0) or int(config["hidden_size"])
+        cfg = {
+            **base,
+            "embedding_dimension": hidden,
+            "framework_type": "huggingface_transformers",
+            "pooling_mode": "cls",
+            "normalize_result": False,
+        }
+        exporter = build_tasks.dpr_exporter(source, config, batch)
+        return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr1")
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:
         # no model_config: ml-commons reads any model_config of a sparse model as a text
@@ -184,6 +198,29 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
         cfg = {**base, **st, "framework_type": "sentence_transformers"}
     exporter = _dense_exporter(source, batch, st, types, fusion)
     return SourcePlan(function, spec, length, cfg, export=exporter)
+
+
+def _task_plan(
+    source: Path,
+    function: FunctionName,
+    config: dict[str, Any],
+    spec: dict[str, Any],
+    length: int,
+    base: dict[str, Any],
+    tok: TextTokenizer,
+    fusion: ex.Fusion | None,
+) -> SourcePlan:
+    """NER, fill-mask, QA, text / zero-shot classification: the head checked, the HF
+    ``config.json`` shipped in the zip (the label map), the mask token in the model_config."""
+    build_tasks.check_head(config, function, source)
+    cfg: dict[str, Any] = {**base, "framework_type": "huggingface_transformers"}
+    if function is FunctionName.FILL_MASK:
+        cfg["additional_config"] = {"mask_token": build_tasks.mask_token(source, spec)}
+    pairs = function in (FunctionName.QUESTION_ANSWERING, FunctionName.ZERO_SHOT_CLASSIFICATION)
+    batch = tok.encode_pairs("example query", _EXAMPLES) if pairs else tok.encode(_EXAMPLES)
+    exporter = build_tasks.task_exporter(source, function, config, batch, fusion)
+    extra: dict[str, Path | bytes] = {"config.json": (source / "config.json").read_bytes()}
+    return SourcePlan(function, spec, length, cfg, extra, exporter, onnx_revision="task1")
 
 
 def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:

@@ -189,15 +189,17 @@ def export_onnx(
     names: Sequence[str],
     outputs: Sequence[str],
     fusion: Fusion | None = None,
+    sequence_outputs: Sequence[str] = ("token_embeddings",),
 ) -> None:
     """Export ``module`` (positional inputs ``names``) to ONNX with dynamic batch/sequence.
 
-    With ``fusion`` the exported graph is then optimised by :func:`fuse_transformer`.
+    ``sequence_outputs`` have one row per token (their axis 1 is the sequence). With
+    ``fusion`` the exported graph is then optimised by :func:`fuse_transformer`.
     """
     torch = import_build_deps()
     axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
     for out in outputs:
-        axes[out] = {0: "batch", 1: "sequence"} if out == "token_embeddings" else {0: "batch"}
+        axes[out] = {0: "batch", 1: "sequence"} if out in sequence_outputs else {0: "batch"}
     with _quiet(), torch.no_grad():
         torch.onnx.export(
             module.eval(),
@@ -346,3 +348,23 @@ def cross_module(model: Any) -> Any:
             ).logits
 
     return _Cross()
+
+
+def head_module(model: Any, names: Sequence[str], outputs: Sequence[str]) -> Any:
+    """A ``transformers`` task model -> positional module over ``names`` returning the
+    ``outputs`` fields of its output (``logits``, or ``start_logits`` and ``end_logits``)."""
+    torch = import_build_deps()
+    wanted = tuple(outputs)
+    keys = tuple(names)
+
+    class _Head(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> Any:
+            out = self.model(**dict(zip(keys, tensors, strict=True)))
+            values = tuple(getattr(out, name) for name in wanted)
+            return values if len(values) > 1 else values[0]
+
+    return _Head()

@@ -12,8 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from processors.errors import ModelError, ModelMemoryError
 from processors.models.artifact import ModelArtifact, open_artifact
@@ -31,11 +33,13 @@ from processors.models.runtimes import (
     SparseRuntime,
 )
 from processors.models.sparse_tokenize import SparseTokenizer, read_idf
+from processors.models.task_runtime import TASK_FUNCTIONS, TaskRuntime, TaskSpec
 from processors.models.tokenization import TextTokenizer, TruncationMode
 
 log = logging.getLogger(__name__)
 
-LoadedModel = DenseRuntime | SparseRuntime | CrossRuntime | SparseTokenizer
+LoadedModel = DenseRuntime | SparseRuntime | CrossRuntime | SparseTokenizer | TaskRuntime
+MASK_TOKENS = ("[MASK]", "<mask>")
 MEMORY_FACTOR = {ModelFormat.ONNX: 3.0, ModelFormat.TORCH_SCRIPT: 3.0}
 _BACKENDS = {
     "onnx": ModelFormat.ONNX,
@@ -148,6 +152,10 @@ def load_model(
     if fn is FunctionName.SPARSE_TOKENIZE:
         return SparseTokenizer(tokenizer, read_idf(artifact.idf_file))
     runner = _runner(artifact, registration, threads, spin)
+    if fn in TASK_FUNCTIONS:
+        spec = _task_spec(artifact, registration, tokenizer)
+        log.info("loaded %s model %s (%s)", fn.value, artifact.zip_path.name, runner.backend)
+        return TaskRuntime(runner, tokenizer, spec, token_budget=token_budget)
     model: DenseRuntime | SparseRuntime | CrossRuntime
     if fn is FunctionName.TEXT_EMBEDDING:
         model = DenseRuntime(runner, tokenizer, cfg, token_budget=token_budget)
@@ -158,6 +166,28 @@ def load_model(
         model = CrossRuntime(runner, tokenizer, cfg, token_budget=token_budget)
     log.info("loaded %s model %s (%s)", fn.value, artifact.zip_path.name, runner.backend)
     return model
+
+
+def _task_spec(
+    artifact: ModelArtifact, registration: ModelRegistration, tokenizer: TextTokenizer
+) -> TaskSpec:
+    """Labels from the zip's ``config.json`` (else ``model_config.all_config``); the mask
+    token from ``model_config.additional_config.mask_token`` (else ``[MASK]``/``<mask>``)."""
+    cfg = registration.model_config_
+    hf: dict[str, Any] = {}
+    config_file = artifact.root / "config.json"
+    try:
+        if config_file.is_file():
+            hf = json.loads(config_file.read_text(encoding="utf-8"))
+        elif cfg is not None and cfg.all_config:
+            hf = json.loads(cfg.all_config)
+    except ValueError as exc:
+        raise ModelError(f"{artifact.zip_path.name}: config.json is not valid JSON: {exc}") from exc
+    extra = (cfg.additional_config if cfg else None) or {}
+    mask = extra.get("mask_token")
+    if not isinstance(mask, str):
+        mask = next((t for t in MASK_TOKENS if tokenizer.raw.token_to_id(t) is not None), None)
+    return TaskSpec.from_config(hf, registration.function_name, mask)
 
 
 def _warm_up(model: DenseRuntime, dimension: int | None) -> None:

@@ -28,6 +28,16 @@ class FunctionName(StrEnum):
     SPARSE_ENCODING = "SPARSE_ENCODING"
     SPARSE_TOKENIZE = "SPARSE_TOKENIZE"
     TEXT_SIMILARITY = "TEXT_SIMILARITY"
+    QUESTION_ANSWERING = "QUESTION_ANSWERING"
+    """Extractive QA (ml-commons 3.x has this function for local models)."""
+    NER = "NER"
+    """Token classification with IOB tags (neuralpipe's; Elastic's ``ner`` task)."""
+    FILL_MASK = "FILL_MASK"
+    """Masked-LM head (neuralpipe's; Elastic's ``fill_mask`` task)."""
+    TEXT_CLASSIFICATION = "TEXT_CLASSIFICATION"
+    """Sequence classification (neuralpipe's; Elastic's ``text_classification`` task)."""
+    ZERO_SHOT_CLASSIFICATION = "ZERO_SHOT_CLASSIFICATION"
+    """An NLI sequence classifier (neuralpipe's; Elastic's ``zero_shot_classification``)."""
 
 
 class ModelFormat(StrEnum):

@@ -22,6 +22,10 @@ from processors.models.registry_errors import MLCommonsError, illegal_argument
 from processors.models.registry_store import JSONObject
 from processors.models.runtimes import DenseRuntime, SparseRuntime
 from processors.models.sparse_tokenize import SparseTokenizer
+from processors.models.task_predict import task_response
+from processors.models.task_runtime import TASK_FUNCTIONS
+
+TASK_FUNCTION_NAMES = tuple(f.value for f in TASK_FUNCTIONS)
 
 ASYMMETRIC = (
     "The embedding model chosen is asymmetric. To use it, you must declare whether the input "
@@ -225,4 +229,6 @@ def predict_response(
         return _sparse(model, body, config, function_name)
     if function_name == "TEXT_SIMILARITY":
         return _similarity(model, body)
+    if function_name in TASK_FUNCTION_NAMES:
+        return task_response(model, body)
     raise MLCommonsError(f"predict is not supported for function {function_name}")

@@ -176,6 +176,11 @@ class TextTokenizer:
             raise ModelError(f"cannot read tokenizer file {path}: {exc}") from exc
         return cls(spec, model_max_length=model_max_length, truncation=truncation)
 
+    @property
+    def raw(self) -> Any:
+        """The underlying ``tokenizers.Tokenizer``: no truncation, no padding."""
+        return self._raw
+
     def decode_id(self, token_id: int) -> str:
         """Single-id decode with special tokens skipped ('' for special tokens)."""
         text: str = self._raw.decode([token_id], skip_special_tokens=True)

@@ -36,11 +36,14 @@ from processors.ingest.inference import (
     SparseEncodingProcessor,
     TextEmbeddingProcessor,
 )
+from processors.ingest.task_processors import ElasticInferenceProcessor, MLInferenceProcessor
 
 JSONObject = dict[str, Any]
 EncoderFor = Callable[[str], Any]
 WAIT_STATUSES = frozenset((429, 502, 503, 504))
-OurProcessor = InferenceProcessor | TextChunkingProcessor
+OurProcessor = (
+    InferenceProcessor | TextChunkingProcessor | ElasticInferenceProcessor | MLInferenceProcessor
+)
 
 
 @dataclass
@@ -193,6 +196,12 @@ def _segments(steps: tuple[Step, ...], encoders: EncoderFor, client: Any) -> lis
         processor: OurProcessor
         if step.type_name == "text_chunking":  # _analyze on the node, or a model's tokenizer
             processor = TextChunkingProcessor.from_body(step.body, client=client, encoders=encoders)
+        elif step.type_name == "inference":
+            model = encoders(step.body["model_id"])
+            processor = ElasticInferenceProcessor.from_body(step.body, model=model)
+        elif step.type_name == "ml_inference":
+            model = encoders(step.body["model_id"])
+            processor = MLInferenceProcessor.from_body(step.body, model=model)
         elif step.type_name == "text_embedding":
             processor = TextEmbeddingProcessor.from_body(
                 step.body, embedder=encoders(step.body["model_id"])

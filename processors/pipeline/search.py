@@ -263,6 +263,11 @@ class SearchPipeline:
     def _response_processors(self, response: JSONObject, request: JSONObject) -> JSONObject:
         """``rerank`` steps in order (``apply_rerank`` owns ``ignore_failure``)."""
         for step in self._rerank:
+            if step.type_name == "ml_inference":
+                from processors.search.ml_inference_response import apply_ml_inference
+
+                response = apply_ml_inference(response, step.config, self.models)
+                continue
             apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
             response = apply_rerank(response, step.config, request, self.models)
         return response

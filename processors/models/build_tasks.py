@@ -1,0 +1,190 @@
+"""Plan the export of NLP task heads and DPR encoders (for :mod:`~processors.models.build`).
+
+A task zip holds the ONNX (or TorchScript) graph of the ``transformers`` task model, its
+``tokenizer.json`` and the HF ``config.json`` (``id2label``/``label2id`` travel with it); the
+``model_config`` keeps ``model_type``, ``model_max_length``, ``all_config`` and, for fill-mask,
+``additional_config.mask_token``.
+
+Graph conventions: inputs ``input_ids``, ``attention_mask`` (+ ``token_type_ids`` where the
+model has more than one token type); outputs ``logits`` (NER ``(B, L, classes)``, fill-mask
+``(B, L, vocab)``, text and zero-shot classification ``(B, classes)``) or ``start_logits``,
+``end_logits`` ``(B, L)`` (question answering). DPR encoders are TEXT_EMBEDDING models whose
+one output is the encoder's ``pooler_output`` (``pooling_mode: cls``, not normalized).
+
+Example:
+    >>> head_fits({"architectures": ["BertForTokenClassification"]}, FunctionName.NER)
+    True
+    >>> head_fits({"architectures": ["BertForMaskedLM"]}, FunctionName.NER)
+    False
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from processors.errors import ModelError
+from processors.models import export as ex
+from processors.models.registration import FunctionName, ModelFormat
+from processors.models.task_runtime import TaskSpec
+from processors.models.tokenization import Encoded
+
+Exporter = Callable[[ModelFormat, Path], None]
+HEADS: dict[FunctionName, tuple[str, tuple[str, ...]]] = {
+    FunctionName.NER: ("AutoModelForTokenClassification", ("ForTokenClassification",)),
+    FunctionName.FILL_MASK: ("AutoModelForMaskedLM", ("ForMaskedLM", "ForConditionalGeneration")),
+    FunctionName.QUESTION_ANSWERING: (
+        "AutoModelForQuestionAnswering",
+        ("ForQuestionAnswering",),
+    ),
+    FunctionName.TEXT_CLASSIFICATION: (
+        "AutoModelForSequenceClassification",
+        ("ForSequenceClassification",),
+    ),
+    FunctionName.ZERO_SHOT_CLASSIFICATION: (
+        "AutoModelForSequenceClassification",
+        ("ForSequenceClassification",),
+    ),
+}
+"""Per task: the ``transformers`` auto class and the architecture name endings that fit."""
+DPR_ENCODERS = ("DPRContextEncoder", "DPRQuestionEncoder")
+_MASK_TOKENS = ("[MASK]", "<mask>")
+
+
+def head_fits(config: dict[str, Any], function: FunctionName) -> bool:
+    """Whether ``config["architectures"]`` names a head that serves ``function``."""
+    endings = HEADS[function][1]
+    return any(str(a).endswith(endings) for a in config.get("architectures") or [])
+
+
+def check_head(config: dict[str, Any], function: FunctionName, source: Path) -> None:
+    """Refuse a source whose head does not serve the task, or whose label map cannot.
+
+    Raises:
+        ModelError: naming the source, its architectures and what the task needs.
+    """
+    if not head_fits(config, function):
+        wanted = " or ".join(f"*{e}" for e in HEADS[function][1])
+        raise ModelError(
+            f"{source}: architectures {config.get('architectures') or []} do not fit "
+            f"{function.value}, which needs a {wanted} head"
+        )
+    spec = TaskSpec.from_config(config, function)
+    if function is FunctionName.ZERO_SHOT_CLASSIFICATION and not any(
+        label.lower().startswith("entail") for label in spec.labels
+    ):
+        raise ModelError(
+            f"{source}: zero-shot classification needs an NLI model whose id2label has an "
+            f"'entailment' class; its labels are {list(spec.labels)}"
+        )
+
+
+def mask_token(source: Path, tokenizer_spec: dict[str, Any]) -> str:
+    """The mask token: ``tokenizer_config.json``'s ``mask_token``, else ``[MASK]``/``<mask>``."""
+    tok_cfg = source / "tokenizer_config.json"
+    if tok_cfg.is_file():
+        declared = json.loads(tok_cfg.read_text(encoding="utf-8")).get("mask_token")
+        if isinstance(declared, dict):
+            declared = declared.get("content")
+        if isinstance(declared, str):
+            return declared
+    added = {t.get("content") for t in tokenizer_spec.get("added_tokens", [])}
+    found = next((t for t in _MASK_TOKENS if t in added), None)
+    if found is None:
+        raise ModelError(f"{source}: no mask token in tokenizer_config.json or tokenizer.json")
+    return found
+
+
+def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:
+    cache: list[Any] = []
+
+    def get() -> Any:
+        if not cache:
+            cache.append(load())
+        return cache[0]
+
+    return get
+
+
+def _input_names(model: Any, config: dict[str, Any]) -> list[str]:
+    params = inspect.signature(model.forward).parameters
+    types = "token_type_ids" in params and int(config.get("type_vocab_size") or 0) > 1
+    return ["input_ids", "attention_mask", *(["token_type_ids"] if types else [])]
+
+
+def task_exporter(
+    source: Path,
+    function: FunctionName,
+    config: dict[str, Any],
+    batch: Encoded,
+    fusion: ex.Fusion | None,
+) -> Exporter:
+    """Export the task model of ``source`` (loaded on first use) for ``function``."""
+    auto_name = HEADS[function][0]
+
+    def load() -> Any:
+        ex.import_build_deps()
+        import transformers
+
+        auto = getattr(transformers, auto_name)
+        with warnings.catch_warnings():  # e.g. MobileBERT's zero-size MLM projection
+            warnings.simplefilter("ignore")
+            return auto.from_pretrained(str(source), attn_implementation="eager")
+
+    model = _lazy(load)
+    outputs = (
+        ["start_logits", "end_logits"]
+        if function is FunctionName.QUESTION_ANSWERING
+        else ["logits"]
+    )
+    per_token = function in (
+        FunctionName.NER,
+        FunctionName.FILL_MASK,
+        FunctionName.QUESTION_ANSWERING,
+    )
+
+    def export(fmt: ModelFormat, path: Path) -> None:
+        names = _input_names(model(), config)
+        module = ex.head_module(model(), names, outputs)
+        if fmt is ModelFormat.TORCH_SCRIPT:
+            ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
+        else:
+            sequence = outputs if per_token else ()
+            ex.export_onnx(module, batch, path, names, outputs, fusion, sequence_outputs=sequence)
+
+    return export
+
+
+def is_dpr(config: dict[str, Any]) -> bool:
+    """A DPR context or question encoder (``config.json`` of a ``transformers`` DPR model)."""
+    return config.get("model_type") == "dpr" and any(
+        a in DPR_ENCODERS for a in config.get("architectures") or []
+    )
+
+
+def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Exporter:
+    """DPR encoder -> one output ``sentence_embedding`` ``(B, H)``: its ``pooler_output`` (the
+    ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product."""
+    arch = next(a for a in config.get("architectures") or [] if a in DPR_ENCODERS)
+
+    def load() -> Any:
+        ex.import_build_deps()
+        import transformers
+
+        return getattr(transformers, arch).from_pretrained(str(source), attn_implementation="eager")
+
+    model = _lazy(load)
+
+    def export(fmt: ModelFormat, path: Path) -> None:
+        names = _input_names(model(), config)
+        module = ex.head_module(model(), names, ["pooler_output"])
+        if fmt is ModelFormat.TORCH_SCRIPT:
+            ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
+        else:
+            ex.export_onnx(module, batch, path, names, ["sentence_embedding"], None)
+
+    return export
