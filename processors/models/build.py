@@ -129,6 +129,8 @@ def _cache_key(digest: str, plan: SourcePlan, fmt: ModelFormat, quantize: str | 
     )
     if fmt is ModelFormat.ONNX and plan.onnx_revision:
         raw += f"|onnx-{plan.onnx_revision}"
+    if fmt is ModelFormat.TORCH_SCRIPT and plan.function is not FunctionName.SPARSE_TOKENIZE:
+        raw += "|ts-reproducible"  # archives without the .debug_pkl paths (make_reproducible)
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
