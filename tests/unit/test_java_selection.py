@@ -76,3 +76,17 @@ def test_legacy_version_strings(jdks: Path) -> None:
     assert java_major(jdks / "java-8" / "bin" / "java") == 8
     with pytest.raises(PrerequisiteError, match=r"found: .*java-8 \(Java 8\)"):
         java_home("2.19.6")
+
+
+def test_the_cli_offers_both_lines_and_refuses_others(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from processors.cli.main import cli
+
+    refused = CliRunner().invoke(cli, ["--home", str(tmp_path), "opensearch", "logs",
+                                       "--version", "2.11.0"])  # fmt: skip
+    assert refused.exit_code == 2 and "'3.6.0', '2.19.6'" in refused.output
+    # a 2.19.6 node has its own state directory: nothing runs there, so no log lines
+    ok = CliRunner().invoke(cli, ["--home", str(tmp_path), "opensearch", "logs", "--version",
+                                  "2.19.6"])  # fmt: skip
+    assert ok.exit_code == 0, ok.output
