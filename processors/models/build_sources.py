@@ -1,8 +1,8 @@
 """Read a local model source and plan its export (used by :mod:`processors.models.build`).
 
 A plan holds the ``tokenizer.json`` to ship (truncation filled in, padding removed), the
-``model_config`` of the register body and an ``export(format, path, for_int8)`` callable that loads the
-torch model on first use.
+``model_config`` of the register body and an ``export(format, path, for_int8)`` callable that
+loads the torch model on first use.
 
 Example:
     >>> plan = plan_source(Path("MiniLM"), FunctionName.TEXT_EMBEDDING, None)  # doctest: +SKIP

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from processors.models.build import BuildResult
-
 from processors.models.loader import LoadedModel
 from processors.models.runtimes import CrossRuntime, DenseRuntime
 
