@@ -36,8 +36,8 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "5"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets
-# only; 5: int8 with per-row activation scales (MultiHeadAttention graph), every MatMul int8
+BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets only
+INT8_REVISION = "row-scales"  # int8 with per-row activation scales, MultiHeadAttention graph
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -126,6 +126,8 @@ def _cache_key(digest: str, plan: SourcePlan, fmt: ModelFormat, quantize: str | 
     raw = (
         f"{digest}|{plan.function.value}|{fmt.value}|{quantize}|{plan.max_length}|{BUILDER_VERSION}"
     )
+    if quantize:
+        raw += f"|{INT8_REVISION}"
     if fmt is ModelFormat.ONNX and plan.onnx_revision:
         raw += f"|onnx-{plan.onnx_revision}"
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
