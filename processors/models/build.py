@@ -37,6 +37,7 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 log = logging.getLogger(__name__)
 
 BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets only
+INT8_REVISION = "row-scales"  # int8 with per-row activation scales, MultiHeadAttention graph
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -127,6 +128,8 @@ def _cache_key(digest: str, plan: SourcePlan, fmt: ModelFormat, quantize: str | 
     raw = (
         f"{digest}|{plan.function.value}|{fmt.value}|{quantize}|{plan.max_length}|{BUILDER_VERSION}"
     )
+    if quantize:
+        raw += f"|{INT8_REVISION}"
     if fmt is ModelFormat.ONNX and plan.onnx_revision:
         raw += f"|onnx-{plan.onnx_revision}"
     if fmt is ModelFormat.TORCH_SCRIPT and plan.function is not FunctionName.SPARSE_TOKENIZE:
@@ -164,7 +167,7 @@ def build_model(
         yaml_dir: Where register bodies go (None: do not write them).
         name: ``name`` in the register body (default: the model id).
         version: ``version`` in the register body.
-        quantize: ``"int8"`` adds a dynamically quantised ONNX build (TEXT_EMBEDDING and
+        quantize: ``"int8"`` adds an int8 ONNX build (per-row activation scales) (TEXT_EMBEDDING and
             TEXT_SIMILARITY), with its quality vs the fp32 build in ``BuildResult.quality``.
         model_max_length: Override the truncation length written into ``tokenizer.json``.
 
@@ -227,7 +230,7 @@ def _build_one(
             }
             if plan.function is not FunctionName.SPARSE_TOKENIZE:
                 model_file = Path(tmp) / f"{model_id}{_EXT[fmt]}"
-                plan.export(fmt, model_file)
+                plan.export(fmt, model_file, quantize is not None)
                 if quantize:
                     fp32 = model_file.with_name("fp32.onnx")
                     model_file.rename(fp32)

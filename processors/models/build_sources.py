@@ -1,8 +1,8 @@
 """Read a local model source and plan its export (used by :mod:`processors.models.build`).
 
 A plan holds the ``tokenizer.json`` to ship (truncation filled in, padding removed), the
-``model_config`` of the register body and an ``export(format, path)`` callable that loads the
-torch model on first use.
+``model_config`` of the register body and an ``export(format, path, for_int8)`` callable that
+loads the torch model on first use.
 
 Example:
     >>> plan = plan_source(Path("MiniLM"), FunctionName.TEXT_EMBEDDING, None)  # doctest: +SKIP
@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from collections.abc import Callable
@@ -35,10 +36,12 @@ _POOLING_KEYS = {
     "pooling_mode_lasttoken": "lasttoken",
 }
 _ST_MODULES = ("Transformer", "Pooling", "Normalize")
-Exporter = Callable[[ModelFormat, Path], None]
+Exporter = Callable[[ModelFormat, Path, bool], None]
+"""``export(format, path, for_int8)``: ``for_int8`` fuses ONNX attention as
+``MultiHeadAttention`` (see :func:`processors.models.export.quantize_int8`)."""
 
 
-def _no_export(fmt: ModelFormat, path: Path) -> None:
+def _no_export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
     raise ModelError("SPARSE_TOKENIZE artifacts have no model file")
 
 
@@ -234,6 +237,10 @@ def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:
     return get
 
 
+def _int8(fusion: ex.Fusion | None, for_int8: bool) -> ex.Fusion | None:
+    return dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
+
+
 def _names(types: bool) -> list[str]:
     return ["input_ids", "attention_mask", *(["token_type_ids"] if types else [])]
 
@@ -255,7 +262,7 @@ def _dense_exporter(
 
     model = _lazy(load)
 
-    def export(fmt: ModelFormat, path: Path) -> None:
+    def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         if fmt is ModelFormat.TORCH_SCRIPT and st is not None:
             ex.trace_torchscript(model(), batch, path, dict_input=True)
         elif fmt is ModelFormat.TORCH_SCRIPT:
@@ -263,10 +270,12 @@ def _dense_exporter(
         elif st is not None:
             outputs = ["token_embeddings", "sentence_embedding"]
             module = ex.st_onnx_module(model(), types)
-            ex.export_onnx(module, batch, path, _names(types), outputs, fusion)
+            ex.export_onnx(module, batch, path, _names(types), outputs, _int8(fusion, for_int8))
         else:
             module = ex.hf_hidden_module(model(), types)
-            ex.export_onnx(module, batch, path, _names(types), ["last_hidden_state"], fusion)
+            names = _names(types)
+            fused = _int8(fusion, for_int8)
+            ex.export_onnx(module, batch, path, names, ["last_hidden_state"], fused)
 
     return export
 
@@ -288,7 +297,7 @@ def _sparse_exporter(
 
     model = _lazy(load)
 
-    def export(fmt: ModelFormat, path: Path) -> None:
+    def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         if fmt is ModelFormat.TORCH_SCRIPT:
             module = ex.sparse_module(model(), special, dict_io=True)
             ex.trace_torchscript(module, batch, path, dict_input=True)
@@ -311,12 +320,12 @@ def _cross_exporter(source: Path, batch: Encoded, fusion: ex.Fusion | None) -> E
 
     model = _lazy(load)
 
-    def export(fmt: ModelFormat, path: Path) -> None:
+    def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         module = ex.cross_module(model())
         names = _names(True)
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            ex.export_onnx(module, batch, path, names, ["logits"], fusion)
+            ex.export_onnx(module, batch, path, names, ["logits"], _int8(fusion, for_int8))
 
     return export
