@@ -33,7 +33,7 @@ from processors.models.registration import FunctionName, ModelFormat
 from processors.models.task_runtime import TaskSpec
 from processors.models.tokenization import Encoded
 
-Exporter = Callable[[ModelFormat, Path], None]
+Exporter = Callable[[ModelFormat, Path, bool], None]
 HEADS: dict[FunctionName, tuple[str, tuple[str, ...]]] = {
     FunctionName.NER: ("AutoModelForTokenClassification", ("ForTokenClassification",)),
     FunctionName.FILL_MASK: ("AutoModelForMaskedLM", ("ForMaskedLM", "ForConditionalGeneration")),
@@ -147,7 +147,7 @@ def task_exporter(
         FunctionName.QUESTION_ANSWERING,
     )
 
-    def export(fmt: ModelFormat, path: Path) -> None:
+    def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
         module = ex.head_module(model(), names, outputs)
         if fmt is ModelFormat.TORCH_SCRIPT:
@@ -179,7 +179,7 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
 
     model = _lazy(load)
 
-    def export(fmt: ModelFormat, path: Path) -> None:
+    def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
         module = ex.head_module(model(), names, ["pooler_output"])
         if fmt is ModelFormat.TORCH_SCRIPT:
