@@ -90,7 +90,7 @@ class FastPath:
     def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         """The route (but the catch-all) that takes ``method path``, and its path parameters."""
         regex = self._regex.get(method)
-        if len(path) > 1 and path.endswith("/"):
+        if len(path) > 1 and path.endswith("/") and not path.startswith("/_neuralpipe/"):
             path = path.rstrip("/") or "/"  # OpenSearch's router ignores a trailing slash
         found = None if regex is None else regex.match(path)
         if found is None:

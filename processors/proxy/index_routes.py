@@ -116,9 +116,10 @@ async def get_settings(request: Request) -> Response:
     if request.method == "HEAD" or (index.startswith("_") and index != "_all"):
         return await state.upstream.forward(request)
     answer = await state.upstream.call("GET", request.url.path, params=dict(request.query_params))
-    if answer.status != 200:
-        return Response(answer.content, status_code=answer.status,
-                        media_type="application/json")  # fmt: skip
+    kind = answer.headers.get("content-type", "application/json")
+    if answer.status != 200 or not kind.startswith("application/json"):
+        # errors, and what the node answers that is no index (``GET /favicon.ico``), as they are
+        return Response(answer.content, status_code=answer.status, media_type=kind)
     body = answer.json()
     params = request.query_params
     flat = params.get("flat_settings", "false") in ("", "true")

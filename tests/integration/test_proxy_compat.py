@@ -238,17 +238,16 @@ def test_vectors_without_an_engine_get_lucene_on_the_embedded_node(
     assert [h["_id"] for h in hits["hits"]["hits"]] == ["1"]
     assert client.cluster.health()["status"] in ("green", "yellow")  # the node is alive
 
-    template = f"tmpl-{RUN}-engine"
+    template = f"compat-engine-tmpl-{RUN}"
     proxied.indices.put_index_template(name=template, body={
-        "index_patterns": [f"tmpl-{RUN}-engine-*"],
+        "index_patterns": [f"compat-engine-tmpl-{RUN}-*"], "priority": 7,
         "template": {"settings": {"index.knn": True}, "mappings": {"properties": {"v": vector}}},
     })  # fmt: skip
     try:
-        proxied.index(index=f"tmpl-{RUN}-engine-1", id="1", body={"v": [1, 2, 3]}, refresh=True)
-        made = client.indices.get_mapping(index=f"tmpl-{RUN}-engine-1")
-        assert made[f"tmpl-{RUN}-engine-1"]["mappings"]["properties"]["v"]["method"]["engine"] == (
-            "lucene"
-        )
+        made_name = f"compat-engine-tmpl-{RUN}-1"
+        proxied.index(index=made_name, id="1", body={"v": [1, 2, 3]}, refresh=True)
+        made = client.indices.get_mapping(index=made_name)
+        assert made[made_name]["mappings"]["properties"]["v"]["method"]["engine"] == "lucene"
     finally:
         client.indices.delete_index_template(name=template, ignore=[404])
 
