@@ -137,6 +137,10 @@ def test_yaml_pipeline_enriches_documents_into_the_node(
 def test_register_deploy_and_predict_a_task_model(proxy: OpenSearch, built: dict[str, Any]) -> None:
     body = yaml.safe_load(built["ner"].yaml_path.read_text())
     body["name"] = f"tiny-ner-{RUN}"
+    proxy.cluster.put_settings(body={"persistent": {  # as ml-commons, registering a local file
+        "plugins.ml_commons.allow_registering_model_via_url": True,  # is off by default
+        "plugins.ml_commons.allow_registering_model_via_local_file": True,
+    }})  # fmt: skip
     task = proxy.transport.perform_request(
         "POST", "/_plugins/_ml/models/_register", params={"deploy": "true"}, body=body
     )
