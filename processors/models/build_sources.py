@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import zipfile
 from collections.abc import Callable
@@ -226,17 +227,6 @@ def _task_plan(
     return SourcePlan(function, spec, length, cfg, extra, exporter, onnx_revision="task1")
 
 
-def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:
-    cache: list[Any] = []
-
-    def get() -> Any:
-        if not cache:
-            cache.append(load())
-        return cache[0]
-
-    return get
-
-
 def _int8(fusion: ex.Fusion | None, for_int8: bool) -> ex.Fusion | None:
     return dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
 
@@ -260,7 +250,7 @@ def _dense_exporter(
 
         return AutoModel.from_pretrained(str(source), attn_implementation="eager")
 
-    model = _lazy(load)
+    model = functools.cache(load)
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         if fmt is ModelFormat.TORCH_SCRIPT and st is not None:
@@ -295,7 +285,7 @@ def _sparse_exporter(
 
         return AutoModelForMaskedLM.from_pretrained(str(source), attn_implementation="eager")
 
-    model = _lazy(load)
+    model = functools.cache(load)
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         if fmt is ModelFormat.TORCH_SCRIPT:
@@ -318,7 +308,7 @@ def _cross_exporter(source: Path, batch: Encoded, fusion: ex.Fusion | None) -> E
             str(source), attn_implementation="eager"
         )
 
-    model = _lazy(load)
+    model = functools.cache(load)
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         module = ex.cross_module(model())

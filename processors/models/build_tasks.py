@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import warnings
@@ -99,17 +100,6 @@ def mask_token(source: Path, tokenizer_spec: dict[str, Any]) -> str:
     return found
 
 
-def _lazy(load: Callable[[], Any]) -> Callable[[], Any]:
-    cache: list[Any] = []
-
-    def get() -> Any:
-        if not cache:
-            cache.append(load())
-        return cache[0]
-
-    return get
-
-
 def _input_names(model: Any, config: dict[str, Any]) -> list[str]:
     params = inspect.signature(model.forward).parameters
     types = "token_type_ids" in params and int(config.get("type_vocab_size") or 0) > 1
@@ -135,7 +125,7 @@ def task_exporter(
             warnings.simplefilter("ignore")
             return auto.from_pretrained(str(source), attn_implementation="eager")
 
-    model = _lazy(load)
+    model = functools.cache(load)
     outputs = (
         ["start_logits", "end_logits"]
         if function is FunctionName.QUESTION_ANSWERING
@@ -177,7 +167,7 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
 
         return getattr(transformers, arch).from_pretrained(str(source), attn_implementation="eager")
 
-    model = _lazy(load)
+    model = functools.cache(load)
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
