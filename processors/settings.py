@@ -65,7 +65,11 @@ class Settings(BaseSettings):
         description="OpenSearch version of the reference node (the real plugins).",
     )
     node_name: str = Field(default="default", description="Name of the embedded node's state dir.")
-    node_heap: str = Field(default="512m", description="Embedded node JVM heap (-Xms/-Xmx).")
+    node_heap: str = Field(
+        default="",
+        description="Embedded node JVM heap (-Xms/-Xmx); empty: 1g on 3.x (whose real-memory "
+        "circuit breaker trips at 512m under bulk loads), 512m on 2.19.",
+    )
     pipelines_dir: Path = Field(
         default_factory=default_pipelines_dir,
         description="Folder with ingest/, search/ and models/ bodies "

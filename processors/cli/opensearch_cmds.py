@@ -78,7 +78,10 @@ def install(settings: Settings, reference: bool) -> None:
     type=int,
     help="HTTP port (default 9200, or a free one when 9200 is taken; 9250 with --reference).",
 )
-@click.option("--heap", help="JVM heap, e.g. 512m or 1g (default 512m; 1g with --reference).")
+@click.option(
+    "--heap",
+    help="JVM heap, e.g. 512m or 1g (default 1g on 3.x, 512m on 2.19; 1g with --reference).",
+)
 @click.option(
     "--timeout", type=float, help="Seconds to wait for health (default 180; 240 with --reference)."
 )

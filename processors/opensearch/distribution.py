@@ -41,7 +41,7 @@ from processors.opensearch.prereqs import java_home, maven
 
 log = logging.getLogger(__name__)
 
-_INSTALLED_MARKER = ".neuralpipe-installed-v3.json"  # bump when the assembled layout changes
+_INSTALLED_MARKER = ".neuralpipe-installed-v4.json"  # bump when the assembled layout changes
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ grant codeBase "${codebase.httpasyncclient}" {
 def _reindex_219(v: str) -> Module:
     return Module(
         "reindex",
-        "org.opensearch.index.reindex.ReindexModulePlugin",
+        "org.opensearch.index.reindex.ReindexPlugin",
         (
             f"org.opensearch.plugin:reindex-client:{v}",
             f"org.opensearch.client:opensearch-rest-client:{v}",

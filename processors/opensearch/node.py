@@ -60,6 +60,13 @@ class LocalNode:
         self.state_dir = settings.home / "nodes" / dir_name
         self.cluster_name = f"neuralpipe-{settings.node_name}"
 
+    @property
+    def default_heap(self) -> str:
+        """``settings.node_heap``, else 1g on 3.x and 512m on 2.19."""
+        if self.settings.node_heap:
+            return self.settings.node_heap
+        return "1g" if int(self.settings.opensearch_version.split(".")[0]) >= 3 else "512m"
+
     # -- paths -------------------------------------------------------------------------
     @property
     def _state_file(self) -> Path:
@@ -90,7 +97,7 @@ class LocalNode:
         self.distribution.ensure_installed()
         http_port = _choose_port(port if port is not None else self.settings.node_port)
         transport_port = free_port()
-        self._prepare_state(http_port, transport_port, heap or self.settings.node_heap)
+        self._prepare_state(http_port, transport_port, heap or self.default_heap)
         started = time.monotonic()
         pid = self._launch()
         self._write_state({"pid": pid, "port": http_port, "transport_port": transport_port})
