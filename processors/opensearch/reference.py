@@ -164,9 +164,11 @@ class ReferenceNode:
         Raises:
             NodeError: a download or a plugin install failed (with the tool's output).
         """
-        if self.marker.exists():
+        if self.marker.exists() and self.node.distribution.is_installed():
             record: dict[str, Any] = json.loads(self.marker.read_text())
             return record
+        # (a distribution whose layout changed is installed again below, before the plugins:
+        # reinstalling it later, at start, would drop them)
         started = time.monotonic()
         self.node.distribution.ensure_installed()
         install_dir = self.node.distribution.install_dir

@@ -81,3 +81,20 @@ def test_status_and_stop_of_a_stopped_reference_node(tmp_path: Path) -> None:
     assert '"running": false' in status.output and '"models": {}' in status.output
     stop = CliRunner().invoke(cli, ["opensearch", "stop", "--reference"], env=env)
     assert stop.exit_code == 0 and "not running" in stop.output
+
+
+def test_a_reinstalled_distribution_reinstalls_the_plugins_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference marker from before a distribution layout change must not short-cut the
+    install: starting would reinstall the distribution and drop the plugins."""
+    node = ReferenceNode(tmp_path)
+    node.marker.parent.mkdir(parents=True)
+    node.marker.write_text('{"version": "3.6.0"}')  # old marker, no distribution marker
+
+    def reinstall() -> None:
+        raise RuntimeError("reinstalling the distribution first")
+
+    monkeypatch.setattr(node.node.distribution, "ensure_installed", reinstall)
+    with pytest.raises(RuntimeError, match="reinstalling the distribution first"):
+        node.install()
