@@ -263,7 +263,11 @@ class ReferenceNode:
         self._seed_ml_cache()  # before start: _prepare_state chowns the state dir to the node user
         info = self.node.start(port=settled_port(port), heap=heap or DEFAULT_HEAP, timeout=timeout)
         answer = requests.put(
-            f"{info.url}/_cluster/settings", json={"persistent": ML_SETTINGS}, timeout=30
+            f"{info.url}/_cluster/settings",
+            # archived.*: settings a start without the plugins could not read (they block every
+            # later settings update until cleared)
+            json={"persistent": {"archived.*": None, **ML_SETTINGS}},
+            timeout=30,
         )
         if answer.status_code != 200:
             raise NodeError(f"the reference node refused the ML settings: {answer.text[:500]}")
