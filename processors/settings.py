@@ -22,6 +22,15 @@ OPENSEARCH_VERSION = "3.6.0"
 k-NN and the plugins the reference node diffs against. ``2.19.6`` stays selectable."""
 
 
+def is_3x(version: str) -> bool:
+    """Whether an OpenSearch version is on the 3.x line (or newer).
+
+    >>> is_3x("3.6.0"), is_3x("2.19.6")
+    (True, False)
+    """
+    return int(version.split(".", 1)[0]) >= 3
+
+
 def default_home() -> Path:
     """Where downloads, installs and node state live, outside any clone.
 

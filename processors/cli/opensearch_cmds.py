@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from processors.opensearch.distribution import SUPPORTED_VERSIONS
 from processors.settings import Settings
 
 REFERENCE_HELP = (
@@ -22,7 +23,6 @@ REFERENCE_HELP = (
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_VERSIONS = ("3.6.0", "2.19.6")  # processors.opensearch.distribution.SUPPORTED_VERSIONS
 
 
 def _set_version(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -39,9 +39,10 @@ def _version_options(command: _F) -> _F:
         ("--version", "NEURALPIPE_OPENSEARCH_VERSION", "the main node"),
     ):
         command = click.option(
-            name, type=click.Choice(_VERSIONS), envvar=env, expose_value=False,
+            name, type=click.Choice(SUPPORTED_VERSIONS), envvar=env, expose_value=False,
             callback=_set_version, is_eager=True,
-            help=f"OpenSearch version of {what} (default {_VERSIONS[0]}; 2.19.6 runs on Java 17).",
+            help=f"OpenSearch version of {what} (default {SUPPORTED_VERSIONS[0]}; "
+            "2.19.6 runs on Java 17).",
         )(command)  # fmt: skip
     return command
 

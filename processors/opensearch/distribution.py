@@ -38,6 +38,7 @@ from pathlib import Path
 
 from processors.errors import NodeError
 from processors.opensearch.prereqs import java_home, maven
+from processors.settings import is_3x
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ served); 2.19.6 the newest 2.19.x."""
 
 def modules_to_assemble(version: str) -> tuple[Module, ...]:
     """The modules the ``integ-test-zip`` of ``version`` lacks and neuralpipe assembles."""
-    if int(version.split(".", 1)[0]) >= 3:
+    if is_3x(version):
         return ()  # the 3.x integ-test-zip ships every module
     return (*_modules(version), _reindex_219(version))
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from processors.errors import NodeError, NodeStartError
 from processors.opensearch.distribution import Distribution
 from processors.opensearch.prereqs import java_home
-from processors.settings import Settings
+from processors.settings import Settings, is_3x
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LocalNode:
         """``settings.node_heap``, else 1g on 3.x and 512m on 2.19."""
         if self.settings.node_heap:
             return self.settings.node_heap
-        return "1g" if int(self.settings.opensearch_version.split(".")[0]) >= 3 else "512m"
+        return "1g" if is_3x(self.settings.opensearch_version) else "512m"
 
     # -- paths -------------------------------------------------------------------------
     @property

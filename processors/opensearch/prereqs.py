@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from processors.errors import PrerequisiteError
+from processors.settings import is_3x
 
 _JDK_GLOBS = (
     "/usr/lib/jvm/*",
@@ -47,8 +48,7 @@ _JDK_GLOBS = (
 
 def java_range(opensearch_version: str) -> tuple[int, int | None]:
     """The Java majors an OpenSearch version runs on: ``(lowest, highest or None)``."""
-    major = int(opensearch_version.split(".", 1)[0])
-    return (21, None) if major >= 3 else (11, 23)
+    return (21, None) if is_3x(opensearch_version) else (11, 23)
 
 
 def _describe(low: int, high: int | None) -> str:
