@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from processors.settings import Settings  # noqa: E402
+from processors import Settings  # noqa: E402
 from tests.differential.harness.cases import CATEGORIES  # noqa: E402
 from tests.differential.harness.compare import table  # noqa: E402
 from tests.differential.harness.run import run_against_reference  # noqa: E402
