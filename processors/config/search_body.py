@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,34 +24,38 @@ from typing import Any
 from processors.config.ingest_body import read_body
 from processors.errors import (
     ConfigError,
-    InvalidProcessorConfigError,
-    UnsupportedFeatureError,
     configuration_error_type,
 )
 from processors.ingest.java_text import java_class
-from processors.registry import suggest
+from processors.registry import (
+    Kind,
+    load_builtin,
+    parse_options,
+    processor_type,
+    registered,
+    suggest,
+)
 from processors.search.dsl_values import wrong_type
-from processors.search.fusion_config import NormalizationConfig, RRFConfig
-from processors.search.ml_inference_response import MLInferenceResponseConfig
-from processors.search.neural_query_enricher import NeuralQueryEnricherConfig
-from processors.search.rerank import RerankConfig
 
 JSONObject = dict[str, Any]
 REQUEST, RESPONSE, PHASE = "request_processors", "response_processors", "phase_results_processors"
 SECTIONS = (REQUEST, RESPONSE, PHASE)
 BODY_KEYS = ("description", "version", *SECTIONS)
 
-OURS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    REQUEST: {"neural_query_enricher": NeuralQueryEnricherConfig.from_body},
-    RESPONSE: {
-        "rerank": RerankConfig.from_body,
-        "ml_inference": MLInferenceResponseConfig.from_body,
-    },
-    PHASE: {
-        "normalization-processor": NormalizationConfig.from_body,
-        "score-ranker-processor": RRFConfig.from_body,
-    },
+KINDS = {
+    REQUEST: Kind.SEARCH_REQUEST,
+    RESPONSE: Kind.SEARCH_RESPONSE,
+    PHASE: Kind.SEARCH_PHASE_RESULTS,
 }
+"""Each section's processors in the registry (:mod:`processors.registry`)."""
+
+
+def ours(section: str) -> list[str]:
+    """The processors neuralpipe runs itself in ``section``."""
+    load_builtin()
+    return registered(KINDS[section])
+
+
 CORE: dict[str, tuple[str, ...]] = {
     REQUEST: ("filter_query", "oversample", "script"),
     RESPONSE: ("collapse", "rename_field", "sort", "split", "truncate_hits"),
@@ -193,16 +196,10 @@ def _step(
     if not isinstance(options, dict):
         errors.append(f"{where}: processor options must be a map, not [{java_class(options)}]")
         return None
-    if type_name in OURS[section]:
-        try:
-            return SearchStep(section, type_name, options, OURS[section][type_name](options))
-        except InvalidProcessorConfigError as exc:
-            errors.extend(
-                f"{where}.{key}: {msg}" if key else f"{where}: {msg}" for key, msg in exc.problems
-            )
-        except UnsupportedFeatureError as exc:
-            errors.append(f"{where}: {exc}")
-        return None
+    if type_name in ours(section):
+        before = len(errors)
+        config = parse_options(processor_type(KINDS[section], type_name), options, where, errors)
+        return None if len(errors) > before else SearchStep(section, type_name, options, config)
     if type_name in CORE[section]:
         return SearchStep(section, type_name, options, None)
     errors.append(f"{path}: {_unknown(section, type_name)}")
@@ -212,10 +209,10 @@ def _step(
 def _unknown(section: str, type_name: str) -> str:
     if type_name in NOT_EMULATED[section]:
         return f"search processor [{type_name}] is not emulated by neuralpipe"
-    elsewhere = [s for s in SECTIONS if s != section and type_name in (*OURS[s], *CORE[s])]
+    elsewhere = [s for s in SECTIONS if s != section and type_name in (*ours(s), *CORE[s])]
     if elsewhere:
         return f"Invalid processor type {type_name} (it belongs in {elsewhere[0]})"
-    known = [*OURS[section], *CORE[section], *NOT_EMULATED[section]]
+    known = [*ours(section), *CORE[section], *NOT_EMULATED[section]]
     return f"Invalid processor type {type_name}.{suggest(type_name, known)}"
 
 

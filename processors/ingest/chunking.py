@@ -75,6 +75,7 @@ from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest.chunkers import FIXED_TOKEN_LENGTH, Algorithm, Budget, parse_algorithm
 from processors.ingest.java_text import java_class, java_is_blank, java_str
 from processors.ingest.token_starts import ModelTokens, NodeAnalyzer, TokenStarts, TokenTable
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 Problems = list[tuple[str, str]]
@@ -304,3 +305,14 @@ class TextChunkingProcessor:
 
     def _error(self, message: str) -> ProcessorRuntimeError:
         return ProcessorRuntimeError(message, processor_type=self.type_name, tag=self.config.tag)
+
+
+register_processor(
+    Kind.INGEST,
+    TextChunkingProcessor.type_name,
+    parse=TextChunkingProcessor.parse,
+    # fixed_token_length: _analyze on the node, or a model's tokenizer
+    build=lambda body, encoders, client: TextChunkingProcessor.from_body(
+        body, client=client, encoders=encoders
+    ),
+)

@@ -28,6 +28,7 @@ from processors.ingest import field_map as fm
 from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.registry import Kind, register_processor
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
@@ -279,3 +280,21 @@ class SparseEncodingProcessor(InferenceProcessor):
             ]
 
         return cls(config, infer)
+
+
+register_processor(
+    Kind.INGEST,
+    TextEmbeddingProcessor.type_name,
+    parse=TextEmbeddingProcessor.parse,
+    build=lambda body, encoders, client: TextEmbeddingProcessor.from_body(
+        body, embedder=encoders(body["model_id"])
+    ),
+)
+register_processor(
+    Kind.INGEST,
+    SparseEncodingProcessor.type_name,
+    parse=SparseEncodingProcessor.parse,
+    build=lambda body, encoders, client: SparseEncodingProcessor.from_body(
+        body, encoder=encoders(body["model_id"])
+    ),
+)

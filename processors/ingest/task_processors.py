@@ -35,6 +35,7 @@ from processors.models.mlcommons.errors import MLCommonsError
 from processors.models.mlcommons.task_predict import task_response
 from processors.models.runtimes import DenseRuntime
 from processors.models.task_runtime import ELASTIC_TASKS, TASK_OPTIONS, TaskRuntime
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 TEXT_FIELD = "text_field"
@@ -513,3 +514,21 @@ def predictor(config: MLInferenceConfig, model: object) -> Callable[[JSONObject]
         f"model [{config.model_id}] is not a model ml_inference can run locally",
         problems=[("model_id", f"model [{config.model_id}] cannot run in ml_inference")],
     )
+
+
+register_processor(
+    Kind.INGEST,
+    "inference",
+    parse=parse_inference,
+    build=lambda body, encoders, client: ElasticInferenceProcessor.from_body(
+        body, model=encoders(body["model_id"])
+    ),
+)
+register_processor(
+    Kind.INGEST,
+    "ml_inference",
+    parse=parse_ml_inference,
+    build=lambda body, encoders, client: MLInferenceProcessor.from_body(
+        body, model=encoders(body["model_id"])
+    ),
+)

@@ -33,10 +33,9 @@ from processors.errors import ClusterUnavailableError, UnsupportedFeatureError
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
-    SparseEncodingProcessor,
-    TextEmbeddingProcessor,
 )
 from processors.ingest.task_processors import ElasticInferenceProcessor, MLInferenceProcessor
+from processors.registry import Kind, processor_type
 
 JSONObject = dict[str, Any]
 EncoderFor = Callable[[str], Any]
@@ -193,22 +192,9 @@ def _segments(steps: tuple[Step, ...], encoders: EncoderFor, client: Any) -> lis
             else:
                 segments.append([step])
             continue
-        processor: OurProcessor
-        if step.type_name == "text_chunking":  # _analyze on the node, or a model's tokenizer
-            processor = TextChunkingProcessor.from_body(step.body, client=client, encoders=encoders)
-        elif step.type_name == "inference":
-            model = encoders(step.body["model_id"])
-            processor = ElasticInferenceProcessor.from_body(step.body, model=model)
-        elif step.type_name == "ml_inference":
-            model = encoders(step.body["model_id"])
-            processor = MLInferenceProcessor.from_body(step.body, model=model)
-        elif step.type_name == "text_embedding":
-            processor = TextEmbeddingProcessor.from_body(
-                step.body, embedder=encoders(step.body["model_id"])
-            )
-        else:
-            processor = SparseEncodingProcessor.from_body(
-                step.body, encoder=encoders(step.body["model_id"])
-            )
+        build = processor_type(Kind.INGEST, step.type_name).build
+        if build is None:
+            raise ValueError(f"ingest processor [{step.type_name}] has no builder")
+        processor: OurProcessor = build(step.body, encoders, client)
         segments.append((step, processor))
     return segments

@@ -29,6 +29,7 @@ import numpy as np
 
 from processors.errors import InvalidProcessorConfigError, UnsupportedFeatureError
 from processors.ingest.java_text import java_class, java_decode_int
+from processors.registry import Kind, register_processor
 from processors.search.floats import f32, java_float_str
 
 JSONObject = dict[str, Any]
@@ -276,3 +277,9 @@ class RRFConfig:
 
 
 FusionConfig = NormalizationConfig | RRFConfig
+
+
+register_processor(
+    Kind.SEARCH_PHASE_RESULTS, "normalization-processor", parse=NormalizationConfig.from_body
+)
+register_processor(Kind.SEARCH_PHASE_RESULTS, "score-ranker-processor", parse=RRFConfig.from_body)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from processors.errors import InvalidProcessorConfigError, InvalidQueryError
+from processors.registry import Kind, register_processor
 from processors.search.dsl_values import wrong_type
 
 JSONObject = dict[str, Any]
@@ -121,3 +122,8 @@ def _unsupported(keys: list[str]) -> str:
         f"processor [{TYPE}] doesn't support one or more provided configuration parameters: "
         f"[{', '.join(keys)}]"
     )
+
+
+register_processor(
+    Kind.SEARCH_REQUEST, "neural_query_enricher", parse=NeuralQueryEnricherConfig.from_body
+)

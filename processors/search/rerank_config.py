@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NoReturn
 
 from processors.errors import InvalidProcessorConfigError
 from processors.ingest.java_text import java_class
+from processors.registry import Kind, register_processor
 
 __all__ = ["RerankConfig"]
 
@@ -144,3 +145,6 @@ def _document_fields(body: JSONObject) -> tuple[str, ...]:
     if len(fields) > MAX_DOCUMENT_FIELDS:
         _fail("context.document_fields", TOO_MANY_FIELDS)
     return tuple(fields)
+
+
+register_processor(Kind.SEARCH_RESPONSE, "rerank", parse=RerankConfig.from_body)
