@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from processors.compat.java_text import java_class
+from processors.compat.options import wrong_type
 from processors.config.ingest_body import read_body
 from processors.errors import (
     ConfigError,
     configuration_error_type,
 )
-from processors.ingest.java_text import java_class
 from processors.registry import (
     Kind,
     load_builtin,
@@ -35,7 +36,6 @@ from processors.registry import (
     registered,
     suggest,
 )
-from processors.search.dsl_values import wrong_type
 
 JSONObject = dict[str, Any]
 REQUEST, RESPONSE, PHASE = "request_processors", "response_processors", "phase_results_processors"
@@ -154,7 +154,7 @@ def parse_search_pipeline(pipeline_id: str, body: Any, source: str = "") -> Sear
 def _check_envelope(body: JSONObject, where: str, errors: list[str]) -> None:
     description = body.get("description")
     if description is not None and not isinstance(description, str):
-        errors.append(f"{where}.description: {wrong_type('description', 'a string', description)}")
+        errors.append(f"{where}.description: {wrong_type('description', 'string', description)}")
     version = body.get("version")
     if version is not None and (
         isinstance(version, bool) or not str(version).lstrip("-").isdigit()
@@ -171,7 +171,7 @@ def _section(
     if entries is None:
         return ()
     if not isinstance(entries, list):
-        errors.append(f"{where}.{section}: {wrong_type(section, 'a list', entries)}")
+        errors.append(f"{where}.{section}: {wrong_type(section, 'list', entries)}")
         return ()
     steps: list[SearchStep] = []
     for index, entry in enumerate(entries):

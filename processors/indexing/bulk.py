@@ -13,7 +13,8 @@ The stages are in :mod:`processors.indexing`: records and token-budget batches, 
 per-batch function, the threaded runner, checkpoints.
 
 Example:
-    >>> indexer = BulkIndexer(client, "docs", pipeline, dead_letter=Path("dead.jsonl"))
+    >>> indexer = BulkIndexer(  # doctest: +SKIP
+    ...     client, "docs", pipeline, dead_letter=Path("dead.jsonl"))
     >>> report = indexer.index_files([Path("docs.jsonl")])   # doctest: +SKIP
 """
 

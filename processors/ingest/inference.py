@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from processors.compat import options
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest import field_map as fm
-from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
 from processors.models.encoders import SparseEncoder, TextEmbedder
 from processors.registry import Kind, register_processor
@@ -43,9 +43,6 @@ COMMON_KEYS = (
     "ignore_failure",
     "on_failure",
 )
-
-_JAVA_TYPES = {str: "java.lang.String", int: "java.lang.Integer", float: "java.lang.Double",
-               bool: "java.lang.Boolean", list: "java.util.ArrayList"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,17 +63,15 @@ def _errors_of_common(
 ) -> list[tuple[str, str]]:
     # in the order OpenSearch finds them: the batching factory reads batch_size, the plugin's
     # factory model_id and field_map, and core refuses leftover (unknown) options last
-    errors: list[tuple[str, str]] = [
-        ("batch_size", m) for m in _batch_size_errors(body.get("batch_size", 1))
-    ]
+    errors: list[tuple[str, str]] = [("batch_size", m) for m in _batch_size_errors(body)]
     model_id = body.get("model_id")
     if model_id is None:
-        errors.append(("model_id", "[model_id] required property is missing"))
+        errors.append(("model_id", options.missing("model_id")))
     elif not isinstance(model_id, str):
         errors.append(
             (
                 "model_id",
-                f"[model_id] property isn't a string, but of type [{java_class(model_id)}]",
+                options.wrong_type("model_id", "string", model_id),
             )
         )
     elif not model_id.strip():
@@ -84,23 +79,18 @@ def _errors_of_common(
     errors.extend(("field_map", m) for m in _field_map_errors(body))
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        errors.append(
-            (
-                unknown[0],
-                f"processor [{type_name}] doesn't support one or more provided configuration "
-                f"parameters [{', '.join(unknown)}]",
-            )
-        )
+        errors.append((unknown[0], options.unsupported(type_name, unknown)))
     return errors
 
 
 def _field_map_errors(body: JSONObject) -> list[str]:
     if "field_map" not in body:
-        return ["[field_map] required property is missing"]
+        return [options.missing("field_map")]
     fmap = body["field_map"]
     if not isinstance(fmap, dict):
-        java = _JAVA_TYPES.get(type(fmap), "java.lang.Object")
-        return [f"[field_map] property isn't a map, but of type [{java}]"]
+        if fmap is None:  # an explicit null: readMap's cast of it
+            return ["[field_map] property isn't a map, but of type [java.lang.Object]"]
+        return [options.wrong_type("field_map", "map", fmap)]
     if not fmap or not _field_map_entries_valid(fmap):
         return ["Unable to create the processor as field_map has invalid key or value"]
     return []
@@ -119,13 +109,11 @@ def _field_map_entries_valid(fmap: JSONObject) -> bool:
     return True
 
 
-def _batch_size_errors(value: Any) -> list[str]:
-    try:
-        number = int(str(value)) if not isinstance(value, bool) else None
-    except ValueError:
-        number = None
+def _batch_size_errors(body: JSONObject) -> list[str]:
+    problems: options.Problems = []
+    number = options.read_int(body, "batch_size", 1, problems)
     if number is None:
-        return [f"[batch_size] property cannot be converted to an int [{value}]"]
+        return [message for _, message in problems]
     return [] if number >= 1 else ["[batch_size] batch size must be a positive integer"]
 
 

@@ -12,8 +12,9 @@ language it does not have) fails every document with the node's own error. With
 :class:`~processors.errors.ClusterUnavailableError`; setting ``stop`` ends the wait at once.
 
 Example:
-    >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)
-    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])
+    >>> runner = IngestPipeline(  # doctest: +SKIP
+    ...     spec, encoders=lambda mid: HashEmbedder(), client=client)
+    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ once). Without micro-batching the same threads run one request's texts per call.
 Cross-encoders are passed through, timed as ``rerank``.
 
 Example:
+    >>> from processors.testing.fakes import HashEmbedder
     >>> models = QueryModels(lambda model_id: HashEmbedder(8), cache_size=100)
     >>> models("m").embed(["hello"], content_type="query").shape
     (1, 8)

@@ -27,10 +27,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from processors.compat import options
+from processors.compat.floats import f32, java_float_str
+from processors.compat.java_text import java_decode_int
 from processors.errors import InvalidProcessorConfigError, UnsupportedFeatureError
-from processors.ingest.java_text import java_class, java_decode_int
 from processors.registry import Kind, register_processor
-from processors.search.floats import f32, java_float_str
 
 JSONObject = dict[str, Any]
 Weights = tuple[np.float32, ...]
@@ -40,9 +41,6 @@ GENERIC_KEYS = ("tag", "description", "ignore_failure")
 DEFAULT_RANK_CONSTANT = 60
 _WEIGHTS_TOLERANCE = float(np.float32(0.01))  # DoubleMath.fuzzyEquals(1.0f, sum, 0.01f)
 
-NOT_A_MAP = "[{key}] property isn't a map, but of type [{type}]"
-NOT_A_STRING = "[{key}] property isn't a string, but of type [{type}]"
-NOT_A_BOOLEAN = "[{key}] property isn't a boolean, but of type [{type}]"
 UNKNOWN_PROCESSOR_KEYS = (
     "processor [{type_name}] doesn't support one or more provided configuration parameters [{keys}]"
 )
@@ -88,7 +86,7 @@ def _map(body: JSONObject, key: str, path: str, problems: _Problems) -> JSONObje
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.add(path, NOT_A_MAP.format(key=key, type=java_class(value)))
+        problems.add(path, options.wrong_type(key, "map", value))
         return {}
     return value
 
@@ -98,7 +96,7 @@ def _string(body: JSONObject, key: str, default: str, path: str, problems: _Prob
     if value is None:
         return default
     if not isinstance(value, str):
-        problems.add(path, NOT_A_STRING.format(key=key, type=java_class(value)))
+        problems.add(path, options.wrong_type(key, "string", value))
         return default
     return value
 
@@ -121,10 +119,10 @@ def _generic(body: JSONObject, allowed: tuple[str, ...], problems: _Problems) ->
         problems.add(unknown[0], message)
     for key in ("tag", "description"):
         if body.get(key) is not None and not isinstance(body[key], str):
-            problems.add(key, NOT_A_STRING.format(key=key, type=java_class(body[key])))
+            problems.add(key, options.wrong_type(key, "string", body[key]))
     flag = body.get("ignore_failure", False)
     if not isinstance(flag, bool):
-        message = NOT_A_BOOLEAN.format(key="ignore_failure", type=java_class(flag))
+        message = options.wrong_type("ignore_failure", "boolean", flag)
         problems.add("ignore_failure", message)
         flag = False
     return {"tag": body.get("tag"), "description": body.get("description"), "ignore_failure": flag}

@@ -40,8 +40,8 @@ from typing import Any, cast
 
 from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
 
+from processors.compat.floats import json_score
 from processors.errors import InvalidQueryError
-from processors.search.floats import json_score
 from processors.search.fusion_config import FusionConfig
 from processors.search.hybrid_request import SearchPlan, plan_search, sub_query_body
 from processors.search.normalization import Fused, Hit, fuse

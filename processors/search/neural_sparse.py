@@ -30,11 +30,11 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from typing import Any, Literal
 
+from processors.compat.floats import f32, java_float_str, json_score
+from processors.compat.java_text import java_is_blank
 from processors.errors import InvalidQueryError
-from processors.ingest.java_text import java_is_blank
 from processors.search.dsl_values import PARSING, is_value, single_field, to_float, to_text
 from processors.search.dsl_values import token_name as _token
-from processors.search.floats import f32, java_float_str, json_score
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]

@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from processors.compat.floats import f32, java_float_compare_key, json_score, nearest_f32
 from processors.errors import InvalidQueryError
-from processors.search.floats import f32, java_float_compare_key, json_score, nearest_f32
 from processors.search.fusion_config import FusionConfig
 
 __all__ = [

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"models.mlcommons"},
     {"models"},  # the model runtime
     {"bodies", "datasets", "registry"},
+    {"compat"},  # Java / OpenSearch semantics: text, numbers, ConfigurationUtils readers
     {"errors", "settings"},
 ]
 """Top to bottom. ``models.mlcommons`` and ``models.build`` are their own units: the runtime
