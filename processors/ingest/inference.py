@@ -243,9 +243,7 @@ class SparseEncodingProcessor(InferenceProcessor):
         if "prune_ratio" in body and prune_type == "none":
             return ["prune_ratio field is not supported when prune_type is not provided"]
         if prune_type != "none" and "prune_ratio" not in body:
-            return [
-                check_prune_config(prune_type, None) or "[prune_ratio] required property is missing"
-            ]
+            return [check_prune_config(prune_type, None) or options.missing("prune_ratio")]
         ratio: float | None = None
         if "prune_ratio" in body:
             try:

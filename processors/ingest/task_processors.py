@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from processors.compat.options import missing, unsupported
 from processors.errors import InvalidProcessorConfigError, ModelError, ProcessorRuntimeError
 from processors.models.mlcommons.errors import MLCommonsError
 from processors.models.mlcommons.task_predict import task_response
@@ -67,15 +68,10 @@ def _common(
         raise InvalidProcessorConfigError(f"[{type_name}] options must be an object")
     model_id = body.get("model_id")
     if not isinstance(model_id, str) or not model_id.strip():
-        _problem(problems, "model_id", "[model_id] required property is missing")
+        _problem(problems, "model_id", missing("model_id"))
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        _problem(
-            problems,
-            unknown[0],
-            f"processor [{type_name}] doesn't support one or more provided configuration "
-            f"parameters [{', '.join(unknown)}]",
-        )
+        _problem(problems, unknown[0], unsupported(type_name, unknown))
     if body.get("on_failure"):
         _problem(problems, "on_failure", "on_failure inside a neuralpipe processor is not emulated")
     for flag in ("ignore_failure", "ignore_missing", "full_response_path"):
