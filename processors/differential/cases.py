@@ -8,7 +8,9 @@ One module per category (:mod:`.predict_cases`, :mod:`.ingest_cases`, :mod:`.sea
 from __future__ import annotations
 
 from processors.differential.compare import Case
+from processors.differential.asymmetric_cases import asymmetric_cases
 from processors.differential.error_cases import error_cases
+from processors.differential.hybrid3_cases import hybrid3_cases
 from processors.differential.ingest_cases import ingest_cases
 from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
@@ -17,7 +19,7 @@ from processors.differential.sides import MODELS, Sides
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors")
+CATEGORIES = ("predict", "ingest", "search", "errors", "hybrid3", "asymmetric")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -27,13 +29,17 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += predict_cases(sides)
     if "ingest" in categories:
         cases += ingest_cases(sides)
-    if "search" in categories or "errors" in categories:
+    if {"search", "errors", "hybrid3", "asymmetric"} & set(categories):
         index_corpus(sides)
         try:
             if "search" in categories:
                 cases += search_cases(sides)
             if "errors" in categories:
                 cases += error_cases(sides)
+            if "hybrid3" in categories:
+                cases += hybrid3_cases(sides)
+            if "asymmetric" in categories:
+                cases += asymmetric_cases(sides)
         finally:
             drop_corpus(sides)
     explain_for_version(cases, sides.reference_version())

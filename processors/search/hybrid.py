@@ -16,9 +16,10 @@ plugin would give, scores computed by :mod:`processors.search.normalization`:
 
 Supported request keys: ``query``, ``from``, ``size``, ``track_total_hits``, ``aggs``,
 ``suggest``, ``timeout``, ``_source``, ``fields``, ``docvalue_fields``, ``stored_fields``,
-``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``. Anything else
-(``sort``, ``search_after``, ``collapse``, ``rescore``, ``post_filter``, ``min_score``,
-``explain``, ``profile``...) raises :class:`UnsupportedFeatureError` naming it. Hits carry no
+``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``, ``min_score``
+(3.x: combined scores below it are dropped and ``hits.total`` counts the rest). Anything else
+(``sort``, ``search_after``, ``collapse``, ``rescore``, ``post_filter``, ``explain``,
+``profile``...) raises :class:`UnsupportedFeatureError` naming it. Hits carry no
 ``matched_queries``.
 
 Beyond the plugin: with ``"ext": {"neuralpipe": {"hybrid_breakdown": true}}`` every hit gets
@@ -38,6 +39,7 @@ import time
 import uuid
 from typing import Any, cast
 
+import numpy as np
 from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
 
 from processors.errors import InvalidQueryError
@@ -184,6 +186,10 @@ def run_hybrid(
         docs = {}
         shards = _per_shard(client, index, plan, queries, docs)
     fused = fuse(shards, fusion)
+    collected = len(fused)
+    if plan.min_score is not None:
+        floor = np.float32(plan.min_score)
+        fused = [f for f in fused if f.score >= floor]
     if plan.start > len(fused):
         raise InvalidQueryError(END_OF_RESULTS)
     page = fused[plan.start : plan.start + plan.size]
@@ -192,6 +198,9 @@ def run_hybrid(
     count = responses[-1] if plan.count is not None else None
     if count is not None and "total" in count["hits"]:
         hits["total"] = count["hits"]["total"]
+        if plan.min_score is not None:  # ScoreCombiner: the documents kept, per shard summed
+            relation = hits["total"].get("relation", "eq") if len(fused) == collected else "eq"
+            hits["total"] = {"value": len(fused), "relation": relation}
     hits["max_score"] = json_score(fused[0].score) if fused else 0.0
     hits["hits"] = [_hit(f, fetched.get(f.key), plan.breakdown) for f in page]
     response: JSONObject = {

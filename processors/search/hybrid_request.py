@@ -43,7 +43,8 @@ DEPTH_MISSING = "pagination_depth param is missing in the search request"
 SUPPORTED_BODY_KEYS = frozenset(
     ("query", "from", "size", "_source", "fields", "docvalue_fields", "stored_fields",
      "script_fields", "highlight", "version", "seq_no_primary_term", "track_total_hits",
-     "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats")
+     "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats",
+     "min_score")
 )  # fmt: skip
 FETCH_KEYS = ("_source", "fields", "docvalue_fields", "stored_fields", "script_fields",
               "highlight", "version", "seq_no_primary_term")  # fmt: skip
@@ -155,6 +156,7 @@ class SearchPlan:
     count: JSONObject | None
     timeout: Any
     breakdown: bool
+    min_score: float | None = None
 
     @property
     def inline_fetch(self) -> bool:
@@ -208,8 +210,26 @@ def plan_search(body: JSONObject, params: JSONObject | None = None) -> SearchPla
     fetch = {k: merged[k] for k in FETCH_KEYS if k in merged}
     return SearchPlan(
         hybrid, start, size, depth, header, fetch, _count_body(merged, hybrid),
-        merged.get("timeout"), breakdown_requested(merged),
+        merged.get("timeout"), breakdown_requested(merged), _min_score(merged),
     )  # fmt: skip
+
+
+def _min_score(merged: JSONObject) -> float | None:
+    """The request's ``min_score``: the plugin keeps combined scores ``>=`` it (3.x)."""
+    value = merged.get("min_score")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidQueryError("[min_score] failed to parse field", PARSING)
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise InvalidQueryError("[min_score] failed to parse field", PARSING) from exc
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidQueryError(
+            f"min_score is invalid : [{number:f}], must neither be Infinity nor NaN"
+        )
+    return number
 
 
 def breakdown_requested(body: JSONObject) -> bool:
