@@ -32,7 +32,6 @@ INLINE_FETCH_DOCS = 200  # up to this many sub-query hits, _source & co. come wi
 MALFORMED = "[hybrid] query malformed, no start_object after query name"
 TOO_MANY = "Number of sub-queries exceeds maximum supported by [hybrid] query"
 NOT_QUERIES = "[hybrid] sub-queries must be query objects"
-BAD_FILTER = "[hybrid] query's [filter] field must be a query object"
 NO_BOOST = "[hybrid] query does not support [boost]"
 UNKNOWN_FIELD = "Field is not supported by [hybrid] query"
 NO_QUERIES = "[hybrid] requires 'queries' field with at least one clause"
@@ -104,7 +103,7 @@ def parse_hybrid(body: Any) -> HybridQuery:
             queries.extend(items)
         elif key == "filter":
             if not isinstance(value, dict):
-                raise InvalidQueryError(BAD_FILTER, PARSING)
+                raise InvalidQueryError(UNKNOWN_FIELD, PARSING)  # 3.6: any non-object filter
             filter_query = value
         elif key == "boost":
             if isinstance(value, bool) or not isinstance(value, int | float) or value != 1.0:

@@ -45,7 +45,7 @@ def hybrid(**extra: Any) -> dict[str, Any]:
         ),
         (
             {"queries": [MATCH], "filter": [MATCH]},
-            "[hybrid] query's [filter] field must be a query object",
+            "Field is not supported by [hybrid] query",
             "parsing_exception",
         ),
         (
