@@ -33,6 +33,7 @@ from processors.ingest.java_text import java_class
 from processors.registry import suggest
 from processors.search.dsl_values import wrong_type
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
+from processors.search.hybrid_explain import HybridScoreExplanationConfig
 from processors.search.ml_inference_response import MLInferenceResponseConfig
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig
 from processors.search.rerank import RerankConfig
@@ -47,6 +48,7 @@ OURS: dict[str, dict[str, Callable[[Any], Any]]] = {
     RESPONSE: {
         "rerank": RerankConfig.from_body,
         "ml_inference": MLInferenceResponseConfig.from_body,
+        "hybrid_score_explanation": HybridScoreExplanationConfig.from_body,
     },
     PHASE: {
         "normalization-processor": NormalizationConfig.from_body,
@@ -62,7 +64,6 @@ CORE: dict[str, tuple[str, ...]] = {
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
     REQUEST: ("neural_sparse_two_phase_processor", "ml_inference", "agentic_query_translator"),
     RESPONSE: (
-        "hybrid_score_explanation",
         "retrieval_augmented_generation",
         "personalize_search_ranking",
     ),

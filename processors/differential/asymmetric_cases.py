@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from processors.differential.compare import Case, compare_hits, compare_json
+from processors.differential.known import KNOWN
 from processors.differential.sides import ONNX, JSONObject, Sides, judge
 from processors.settings import Settings
 
@@ -71,13 +72,16 @@ def _config_of(answer: Any) -> Any:
     return answer.get("model_config") if isinstance(answer, dict) else answer
 
 
-PREDICTS: list[tuple[str, JSONObject]] = [
-    ("query side", {"text_docs": TEXTS, "parameters": {"content_type": "query"}}),
-    ("passage side", {"text_docs": TEXTS, "parameters": {"content_type": "passage"}}),
-    ("QUERY in capitals", {"text_docs": TEXTS[:1], "parameters": {"content_type": "QUERY"}}),
-    ("no side", {"text_docs": TEXTS[:1]}),
-    ("unknown side", {"text_docs": TEXTS[:1], "parameters": {"content_type": "document"}}),
+PREDICTS: list[tuple[str, JSONObject, str]] = [
+    ("query side", {"text_docs": TEXTS, "parameters": {"content_type": "query"}}, ""),
+    ("passage side", {"text_docs": TEXTS, "parameters": {"content_type": "passage"}}, ""),
+    ("QUERY in capitals", {"text_docs": TEXTS[:1], "parameters": {"content_type": "QUERY"}}, ""),
+    ("no side", {"text_docs": TEXTS[:1]}, KNOWN["asymmetric-500"]),
+    ("unknown side", {"text_docs": TEXTS[:1], "parameters": {"content_type": "document"}}, ""),
 ]
+SYMMETRIC = ("symmetric model with a side",
+             {"text_docs": TEXTS[:1], "parameters": {"content_type": "query"}},
+             KNOWN["asymmetric-500"])  # fmt: skip
 
 NEURAL = {"neural": {"text_embedding": {"query_text": "lift on a wing", "model_id": ASYMMETRIC,
                                         "k": 8}}}  # fmt: skip
@@ -106,8 +110,8 @@ def asymmetric_cases(sides: Sides) -> list[Case]:
         )
         cases.append(case)
 
-        for label, body in PREDICTS:
-            case = Case("asymmetric", f"_predict {label}")
+        for label, body, known in PREDICTS:
+            case = Case("asymmetric", f"_predict {label}", known=known)
             ref = ref_sides.ref("POST", f"/_plugins/_ml/models/{ref_id}/_predict", body)
             ours = sides.ours(
                 lambda b=body: predict_response(  # type: ignore[misc]
@@ -116,6 +120,12 @@ def asymmetric_cases(sides: Sides) -> list[Case]:
             )
             judge(case, ref_sides, ref, ours)
             cases.append(case)
+        label, body, known = SYMMETRIC
+        case = Case("asymmetric", f"_predict {label}", known=known)
+        ref = sides.ref("POST", f"/_plugins/_ml/models/{sides.ref_ids[ONNX]}/_predict", body)
+        ours = sides.ours(lambda: sides.predict(ONNX, copy.deepcopy(body)))
+        judge(case, sides, ref, ours)
+        cases.append(case)
 
         pipeline = {"processors": [{"text_embedding": {"model_id": ASYMMETRIC,
                                                        "field_map": {"text": "emb"}}}]}  # fmt: skip

@@ -11,6 +11,7 @@ from processors.differential.compare import Case
 from processors.differential.asymmetric_cases import asymmetric_cases
 from processors.differential.error_cases import error_cases
 from processors.differential.hybrid3_cases import hybrid3_cases
+from processors.differential.mmr_cases import mmr_cases
 from processors.differential.ingest_cases import ingest_cases
 from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
@@ -19,7 +20,7 @@ from processors.differential.sides import MODELS, Sides
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors", "hybrid3", "asymmetric")
+CATEGORIES = ("predict", "ingest", "search", "errors", "search3", "asymmetric")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -29,15 +30,15 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += predict_cases(sides)
     if "ingest" in categories:
         cases += ingest_cases(sides)
-    if {"search", "errors", "hybrid3", "asymmetric"} & set(categories):
+    if {"search", "errors", "search3", "asymmetric"} & set(categories):
         index_corpus(sides)
         try:
             if "search" in categories:
                 cases += search_cases(sides)
             if "errors" in categories:
                 cases += error_cases(sides)
-            if "hybrid3" in categories:
-                cases += hybrid3_cases(sides)
+            if "search3" in categories:
+                cases += hybrid3_cases(sides) + mmr_cases(sides)
             if "asymmetric" in categories:
                 cases += asymmetric_cases(sides)
         finally:

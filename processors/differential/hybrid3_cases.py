@@ -197,7 +197,7 @@ def _run(
 
 def hybrid3_cases(sides: Sides) -> list[Case]:
     """Every 3.x hybrid case (the corpus of :mod:`.search_cases` must be indexed)."""
-    return _run(sides, "hybrid3", SEARCHES) + _run(sides, "hybrid3", BAD_SEARCHES)
+    return _run(sides, "search3", SEARCHES) + _run(sides, "search3", BAD_SEARCHES)
 
 
 

@@ -43,7 +43,7 @@ SUPPORTED_BODY_KEYS = frozenset(
     ("query", "from", "size", "_source", "fields", "docvalue_fields", "stored_fields",
      "script_fields", "highlight", "version", "seq_no_primary_term", "track_total_hits",
      "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats",
-     "min_score")
+     "min_score", "explain")
 )  # fmt: skip
 FETCH_KEYS = ("_source", "fields", "docvalue_fields", "stored_fields", "script_fields",
               "highlight", "version", "seq_no_primary_term")  # fmt: skip
@@ -53,7 +53,7 @@ HEADER_PARAMS = frozenset(
 )  # fmt: skip
 BODY_PARAMS = {"from": "from", "size": "size", "track_total_hits": "track_total_hits",
                "timeout": "timeout", "version": "version", "_source": "_source",
-               "seq_no_primary_term": "seq_no_primary_term"}  # fmt: skip
+               "seq_no_primary_term": "seq_no_primary_term", "explain": "explain"}  # fmt: skip
 IGNORED_PARAMS = frozenset(("search_pipeline", "typed_keys"))
 
 
@@ -156,6 +156,7 @@ class SearchPlan:
     timeout: Any
     breakdown: bool
     min_score: float | None = None
+    explain: bool = False
 
     @property
     def inline_fetch(self) -> bool:
@@ -210,6 +211,7 @@ def plan_search(body: JSONObject, params: JSONObject | None = None) -> SearchPla
     return SearchPlan(
         hybrid, start, size, depth, header, fetch, _count_body(merged, hybrid),
         merged.get("timeout"), breakdown_requested(merged), _min_score(merged),
+        merged.get("explain") in (True, "true"),
     )  # fmt: skip
 
 
@@ -266,4 +268,6 @@ def sub_query_body(query: JSONObject, plan: SearchPlan) -> JSONObject:
         body.update({"_source": True, **plan.fetch})
     if plan.timeout is not None:
         body["timeout"] = plan.timeout
+    if plan.explain:
+        body["explain"] = True
     return body

@@ -9,7 +9,7 @@ plugin's messages (``MinMaxScoreNormalizationTechnique``, ``ScoreNormalizationUt
 Example:
     >>> lower, upper = parse_bounds({"lower_bounds": [{"mode": "clip", "min_score": 0.5}]})
     >>> lower[0], upper
-    (Bound(mode='clip', score=0.5), None)
+    (Bound(mode='clip', score=0.5, shown='0.5'), None)
     >>> float(bounded_min_max(np.float32(0.2), np.float32(0.1), np.float32(0.9), lower[0], None))
     0.0010000000474974513
 """
@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,10 +42,12 @@ _JAVA_FLOAT = re.compile(
 
 @dataclass(frozen=True)
 class Bound:
-    """One sub-query's bound: its mode and score (float32)."""
+    """One sub-query's bound: its mode and score (float32); ``shown``: the score as the plugin's
+    explanation prints it (the value as written, else the default)."""
 
     mode: str
     score: float
+    shown: str = field(default="", compare=False)
 
 
 Bounds = tuple[Bound, ...]
@@ -107,7 +109,9 @@ def _bounds(params: dict[str, Any], name: str) -> Bounds | None:
             raise ValueError(f"invalid mode: {mode}, valid values are: {', '.join(MODES)}")
         key = SCORE_KEY[name]
         score = DEFAULT_SCORE[name]
+        shown = str(score)
         if item.get(key) is not None:
+            shown = _java_string(item[key])
             parsed = _parse_float(_java_string(item[key]))
             if parsed is None:
                 raise ValueError(f"invalid format for {key}: must be a valid float value")
@@ -117,7 +121,7 @@ def _bounds(params: dict[str, Any], name: str) -> Bounds | None:
                     f"{-BOUND_LIMIT:.6f} and {BOUND_LIMIT:.6f}"
                 )
             score = parsed
-        out.append(Bound(mode.lower() if mode.strip() else "apply", score))
+        out.append(Bound(mode.lower() if mode.strip() else "apply", score, shown))
     return tuple(out)
 
 

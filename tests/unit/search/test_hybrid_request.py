@@ -107,7 +107,7 @@ def test_from_needs_pagination_depth() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "explain"]
+    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "profile"]
 )
 def test_unsupported_options_are_named(key: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=rf"\[{key}\]"):
