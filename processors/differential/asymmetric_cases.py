@@ -137,15 +137,15 @@ def asymmetric_cases(sides: Sides) -> list[Case]:
         judge(case, ref_sides, ref, ours)
         cases.append(case)
 
-        for label, body in (
-            ("neural k=8 (query side)", {"size": 8, "query": NEURAL}),
-            ("hybrid match + neural (query side)", {"size": 8, "query": {"hybrid": {"queries": [
-                {"match": {"text": "lift wing"}}, NEURAL]}}}),  # fmt: skip
-        ):
+        hybrid = {"queries": [{"match": {"text": "lift wing"}}, NEURAL]}
+        fusion: JSONObject = {"phase_results_processors": [{"normalization-processor": {}}]}
+        searches: list[tuple[str, JSONObject, JSONObject | None]] = [
+            ("neural k=8 (query side)", {"size": 8, "query": NEURAL}, None),
+            ("hybrid match + neural (query side)",
+             {"size": 8, "query": {"hybrid": hybrid}}, fusion),
+        ]  # fmt: skip
+        for label, body, pipeline_body in searches:
             case = Case("asymmetric", label)
-            pipeline_body = None
-            if "hybrid" in body["query"]:
-                pipeline_body = {"phase_results_processors": [{"normalization-processor": {}}]}
             ref = ref_sides.ref_search(pipeline_body, body, "diff-asym")
             ours = sides.ours(lambda b=body, p=pipeline_body: _search(p, b, store, sides))  # type: ignore[misc]
             if ref[0] == 200 and ours[0] == 200:

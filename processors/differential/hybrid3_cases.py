@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.differential.compare import Case, compare_hits
+from processors.differential.compare import Case, compare_hits, compare_json
 from processors.differential.search_cases import MATCH, NEURAL, SPARSE_Q, _hybrid, _norm
 from processors.differential.sides import JSONObject, Sides, judge
 
@@ -119,6 +119,53 @@ SEARCHES: list[tuple[str, JSONObject | None, JSONObject, str]] = [
     ),
 ]
 
+EXPLAINER: JSONObject = {"response_processors": [{"hybrid_score_explanation": {}}]}
+
+
+def _explained(fusion: JSONObject, processor: bool = True) -> JSONObject:
+    """``fusion`` with (or without) the ``hybrid_score_explanation`` response processor."""
+    return {**fusion, **(EXPLAINER if processor else {})}
+
+
+EXPLAINS: list[tuple[str, JSONObject | None, JSONObject, str]] = [
+    (
+        "explain + hybrid_score_explanation, min_max",
+        _explained(MINMAX),
+        {**_hybrid(MATCH, NEURAL, size=5), "explain": True},
+        "",
+    ),
+    (
+        "explain + hybrid_score_explanation, l2 weights, 3 sub-queries",
+        _explained(_norm("l2", "arithmetic_mean", [0.2, 0.3, 0.5])),
+        {**_hybrid(MATCH, NEURAL, SPARSE_Q, size=5), "explain": True},
+        "",
+    ),
+    (
+        "explain + hybrid_score_explanation, RRF weights",
+        _explained(_rrf([0.3, 0.7])),
+        {**_hybrid(MATCH, NEURAL, size=5), "explain": True},
+        "",
+    ),
+    (
+        "explain + hybrid_score_explanation, bounds + min_score",
+        _explained(_bounded(lower=[{"mode": "clip", "min_score": 0.5}, IGNORE], upper=[APPLY, {}])),
+        {**_hybrid(MATCH, NEURAL), "explain": True, "min_score": 0.2},
+        "",
+    ),
+    (
+        "explain without hybrid_score_explanation",
+        MINMAX,
+        {**_hybrid(MATCH, NEURAL, size=5), "explain": True},
+        "",
+    ),
+    (
+        "hybrid_score_explanation without explain",
+        _explained(MINMAX),
+        _hybrid(MATCH, NEURAL, size=5),
+        "",
+    ),
+]
+
 BAD_SEARCHES: list[tuple[str, JSONObject | None, JSONObject, str]] = [
     (
         "hybrid inside function_score",
@@ -186,7 +233,7 @@ def _run(
         ref = sides.ref_search(pipeline, body, f"diff-h3-{category}-{number}")
         ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
         if ref[0] == 200 and ours[0] == 200:
-            case.differences = compare_hits(ref[1], ours[1])
+            case.differences = compare_hits(ref[1], ours[1]) + _explanations(ref[1], ours[1])
         else:
             judge(case, sides, ref, ours)
         if pipeline is not None:
@@ -195,9 +242,19 @@ def _run(
     return cases
 
 
+def _explanations(ref: JSONObject, ours: JSONObject) -> list[str]:
+    """Each hit's ``_explanation`` (and whether it has ``_shard`` / ``_node``) on both sides."""
+    out: list[str] = []
+    for i, (a, b) in enumerate(zip(ref["hits"]["hits"], ours["hits"]["hits"], strict=False)):
+        keys = ("_explanation", "_shard", "_node")
+        if [k in a for k in keys] != [k in b for k in keys]:
+            out.append(f"hits[{i}] keys {sorted(a)} vs {sorted(b)}")
+        if "_explanation" in a and "_explanation" in b:
+            out += compare_json(a["_explanation"], b["_explanation"], f"hits[{i}]._explanation")
+    return out
+
+
 def hybrid3_cases(sides: Sides) -> list[Case]:
     """Every 3.x hybrid case (the corpus of :mod:`.search_cases` must be indexed)."""
-    return _run(sides, "search3", SEARCHES) + _run(sides, "search3", BAD_SEARCHES)
-
-
-
+    runs = _run(sides, "search3", SEARCHES) + _run(sides, "search3", EXPLAINS)
+    return runs + _run(sides, "search3", BAD_SEARCHES)

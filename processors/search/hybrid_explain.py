@@ -14,7 +14,8 @@ from the sub-query searches, or from ``_explain`` where the sub-query did not re
 
 Example:
     >>> from processors.search.fusion_config import NormalizationConfig
-    >>> cfg = NormalizationConfig.from_body({"combination": {"parameters": {"weights": [0.3, 0.7]}}})
+    >>> weights = {"parameters": {"weights": [0.3, 0.7]}}
+    >>> cfg = NormalizationConfig.from_body({"combination": weights})
     >>> describe_normalization(cfg), describe_combination(cfg, None)
     ('min_max normalization of:', 'arithmetic_mean, weights [0.3, 0.7] combination of:')
 """

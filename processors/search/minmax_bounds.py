@@ -35,9 +35,7 @@ MISMATCH = (
     "expected bounds array to contain {count} elements matching the number of sub-queries, but "
     "found a mismatch"
 )
-_JAVA_FLOAT = re.compile(
-    r"[+-]?(NaN|Infinity|((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?)", re.ASCII
-)
+_JAVA_FLOAT = re.compile(r"[+-]?(NaN|Infinity|((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?)", re.ASCII)
 
 
 @dataclass(frozen=True)

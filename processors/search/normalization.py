@@ -153,12 +153,12 @@ def normalize(
     technique: str,
     shards: Sequence[ShardHits],
     rank_constant: int = 60,
-    bounds: tuple[Bounds | None, Bounds | None] = (None, None),
+    min_max_bounds: tuple[Bounds | None, Bounds | None] = (None, None),
 ) -> Normalized:
-    """Normalized scores, in the shape of ``shards`` (reference §9.3); ``bounds``: min_max's
+    """Normalized scores, in the shape of ``shards`` (reference §9.3); ``min_max_bounds``:
     ``(lower_bounds, upper_bounds)``, one per sub-query (3.2+)."""
     stats = _per_subquery(shards)
-    lower, upper = bounds
+    lower, upper = min_max_bounds
     if technique == "min_max" and (lower is not None or upper is not None):
         for side in (lower, upper):
             for shard in shards:
@@ -197,21 +197,17 @@ def _bounded(
     lower: Bounds | None,
     upper: Bounds | None,
 ) -> Normalized:
-    """min_max with per-sub-query bounds (:func:`processors.search.minmax_bounds.bounded_min_max`)."""
+    """min_max with per-sub-query bounds (:func:`minmax_bounds.bounded_min_max`)."""
     limits = [_bounds(s) for s in stats]
-    return [
-        [
-            [
-                bounded_min_max(
-                    F32(hit.score), *limits[j],
-                    lower[j] if lower else None, upper[j] if upper else None,
-                )  # fmt: skip
-                for hit in hits
-            ]
-            for j, hits in enumerate(shard)
-        ]
-        for shard in shards
-    ]
+    out: Normalized = []
+    for shard in shards:
+        rows = []
+        for j, hits in enumerate(shard):
+            low, high = limits[j]
+            below, above = (lower[j] if lower else None), (upper[j] if upper else None)
+            rows.append([bounded_min_max(F32(h.score), low, high, below, above) for h in hits])
+        out.append(rows)
+    return out
 
 
 def _z_normalize(score: np.float32, stats: tuple[np.float32, ...] | None) -> np.float32:

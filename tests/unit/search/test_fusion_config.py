@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from processors.errors import InvalidProcessorConfigError
-from processors.search.minmax_bounds import Bound
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
+from processors.search.minmax_bounds import Bound
 
 
 def norm_error(body: dict[str, Any]) -> list[tuple[str, str]]:

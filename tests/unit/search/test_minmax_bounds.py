@@ -22,7 +22,7 @@ def norm(score: float, low: float, high: float, lower: Bound | None, upper: Boun
 
 def test_no_bounds_is_plain_min_max() -> None:
     plain = normalize("min_max", [[A, B]])
-    bounded = normalize("min_max", [[A, B]], bounds=((Bound("ignore", 0.0),) * 2, None))
+    bounded = normalize("min_max", [[A, B]], min_max_bounds=((Bound("ignore", 0.0),) * 2, None))
     assert plain == bounded
 
 
@@ -61,7 +61,9 @@ def test_single_score_is_one_and_zero_is_min_score() -> None:
 def test_fuse_uses_the_bounds_of_each_sub_query() -> None:
     body = {"normalization": {"technique": "min_max", "parameters": {
         "lower_bounds": [{"mode": "clip", "min_score": 2.0}, {"mode": "ignore"}]}}}  # fmt: skip
-    scores = {f.key: json_score(f.score) for f in fuse([[A, B]], NormalizationConfig.from_body(body))}
+    scores = {
+        f.key: json_score(f.score) for f in fuse([[A, B]], NormalizationConfig.from_body(body))
+    }
     # d3: A clipped to 0.001, B (5-1)/(10-1); arithmetic mean of the two
     assert scores["d3"] == pytest.approx((0.001 + 4 / 9) / 2, rel=1e-6)
 

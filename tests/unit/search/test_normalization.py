@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.errors import InvalidQueryError
 from processors.search.floats import json_score
 from processors.search.fusion_config import FusionConfig, NormalizationConfig, RRFConfig
 from processors.search.normalization import (
