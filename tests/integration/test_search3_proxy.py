@@ -96,14 +96,14 @@ def test_filter_min_score_and_bounds(proxied: OpenSearch) -> None:
     scores = [h["_score"] for h in everything["hits"]["hits"]]
     assert [h["_score"] for h in kept["hits"]["hits"]] == [s for s in scores if s >= 0.5]
     assert kept["hits"]["total"] == {"value": len(kept["hits"]["hits"]), "relation": "eq"}
-    clipped = _search(
+    bounded = _search(
         proxied,
         {"query": {"hybrid": {"queries": [MATCH, NEURAL]}}},
         _fusion(
-            parameters={"lower_bounds": [{"mode": "clip", "min_score": 100}, {"mode": "ignore"}]}
+            parameters={"lower_bounds": [{"mode": "apply", "min_score": 0}, {"mode": "ignore"}]}
         ),
     )
-    assert [h["_score"] for h in clipped["hits"]["hits"]] != scores  # the match side is clipped
+    assert [h["_score"] for h in bounded["hits"]["hits"]] != scores  # match scores now start at 0
     with pytest.raises(TransportError) as err:
         _search(proxied, {"query": {"hybrid": {"queries": [MATCH]}}},
                 _fusion(parameters={"lower_bounds": [{"mode": "cut"}]}))  # fmt: skip
