@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from processors.differential import asymmetric_cases, hybrid3_cases, mmr_cases
-from processors.differential.cases import CATEGORIES
-from processors.differential.known import KNOWN
+from tests.differential.harness import asymmetric_cases, hybrid3_cases, mmr_cases
+from tests.differential.harness.cases import CATEGORIES
+from tests.differential.harness.known import KNOWN
 
 
 def test_names_are_unique_and_explanations_known() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.differential.compare import Case, compare_hits
-from processors.differential.sides import ONNX, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits
+from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
 
 SETTING = "cluster.search.enabled_system_generated_factories"
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN
-from processors.differential.sides import ONNX, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
 from processors.settings import Settings
 
 ASYMMETRIC = "all-minilm-l6-v2-asymmetric"
@@ -90,7 +90,7 @@ NEURAL = {"neural": {"text_embedding": {"query_text": "lift on a wing", "model_i
 def asymmetric_cases(sides: Sides) -> list[Case]:
     """Every asymmetric-model case (the corpus of :mod:`.search_cases` must be indexed)."""
     from processors.models.binding import model_store
-    from processors.models.registry_predict import predict_response
+    from processors.models.mlcommons.predict import predict_response
 
     with asymmetric_settings(sides.settings) as settings:
         ref_id = _register_on_reference(settings)

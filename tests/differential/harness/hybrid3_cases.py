@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN
-from processors.differential.search_cases import MATCH, NEURAL, SPARSE_Q, _hybrid, _norm
-from processors.differential.sides import JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.search_cases import MATCH, NEURAL, SPARSE_Q, _hybrid, _norm
+from tests.differential.harness.sides import JSONObject, Sides, judge
 
 HYBRID = _hybrid(MATCH, NEURAL)["query"]
 RANGE = {"range": {"n": {"gte": 4}}}
