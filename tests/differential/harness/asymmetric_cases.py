@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
+from processors.settings import Settings
 from tests.differential.harness.compare import Case, compare_hits, compare_json
 from tests.differential.harness.known import KNOWN
 from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
-from processors.settings import Settings
 
 ASYMMETRIC = "all-minilm-l6-v2-asymmetric"
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
