@@ -7,7 +7,8 @@ was already running or ``--keep``), registers the models there, runs every case 
 :mod:`tests.differential.harness.cases` on both sides and prints the table. The main node gets a
 temporary index, dropped at the end; it is left running.
 
-    python scripts/verify_against_reference.py [--only predict,ingest,search,errors] [--keep]
+    python scripts/verify_against_reference.py [--only predict,ingest,search,errors,search3,...]
+                                               [--keep]
                                                [--json out.json]
 
 Exit status: 0 when every difference is a known one (explained in the table), 1 otherwise.

@@ -65,7 +65,6 @@ CORE: dict[str, tuple[str, ...]] = {
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
     REQUEST: ("neural_sparse_two_phase_processor", "ml_inference", "agentic_query_translator"),
     RESPONSE: (
-        "hybrid_score_explanation",
         "retrieval_augmented_generation",
         "personalize_search_ranking",
     ),

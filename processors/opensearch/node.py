@@ -198,11 +198,11 @@ class LocalNode:
                 user=NODE_USER if _is_root() else None, check=False, timeout=120,
             )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not pid_file.exists():
+        while not (text := _read_pid(pid_file)):  # created empty, then written: wait for both
             if time.monotonic() > deadline or done.returncode != 0:
                 raise NodeStartError("the node did not start (no pid file)", self.log_tail())
             time.sleep(0.1)
-        return int(pid_file.read_text().strip())
+        return int(text)
 
     def _wait_healthy(self, url: str, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -286,3 +286,12 @@ def _ensure_node_user() -> None:
 def _chown_tree(path: Path) -> None:
     for entry in [path, *path.rglob("*")]:
         shutil.chown(entry, NODE_USER, NODE_USER)
+
+
+def _read_pid(pid_file: Path) -> str:
+    """The pid file's number, or ``""`` while it is missing or not written yet."""
+    try:
+        text = pid_file.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    return text if text.isdigit() else ""

@@ -61,6 +61,7 @@ from processors.search.sparse_dotted import DottedFeatureCheck
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
 HYBRID_MODULE = "processors.search.hybrid"
+EXPLANATION = "hybrid_score_explanation"
 RERANK_MODULE = "processors.search.rerank"
 HYBRID_WITHOUT_FUSION = (
     "a hybrid query needs a normalization-processor or score-ranker-processor in the search "
@@ -255,14 +256,19 @@ class SearchPipeline:
         if self.node_pipeline:
             raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
         run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
+        explained = any(s.type_name == EXPLANATION for s in self._rerank)
+        extra = {"explanation": True} if explained else {}
         response: JSONObject = run_hybrid(
-            self.client, index or "_all", request, phase[0].config, params=dict(params or {})
-        )
+            self.client, index or "_all", request, phase[0].config, params=dict(params or {}),
+            **extra,
+        )  # fmt: skip
         return response
 
     def _response_processors(self, response: JSONObject, request: JSONObject) -> JSONObject:
         """``rerank`` steps in order (``apply_rerank`` owns ``ignore_failure``)."""
         for step in self._rerank:
+            if step.type_name == EXPLANATION:
+                continue  # hybrid explanations are written by run_hybrid (see _hybrid)
             if step.type_name == "ml_inference":
                 from processors.search.ml_inference_response import apply_ml_inference
 

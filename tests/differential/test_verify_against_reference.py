@@ -23,7 +23,7 @@ def test_neuralpipe_matches_the_plugins_or_differences_are_explained(
     print(table(cases))
     assert len(cases) >= 60
     categories = {c.category for c in cases}
-    assert categories == {"predict", "ingest", "search", "errors"}
+    assert categories == {"predict", "ingest", "search", "errors", "search3", "asymmetric"}
     unexplained = [
         f"{c.name}: {c.differences[:3]}" for c in cases if not c.identical and not c.known
     ]

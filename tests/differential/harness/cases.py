@@ -7,17 +7,20 @@ One module per category (:mod:`.predict_cases`, :mod:`.ingest_cases`, :mod:`.sea
 
 from __future__ import annotations
 
+from tests.differential.harness.asymmetric_cases import asymmetric_cases
 from tests.differential.harness.compare import Case
 from tests.differential.harness.error_cases import error_cases
+from tests.differential.harness.hybrid3_cases import hybrid3_cases
 from tests.differential.harness.ingest_cases import ingest_cases
 from tests.differential.harness.known import explain_for_version
+from tests.differential.harness.mmr_cases import mmr_cases
 from tests.differential.harness.predict_cases import predict_cases
 from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
 from tests.differential.harness.sides import MODELS, Sides
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors")
+CATEGORIES = ("predict", "ingest", "search", "errors", "search3", "asymmetric")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -27,13 +30,17 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += predict_cases(sides)
     if "ingest" in categories:
         cases += ingest_cases(sides)
-    if "search" in categories or "errors" in categories:
+    if {"search", "errors", "search3", "asymmetric"} & set(categories):
         index_corpus(sides)
         try:
             if "search" in categories:
                 cases += search_cases(sides)
             if "errors" in categories:
                 cases += error_cases(sides)
+            if "search3" in categories:
+                cases += hybrid3_cases(sides) + mmr_cases(sides)
+            if "asymmetric" in categories:
+                cases += asymmetric_cases(sides)
         finally:
             drop_corpus(sides)
     explain_for_version(cases, sides.reference_version())

@@ -52,6 +52,18 @@ KNOWN = {
     "illegal_argument_exception ('Failed to process the neural query against the field <f> "
     "because its type is not supported...'); neuralpipe rewrites without reading the mapping, "
     "so the node refuses the knn query: 400 search_phase_execution_exception (same status)",
+    "asymmetric-500": "plugin bug not copied (a 500 wrapper): ml-commons 3.6 wraps the input check of an "
+    "asymmetric _predict (no parameters.content_type for a model with query_prefix / "
+    "passage_prefix; a content_type for a model without them) as 500 m_l_exception 'Failed to "
+    "inference TEXT_EMBEDDING model: <id>' whose caused_by is the 400 illegal_argument_exception "
+    "neuralpipe answers, with the same message",
+    "explain-double-min-max": "plugin bug not copied: with explain=true, neural-search 3.6's "
+    "NormalizationProcessorWorkflow runs the technique's explain() before normalize(), and "
+    "MinMaxScoreNormalizationTechnique.explain() writes the normalized scores back into the "
+    "shard's ScoreDocs, so min_max (bounds included) is applied twice and the scores differ from "
+    "the same search without explain (here by 3e-4; with a clip lower bound and min_score, a "
+    "different hit set); neuralpipe's scores and explanations are those of the search without "
+    "explain",
     "hybrid-no-pipeline": f"documented and deliberate: {DOC} §9.1 says to treat a hybrid "
     "query without a normalization/score-ranker processor as unsupported (its raw results are "
     "not meaningful); 2.19.6 returns the raw hybrid scores, neuralpipe refuses the query",
