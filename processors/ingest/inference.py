@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest import field_map as fm
 from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
+from processors.ingest.sparse_targets import split_field_map
 from processors.models.encoders import SparseEncoder, TextEmbedder
 
 log = logging.getLogger(__name__)
@@ -278,4 +279,29 @@ class SparseEncodingProcessor(InferenceProcessor):
                 prune(weights, prune_type, ratio) for weights in encoder.encode(texts, "passage")
             ]
 
-        return cls(config, infer)
+        def infer_ids(texts: list[str]) -> list[Any]:
+            found = encoder.encode(texts, "passage", token_ids=True)  # type: ignore[call-arg]
+            return [prune(weights, prune_type, ratio) for weights in found]
+
+        processor = cls(config, infer)
+        processor.infer_token_ids = infer_ids
+        return processor
+
+    infer_token_ids: Infer | None = None
+    """The model asked for ``sparse_embedding_format: TOKEN_ID`` (``sparse_vector`` targets)."""
+
+    def run_with_targets(
+        self, sources: list[JSONObject], token_id_paths: frozenset[str]
+    ) -> list[ProcessorRuntimeError | None]:
+        """:meth:`run`, writing token ids into the targets ``token_id_paths`` names."""
+        words, ids = split_field_map(self.config.field_map, token_id_paths)
+        if not ids or self.infer_token_ids is None:
+            return self.run(sources)
+        outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        for part, infer in ((words, self._infer), (ids, self.infer_token_ids)):
+            if not part:
+                continue
+            sub = SparseEncodingProcessor(replace(self.config, field_map=part), infer)
+            for row, error in enumerate(sub.run(sources)):
+                outcome[row] = outcome[row] or error
+        return outcome

@@ -34,6 +34,8 @@ from typing import Any
 from processors.config.ingest_body import IngestPipelineSpec, Step
 from processors.errors import ConfigError
 from processors.ingest.chunking import TextChunkingProcessor
+from processors.ingest.inference import SparseEncodingProcessor
+from processors.ingest.sparse_targets import SparseVectorTargets, run_by_index
 from processors.pipeline.ingest import EncoderFor, OurProcessor, _segments, pipeline_on_failure
 
 JSONObject = dict[str, Any]
@@ -147,6 +149,9 @@ class _Runner:
         sources = [d.source for d in live]
         if isinstance(processor, TextChunkingProcessor):
             errors = processor.run(sources, indices=[d.meta.get("_index") for d in live])
+        elif isinstance(processor, SparseEncodingProcessor):
+            indices = [d.meta.get("_index") for d in live]
+            errors = run_by_index(processor, sources, indices, SparseVectorTargets(self.client))
         else:
             errors = processor.run(sources)
         config = processor.config

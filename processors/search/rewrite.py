@@ -83,15 +83,20 @@ def rewrite_clauses(
     """Validate, infer (one call per model) and replace every clause in place."""
     sources = {id(f): _validate(f.query, analyzers) for f in found}
     dense: dict[str, list[str]] = defaultdict(list)
-    sparse: dict[str, list[str]] = defaultdict(list)  # model and analyzer clauses share calls
+    # model and analyzer clauses share calls; sparse_vector fields take token ids
+    sparse: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for f in found:
         kind, model_id = sources[id(f)]
         if kind == "dense":
             dense[model_id].append(f.query.query_text or "")
         elif kind != "tokens":
-            sparse[model_id].append(f.query.query_text or "")
+            sparse[(model_id, _token_ids(f.query))].append(f.query.query_text or "")
     vectors = {key: v for m, texts in dense.items() for key, v in _embed(models, m, texts)}
-    weights = {key: w for m, texts in sparse.items() for key, w in _encode(models, m, texts)}
+    weights = {
+        (ids, *key): w
+        for (m, ids), texts in sparse.items()
+        for key, w in _encode(models, m, texts, token_ids=ids)
+    }
     for f in found:
         kind, model_id = sources[id(f)]
         key = (model_id, f.query.query_text or "")
@@ -100,7 +105,8 @@ def rewrite_clauses(
         elif kind == "tokens":
             f.ref.replace(f.query.to_query(f.query.tokens()))
         else:
-            tokens = analyzer_tokens(weights[key]) if kind == "analyzer" else weights[key]
+            found_weights = weights[(_token_ids(f.query), *key)]
+            tokens = analyzer_tokens(found_weights) if kind == "analyzer" else found_weights
             f.ref.replace(f.query.to_query(tokens))
 
 
@@ -151,12 +157,19 @@ def _embed(models: ModelFor, model_id: str, texts: list[str]) -> list[tuple[Any,
     return [((model_id, t), row.tolist()) for t, row in zip(distinct, matrix, strict=True)]
 
 
+def _token_ids(query: AnyQuery) -> bool:
+    return isinstance(query, NeuralSparseQuery) and query.sparse_vector is not None
+
+
 def _encode(
-    models: ModelFor, model_id: str, texts: list[str]
+    models: ModelFor, model_id: str, texts: list[str], *, token_ids: bool = False
 ) -> list[tuple[Any, Mapping[str, float]]]:
     model = models(model_id)
     if not isinstance(model, SparseEncoder):
         raise ModelError(f"model [{model_id}] is not a SPARSE_ENCODING or SPARSE_TOKENIZE model")
     distinct = _unique(texts)
-    maps = model.encode(distinct, content_type="query")
+    if token_ids:  # sparse_embedding_format TOKEN_ID, as the plugin asks for sparse_vector
+        maps = model.encode(distinct, content_type="query", token_ids=True)  # type: ignore[call-arg]
+    else:
+        maps = model.encode(distinct, content_type="query")
     return [((model_id, t), m) for t, m in zip(distinct, maps, strict=True)]
