@@ -30,24 +30,23 @@ JSONObject = dict[str, Any]
 SETTING = "index.sparse"
 META_KEY = "sparse_vector"
 MAPPER_PARSING = "mapper_parsing_exception"
-_Rule = tuple[Callable[[float], bool], str]
-_FLOATS: dict[str, _Rule] = {
-    "summary_prune_ratio": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
-    "cluster_ratio": (lambda v: 0 < v < 1, "must be in (0, 1)"),
-    "quantization_ceiling_ingest": (lambda v: v > 0, "must be a positive float number"),
-    "quantization_ceiling_search": (lambda v: v > 0, "must be a positive float number"),
+_Rule = tuple[type, Callable[[float], bool], str]
+_RULES: dict[str, _Rule] = {  # in the order the plugin checks them
+    "summary_prune_ratio": (float, lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "n_postings": (int, lambda v: v > 0, "must be a positive integer"),
+    "cluster_ratio": (float, lambda v: 0 < v < 1, "must be in (0, 1)"),
+    "approximate_threshold": (int, lambda v: v >= 0, "must be a non-negative integer"),
+    "quantization_ceiling_ingest": (float, lambda v: v > 0, "must be a positive float number"),
+    "quantization_ceiling_search": (float, lambda v: v > 0, "must be a positive float number"),
 }
-_INTS: dict[str, _Rule] = {
-    "n_postings": (lambda v: v > 0, "must be a positive integer"),
-    "approximate_threshold": (lambda v: v >= 0, "must be a non-negative integer"),
-}
+_JAVA = {float: "java.lang.Float", int: "java.lang.Integer"}
 
 
 class SparseVectorMappingError(ConfigError):
     """A ``sparse_vector`` mapping the plugin refuses (``mapper_parsing_exception``)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, MAPPER_PARSING)
+        super().__init__(f"Failed to parse mapping [_doc]: {message}", MAPPER_PARSING)
 
 
 def has_sparse_vector(raw: bytes) -> bool:
@@ -142,27 +141,20 @@ def _check_method(path: str, field: JSONObject) -> JSONObject:
 
 def _parameter_errors(params: JSONObject) -> list[str]:
     errors: list[str] = []
-    for key, (ok, words) in _FLOATS.items():
+    for key, (kind, ok, words) in _RULES.items():
         if key in params:
             try:
-                if not ok(float(str(params[key]))):
+                if not ok(kind(str(params[key]))):
                     errors.append(f"Parameter [{key}] {words}")
             except ValueError:
-                errors.append(f"Parameter [{key}] must be of java.lang.Float type")
-    for key, (ok_int, words) in _INTS.items():
-        if key in params:
-            try:
-                if not ok_int(int(str(params[key]))):
-                    errors.append(f"Parameter [{key}] {words}")
-            except ValueError:
-                errors.append(f"Parameter [{key}] must be of java.lang.Integer type")
-    errors += [f"Unknown parameter '{k}' found" for k in params if k not in (*_FLOATS, *_INTS)]
+                errors.append(f"Parameter [{key}] must be of {_JAVA[kind]} type")
+    errors += [f"Unknown parameter '{k}' found" for k in params if k not in _RULES]
     return errors
 
 
 def _node_field(method: JSONObject) -> JSONObject:
     meta = {META_TYPE: SPARSE_VECTOR}
-    threshold = (method.get("parameters") or {}).get(META_THRESHOLD)
+    threshold = (method.get("parameters") or {}).get("approximate_threshold")
     if threshold is not None:
         meta[META_THRESHOLD] = str(int(str(threshold)))
     return {"type": "rank_features", "meta": meta}

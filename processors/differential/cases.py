@@ -14,10 +14,11 @@ from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
 from processors.differential.sides import MODELS, Sides
+from processors.differential.sparse_ann_cases import sparse_ann_cases
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors")
+CATEGORIES = ("predict", "ingest", "search", "errors", "sparse_ann")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -36,5 +37,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += error_cases(sides)
         finally:
             drop_corpus(sides)
+    if "sparse_ann" in categories:
+        cases += sparse_ann_cases(sides)
     explain_for_version(cases, sides.reference_version())
     return cases

@@ -38,7 +38,8 @@ METHOD_PARAMETERS = "method_parameters"
 DEFAULT_K = 10
 DEFAULT_APPROXIMATE_THRESHOLD = 1_000_000
 META_TYPE = "neuralpipe_type"
-META_THRESHOLD = "approximate_threshold"
+META_THRESHOLD = "ann_threshold"
+"""The field meta key (the node allows at most 20 characters)."""
 SPARSE_VECTOR = "sparse_vector"
 TopIds = Callable[[JSONObject, int, int], list[str] | None]
 """``(query, k, approximate_threshold) -> ids of its exact top k``, or ``None`` where the
