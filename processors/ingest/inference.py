@@ -29,6 +29,7 @@ from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
 from processors.ingest.sparse_targets import split_field_map
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.neural_stats.events import increment
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
@@ -177,6 +178,7 @@ class InferenceProcessor:
         neighbours helps nobody).
         """
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        increment(f"{self.type_name}_executions", len(sources))
         rows = (self._prepare(sources, row, outcome) for row in range(len(sources)))
         prepared = [p for p in rows if p is not None]
         size = self.config.batch_size
@@ -297,6 +299,7 @@ class SparseEncodingProcessor(InferenceProcessor):
         words, ids = split_field_map(self.config.field_map, token_id_paths)
         if not ids or self.infer_token_ids is None:
             return self.run(sources)
+        increment("sparse_encoding_seismic_executions")
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
         for part, infer in ((words, self._infer), (ids, self.infer_token_ids)):
             if not part:

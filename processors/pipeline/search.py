@@ -40,6 +40,7 @@ from typing import Any
 
 from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
@@ -264,6 +265,7 @@ class SearchPipeline:
             raise UnsupportedFeatureError(HYBRID_WITHOUT_FUSION)
         if self.node_pipeline:
             raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
+        increment("hybrid_query_requests")
         run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
         response: JSONObject = run_hybrid(
             self.client, index or "_all", request, phase[0].config, params=dict(params or {})

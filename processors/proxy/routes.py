@@ -19,6 +19,7 @@ from processors.proxy import (
     ml_routes,
     pipeline_routes,
     search_routes,
+    stats_routes,
     workbench_routes,
 )
 from processors.proxy.errors import guarded
@@ -84,6 +85,7 @@ def routes() -> list[BaseRoute]:
     return [
         *workbench_routes.routes(),
         *ml_routes.routes(),
+        *stats_routes.routes(),
         *_pipelines("/_ingest/pipeline", simulate=True),
         *_pipelines("/_search/pipeline", simulate=False),
         Route("/_cluster/settings", cluster_routes.get_settings, methods=["GET"]),

@@ -25,6 +25,7 @@ from typing import Any
 from processors.errors import ModelError, ModelNotRegisteredError, UnsupportedFeatureError
 from processors.models.encoders import SparseEncoder, TextEmbedder
 from processors.models.registry_errors import MODEL_NOT_FOUND, MLNotFoundError
+from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural import NeuralQuery
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig, enrich
@@ -59,11 +60,15 @@ def parse_clauses(body: Any) -> list[Found]:
     """Find and parse every clause (raises the first clause's parsing error)."""
     found: list[Found] = []
     for ref in find_clauses(body):
-        parsed = (
-            NeuralQuery.parse(ref.body)
-            if ref.kind == "neural"
-            else NeuralSparseQuery.parse(ref.body)
-        )
+        parsed: AnyQuery
+        if ref.kind == "neural":
+            increment("neural_query_requests")
+            parsed = NeuralQuery.parse(ref.body)
+        else:
+            increment("neural_sparse_query_requests")
+            parsed = NeuralSparseQuery.parse(ref.body)
+            if parsed.method_parameters is not None:
+                increment("seismic_query_requests")
         found.append(Found(ref, parsed))
     return found
 
@@ -71,6 +76,7 @@ def parse_clauses(body: Any) -> list[Found]:
 def apply_enricher(found: Sequence[Found], config: NeuralQueryEnricherConfig) -> list[Found]:
     """``neural_query_enricher`` over the clauses of ``body["query"]``."""
     visited = [f for f in found if f.in_query]
+    increment("neural_query_enricher_executions")
     enriched = {
         id(f): q for f, q in zip(visited, enrich([f.query for f in visited], config), strict=True)
     }
@@ -129,6 +135,7 @@ def rewrite_request(
 def _validate(query: AnyQuery, analyzers: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(query, NeuralQuery):
         query.check()
+        increment("neural_query_against_knn_requests")
         return ("dense", query.model_id or "")
     kind, name = query.source()
     if kind != "analyzer":
