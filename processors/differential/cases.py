@@ -15,10 +15,11 @@ from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
 from processors.differential.sides import MODELS, Sides
 from processors.differential.sparse_ann_cases import sparse_ann_cases
+from processors.differential.stats_cases import stats_cases
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors", "sparse_ann")
+CATEGORIES = ("predict", "ingest", "search", "errors", "sparse_ann", "neural_stats")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -39,5 +40,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
             drop_corpus(sides)
     if "sparse_ann" in categories:
         cases += sparse_ann_cases(sides)
+    if "neural_stats" in categories:
+        cases += stats_cases(sides)
     explain_for_version(cases, sides.reference_version())
     return cases
