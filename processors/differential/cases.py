@@ -14,12 +14,21 @@ from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
 from processors.differential.sides import MODELS, Sides
+from processors.differential.skip_existing_cases import skip_existing_cases
 from processors.differential.sparse_ann_cases import sparse_ann_cases
 from processors.differential.stats_cases import stats_cases
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors", "sparse_ann", "neural_stats")
+CATEGORIES = (
+    "predict",
+    "ingest",
+    "search",
+    "errors",
+    "sparse_ann",
+    "neural_stats",
+    "skip_existing",
+)
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -40,6 +49,8 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
             drop_corpus(sides)
     if "sparse_ann" in categories:
         cases += sparse_ann_cases(sides)
+    if "skip_existing" in categories:
+        cases += skip_existing_cases(sides)
     if "neural_stats" in categories:
         cases += stats_cases(sides)
     explain_for_version(cases, sides.reference_version())

@@ -202,6 +202,11 @@ class InferenceProcessor:
                     outcome[group[0][0]] = self._error(f"{type(exc).__name__}: {exc}")
         return outcome
 
+    @property
+    def skips_existing(self) -> bool:
+        """``skip_existing: true``: stored outputs of unchanged inputs are reused."""
+        return self.config.extra.get("skip_existing") in (True, "true")
+
     def _prepare(
         self, sources: list[JSONObject], row: int, outcome: list[Any]
     ) -> tuple[int, list[fm.Slot]] | None:
@@ -235,6 +240,7 @@ class TextEmbeddingProcessor(InferenceProcessor):
 
     type_name = "text_embedding"
     list_key = "knn"
+    extra_keys = ("skip_existing",)
 
     @classmethod
     def from_body(cls, body: JSONObject, *, embedder: TextEmbedder) -> TextEmbeddingProcessor:
@@ -249,7 +255,7 @@ class SparseEncodingProcessor(InferenceProcessor):
 
     type_name = "sparse_encoding"
     list_key = "sparse_encoding"
-    extra_keys = ("prune_type", "prune_ratio")
+    extra_keys = ("prune_type", "prune_ratio", "skip_existing")
 
     @classmethod
     def _extra_errors(cls, body: JSONObject) -> list[str]:

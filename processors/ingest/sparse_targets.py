@@ -94,3 +94,28 @@ def run_by_index(
         for row, error in zip(rows, found, strict=True):
             errors[row] = error
     return errors
+
+
+def run_inference(
+    processor: Any,
+    sources: list[JSONObject],
+    indices: list[str | None],
+    ids: list[str | None],
+    client: Any,
+    targets: SparseVectorTargets,
+) -> list[Any]:
+    """``text_embedding`` / ``sparse_encoding`` over ``sources``: token ids into
+    ``sparse_vector`` fields, stored outputs reused with ``skip_existing``."""
+    from processors.ingest.skip_existing import run_skipping
+
+    sparse = processor.type_name == "sparse_encoding"
+
+    def run(sub: Any, some: list[JSONObject], rows: list[int]) -> list[Any]:
+        if sparse:
+            return run_by_index(sub, some, [indices[r] for r in rows], targets)
+        found: list[Any] = sub.run(some)
+        return found
+
+    if processor.skips_existing:
+        return run_skipping(processor, sources, list(zip(indices, ids, strict=True)), client, run)
+    return run(processor, sources, list(range(len(sources))))

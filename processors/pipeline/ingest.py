@@ -36,7 +36,7 @@ from processors.ingest.inference import (
     SparseEncodingProcessor,
     TextEmbeddingProcessor,
 )
-from processors.ingest.sparse_targets import SparseVectorTargets, run_by_index
+from processors.ingest.sparse_targets import SparseVectorTargets, run_inference
 from processors.ingest.task_processors import ElasticInferenceProcessor, MLInferenceProcessor
 
 JSONObject = dict[str, Any]
@@ -141,9 +141,11 @@ class IngestPipeline:
         sources = [r.source for r in live if r.source is not None]
         if isinstance(processor, TextChunkingProcessor):
             errors = processor.run(sources, indices=[r.index for r in live])
-        elif isinstance(processor, SparseEncodingProcessor):
+        elif isinstance(processor, InferenceProcessor):
             indices = [r.index for r in live if r.source is not None]
-            errors = run_by_index(processor, sources, indices, self._sparse_targets)
+            ids = [r.doc_id for r in live if r.source is not None]
+            errors = run_inference(processor, sources, indices, ids, self.client,
+                                   self._sparse_targets)  # fmt: skip
         else:
             errors = processor.run(sources)
         for result, error in zip(live, errors, strict=True):
