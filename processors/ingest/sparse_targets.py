@@ -18,9 +18,10 @@ import threading
 import time
 from typing import Any
 
-from processors.config.sparse_vector_mapping import META_KEY
-
 JSONObject = dict[str, Any]
+META_KEY = "sparse_vector"
+"""The key of ``_meta.neuralpipe`` where :mod:`processors.config.sparse_vector_mapping` keeps
+an index's ``sparse_vector`` methods by field path (``config`` sits above ``ingest``)."""
 
 
 def split_field_map(

@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from processors.differential.compare import Case, compare_errors
-from processors.differential.sides import TOKENIZER, JSONObject, Sides
+from tests.differential.harness.compare import Case, compare_errors
+from tests.differential.harness.sides import TOKENIZER, JSONObject, Sides
 
 ENABLED = "plugins.neural_search.stats_enabled"
 STATS = "/_plugins/_neural/stats"

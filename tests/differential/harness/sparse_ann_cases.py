@@ -16,9 +16,9 @@ from typing import Any
 import requests
 
 from processors.config.sparse_vector_mapping import restore_mapping, to_node_body
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN_SPARSE_ANN
-from processors.differential.sides import SPLADE_ONNX, TOKENIZER, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.known import KNOWN_SPARSE_ANN
+from tests.differential.harness.sides import SPLADE_ONNX, TOKENIZER, JSONObject, Sides, judge
 
 DOCS = [
     ("1", "A swept wing delays wave drag at transonic speed.", 3),

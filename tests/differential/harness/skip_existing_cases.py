@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from processors.differential.compare import Case
-from processors.differential.sides import ONNX, TOKENIZER, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case
+from tests.differential.harness.sides import ONNX, TOKENIZER, JSONObject, Sides, judge
 
 PIPELINE = {
     "processors": [
