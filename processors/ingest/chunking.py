@@ -76,6 +76,7 @@ from processors.compat.java_text import java_class, java_is_blank, java_str
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest.chunkers import FIXED_TOKEN_LENGTH, Algorithm, Budget, parse_algorithm
 from processors.ingest.token_starts import ModelTokens, NodeAnalyzer, TokenStarts, TokenTable
+from processors.neural_stats.events import increment
 from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
@@ -250,6 +251,8 @@ class TextChunkingProcessor:
     ) -> list[ProcessorRuntimeError | None]:
         """Chunk ``sources`` in place; ``indices`` are their ``_index`` (for ``_analyze``)."""
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        increment("text_chunking_executions", len(sources))
+        increment(f"text_chunking_{self.config.algorithm.name}_executions", len(sources))
         where = list(indices) if indices is not None else [None] * len(sources)
         rows = []
         for row, source in enumerate(sources):

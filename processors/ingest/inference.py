@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from processors.compat import options
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest import field_map as fm
 from processors.ingest.prune import check_prune_config, prune
+from processors.ingest.sparse_targets import split_field_map
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.neural_stats.events import increment
 from processors.registry import Kind, register_processor
 
 log = logging.getLogger(__name__)
@@ -165,6 +167,7 @@ class InferenceProcessor:
         neighbours helps nobody).
         """
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        increment(f"{self.type_name}_executions", len(sources))
         rows = (self._prepare(sources, row, outcome) for row in range(len(sources)))
         prepared = [p for p in rows if p is not None]
         size = self.config.batch_size
@@ -187,6 +190,11 @@ class InferenceProcessor:
                 if len(group) == 1:
                     outcome[group[0][0]] = self._error(f"{type(exc).__name__}: {exc}")
         return outcome
+
+    @property
+    def skips_existing(self) -> bool:
+        """``skip_existing: true``: stored outputs of unchanged inputs are reused."""
+        return self.config.extra.get("skip_existing") in (True, "true")
 
     def _prepare(
         self, sources: list[JSONObject], row: int, outcome: list[Any]
@@ -221,6 +229,7 @@ class TextEmbeddingProcessor(InferenceProcessor):
 
     type_name = "text_embedding"
     list_key = "knn"
+    extra_keys = ("skip_existing",)
 
     @classmethod
     def from_body(cls, body: JSONObject, *, embedder: TextEmbedder) -> TextEmbeddingProcessor:
@@ -235,7 +244,7 @@ class SparseEncodingProcessor(InferenceProcessor):
 
     type_name = "sparse_encoding"
     list_key = "sparse_encoding"
-    extra_keys = ("prune_type", "prune_ratio")
+    extra_keys = ("prune_type", "prune_ratio", "skip_existing")
 
     @classmethod
     def _extra_errors(cls, body: JSONObject) -> list[str]:
@@ -265,7 +274,33 @@ class SparseEncodingProcessor(InferenceProcessor):
                 prune(weights, prune_type, ratio) for weights in encoder.encode(texts, "passage")
             ]
 
-        return cls(config, infer)
+        def infer_ids(texts: list[str]) -> list[Any]:
+            found = encoder.encode(texts, "passage", token_ids=True)  # type: ignore[call-arg]
+            return [prune(weights, prune_type, ratio) for weights in found]
+
+        processor = cls(config, infer)
+        processor.infer_token_ids = infer_ids
+        return processor
+
+    infer_token_ids: Infer | None = None
+    """The model asked for ``sparse_embedding_format: TOKEN_ID`` (``sparse_vector`` targets)."""
+
+    def run_with_targets(
+        self, sources: list[JSONObject], token_id_paths: frozenset[str]
+    ) -> list[ProcessorRuntimeError | None]:
+        """:meth:`run`, writing token ids into the targets ``token_id_paths`` names."""
+        words, ids = split_field_map(self.config.field_map, token_id_paths)
+        if not ids or self.infer_token_ids is None:
+            return self.run(sources)
+        increment("sparse_encoding_seismic_executions")
+        outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        for part, infer in ((words, self._infer), (ids, self.infer_token_ids)):
+            if not part:
+                continue
+            sub = SparseEncodingProcessor(replace(self.config, field_map=part), infer)
+            for row, error in enumerate(sub.run(sources)):
+                outcome[row] = outcome[row] or error
+        return outcome
 
 
 register_processor(

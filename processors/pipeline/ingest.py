@@ -35,6 +35,7 @@ from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
 )
+from processors.ingest.sparse_targets import SparseVectorTargets, run_inference
 from processors.ingest.task_processors import ElasticInferenceProcessor, MLInferenceProcessor
 from processors.registry import Kind, processor_type
 
@@ -95,6 +96,7 @@ class IngestPipeline:
                 f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
             )
         self._on_failure = pipeline_on_failure(spec, self._segments)
+        self._sparse_targets = SparseVectorTargets(client)
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
         """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional).
@@ -139,6 +141,11 @@ class IngestPipeline:
         sources = [r.source for r in live if r.source is not None]
         if isinstance(processor, TextChunkingProcessor):
             errors = processor.run(sources, indices=[r.index for r in live])
+        elif isinstance(processor, InferenceProcessor):
+            indices = [r.index for r in live if r.source is not None]
+            ids = [r.doc_id for r in live if r.source is not None]
+            errors = run_inference(processor, sources, indices, ids, self.client,
+                                   self._sparse_targets)  # fmt: skip
         else:
             errors = processor.run(sources)
         for result, error in zip(live, errors, strict=True):

@@ -40,6 +40,7 @@ from typing import Any
 
 from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
@@ -56,6 +57,7 @@ from processors.search.rewrite import (
     parse_clauses,
     rewrite_clauses,
 )
+from processors.search.sparse_ann import ExactTopK, SparseVectorField
 from processors.search.sparse_dotted import DottedFeatureCheck
 
 JSONObject = dict[str, Any]
@@ -106,7 +108,7 @@ class SearchPipeline:
         self.check_fields = check_fields
         self.node_pipeline = spec.node_pipeline() if spec else None
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
-        self._sparse_ok: dict[str, set[str]] = defaultdict(set)
+        self._sparse_ok: dict[str, dict[str, SparseVectorField | None]] = defaultdict(dict)
         self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
     @property
@@ -232,20 +234,29 @@ class SearchPipeline:
             return
         target = index or "_all"
         fields = {f.query.field for f in found if isinstance(f.query, NeuralSparseQuery)}
-        fields -= self._sparse_ok[target]
-        if not fields:
-            return
-        answer = self.client.indices.get_field_mapping(
-            index=target, fields=",".join(sorted(fields))
-        )
-        for name in sorted(fields):
-            for entry in answer.values():
-                mapping = entry.get("mappings", {}).get(name, {}).get("mapping", {})
-                if [m.get("type") for m in mapping.values()] != ["rank_features"]:
-                    raise InvalidQueryError(
-                        f"[{NEURAL_SPARSE}] query only works on [rank_features] fields"
-                    )
-            self._sparse_ok[target].add(name)
+        known = self._sparse_ok[target]
+        missing = fields - set(known)
+        if missing:
+            answer = self.client.indices.get_field_mapping(
+                index=target, fields=",".join(sorted(missing))
+            )
+            for name in sorted(missing):
+                vector: SparseVectorField | None = None
+                for entry in answer.values():
+                    mapping = entry.get("mappings", {}).get(name, {}).get("mapping", {})
+                    if [m.get("type") for m in mapping.values()] != ["rank_features"]:
+                        raise InvalidQueryError(
+                            f"[{NEURAL_SPARSE}] query only works on [rank_features] fields"
+                        )
+                    for m in mapping.values():
+                        vector = vector or SparseVectorField.from_meta(m.get("meta"))
+                known[name] = vector
+        top_ids = ExactTopK(self.client, target)
+        for i, f in enumerate(found):
+            if isinstance(f.query, NeuralSparseQuery) and known.get(f.query.field) is not None:
+                field = known[f.query.field]
+                assert field is not None
+                found[i] = replace(f, query=f.query.on_sparse_vector(field, top_ids))
 
     def _hybrid(
         self, index: str | None, request: JSONObject, params: Mapping[str, Any] | None
@@ -255,6 +266,7 @@ class SearchPipeline:
             raise UnsupportedFeatureError(HYBRID_WITHOUT_FUSION)
         if self.node_pipeline:
             raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
+        increment("hybrid_query_requests")
         run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
         explained = any(s.type_name == EXPLANATION for s in self._rerank)
         extra = {"explanation": True} if explained else {}

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from processors.config.sparse_vector_mapping import has_sparse_vector, to_node_body
 from processors.opensearch.indices import (
     PIPELINE_SETTINGS,
     check_for_embedded_node,
@@ -55,6 +56,8 @@ async def create_index(request: Request) -> Response:
     if state.embedded_node and b"knn_vector" in raw:
         safe = check_for_embedded_node(json_object(raw), source=request.path_params["index"])
         raw = json.dumps(safe).encode()
+    if has_sparse_vector(raw):
+        raw = json.dumps(to_node_body(json_object(raw))).encode()
     if b"pipeline" not in raw:
         response = await state.upstream.forward(request, body=raw)
     else:

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"models.build", "opensearch"},
     {"models.mlcommons"},
     {"models"},  # the model runtime
-    {"bodies", "datasets", "registry"},
+    {"bodies", "datasets", "registry", "neural_stats"},
     {"compat"},  # Java / OpenSearch semantics: text, numbers, ConfigurationUtils readers
     {"errors", "settings"},
 ]

@@ -17,10 +17,23 @@ from tests.differential.harness.mmr_cases import mmr_cases
 from tests.differential.harness.predict_cases import predict_cases
 from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
 from tests.differential.harness.sides import MODELS, Sides
+from tests.differential.harness.skip_existing_cases import skip_existing_cases
+from tests.differential.harness.sparse_ann_cases import sparse_ann_cases
+from tests.differential.harness.stats_cases import stats_cases
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors", "search3", "asymmetric")
+CATEGORIES = (
+    "predict",
+    "ingest",
+    "search",
+    "errors",
+    "search3",
+    "asymmetric",
+    "sparse_ann",
+    "neural_stats",
+    "skip_existing",
+)
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -43,5 +56,11 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += asymmetric_cases(sides)
         finally:
             drop_corpus(sides)
+    if "sparse_ann" in categories:
+        cases += sparse_ann_cases(sides)
+    if "skip_existing" in categories:
+        cases += skip_existing_cases(sides)
+    if "neural_stats" in categories:
+        cases += stats_cases(sides)
     explain_for_version(cases, sides.reference_version())
     return cases

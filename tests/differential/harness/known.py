@@ -106,3 +106,13 @@ def explain_for_version(cases: list[Any], version: str) -> None:
     for case in cases:
         if not case.identical and not case.known and case.name in VERSION_219:
             case.known = VERSION_219[case.name]
+
+
+KNOWN_SPARSE_ANN = {
+    "ann": "documented (README, sparse_vector): where the plugin runs SEISMIC (a segment with at "
+    "least approximate_threshold documents) it returns at most k approximate hits per segment "
+    "with byte-quantized scores; neuralpipe returns the exact top k with exact float scores "
+    "(recall 1, a superset of the approximation's recall), so scores differ by the "
+    "quantization and the hit lists may differ in order",
+}
+"""Explanations of the ``sparse_ann`` category (:mod:`.sparse_ann_cases`)."""
