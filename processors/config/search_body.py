@@ -33,6 +33,7 @@ from processors.ingest.java_text import java_class
 from processors.registry import suggest
 from processors.search.dsl_values import wrong_type
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
+from processors.search.ml_inference_request import MLInferenceRequestConfig
 from processors.search.ml_inference_response import MLInferenceResponseConfig
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig
 from processors.search.rerank import RerankConfig
@@ -43,7 +44,10 @@ SECTIONS = (REQUEST, RESPONSE, PHASE)
 BODY_KEYS = ("description", "version", *SECTIONS)
 
 OURS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    REQUEST: {"neural_query_enricher": NeuralQueryEnricherConfig.from_body},
+    REQUEST: {
+        "neural_query_enricher": NeuralQueryEnricherConfig.from_body,
+        "ml_inference": MLInferenceRequestConfig.from_body,
+    },
     RESPONSE: {
         "rerank": RerankConfig.from_body,
         "ml_inference": MLInferenceResponseConfig.from_body,
@@ -60,7 +64,7 @@ CORE: dict[str, tuple[str, ...]] = {
 }
 """The node's ``search-pipeline-common`` processors (2.19, ``GET _nodes/search_pipelines``)."""
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
-    REQUEST: ("neural_sparse_two_phase_processor", "ml_inference", "agentic_query_translator"),
+    REQUEST: ("neural_sparse_two_phase_processor", "agentic_query_translator"),
     RESPONSE: (
         "hybrid_score_explanation",
         "retrieval_augmented_generation",

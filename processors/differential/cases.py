@@ -11,6 +11,10 @@ from processors.differential.compare import Case
 from processors.differential.error_cases import error_cases
 from processors.differential.ingest_cases import ingest_cases
 from processors.differential.known import explain_for_version
+from processors.differential.ml_inference_cases import (
+    ml_inference_ingest_cases,
+    ml_inference_search_cases,
+)
 from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
 from processors.differential.sides import MODELS, Sides
@@ -27,11 +31,13 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += predict_cases(sides)
     if "ingest" in categories:
         cases += ingest_cases(sides)
+        cases += ml_inference_ingest_cases(sides)
     if "search" in categories or "errors" in categories:
         index_corpus(sides)
         try:
             if "search" in categories:
                 cases += search_cases(sides)
+                cases += ml_inference_search_cases(sides)
             if "errors" in categories:
                 cases += error_cases(sides)
         finally:

@@ -55,6 +55,21 @@ KNOWN = {
     "hybrid-no-pipeline": f"documented and deliberate: {DOC} §9.1 says to treat a hybrid "
     "query without a normalization/score-ranker processor as unsupported (its raw results are "
     "not meaningful); 2.19.6 returns the raw hybrid scores, neuralpipe refuses the query",
+    "ml-inference-query-string": "rendering difference: the plugin's 'cannot find field' message "
+    "quotes the request as OpenSearch renders it (every default filled in, e.g. "
+    "'match_all':{'boost':1.0}); neuralpipe quotes the request as written (short forms of leaf "
+    "queries expanded): same message up to that quoted JSON",
+    "ml-inference-missing": "message difference kept: ml-commons 3.6 answers an input_map field "
+    "the document lacks with 'Cannot find field name defined from input map: <field>'; "
+    "neuralpipe's ingest ml_inference (issue #21, shared by its task models) names it "
+    "'cannot find all required input fields: [<field>]'",
+    "ml-inference-output-path": "message difference kept: ml-commons 3.6 wraps the JSON path "
+    "error ('An unexpected error occurred: model inference output cannot find such json path: "
+    "<path>'); neuralpipe's ingest ml_inference gives the inner message",
+    "ml-inference-model-input": "extension: ml-commons 3.6 refuses a local model without "
+    "model_input ('Please provide model input when using a local model in ML Inference "
+    "Processor'); neuralpipe's ingest ml_inference builds {text_docs: [...]} from input_map, so "
+    "that Elastic-style task models (ner, fill_mask, ...) need no template",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "
