@@ -34,11 +34,17 @@ INGEST: list[tuple[str, JSONObject, list[JSONObject], str]] = [
     ("ml_inference text_embedding data", _ingest(), DOC, ""),
     (
         "ml_inference text_embedding shape and whole output",
-        _ingest(output_map=[{"shape": "$.inference_results[0].output[0].shape",
-                             "name": "$.inference_results[0].output[0].name"}]),
+        _ingest(
+            output_map=[
+                {
+                    "shape": "$.inference_results[0].output[0].shape",
+                    "name": "$.inference_results[0].output[0].name",
+                }
+            ]
+        ),
         DOC,
         "",
-    ),  # fmt: skip
+    ),
     ("ml_inference missing input field", _ingest(), NO_TEXT, KNOWN["ml-inference-missing"]),
     ("ml_inference ignore_missing", _ingest(ignore_missing=True), NO_TEXT, ""),
     (
@@ -47,9 +53,14 @@ INGEST: list[tuple[str, JSONObject, list[JSONObject], str]] = [
         DOC,
         KNOWN["ml-inference-output-path"],
     ),
-    ("ml_inference ignore_failure", _ingest(
-        output_map=[{"emb": "$.inference_results[0].output[0].nothing"}], ignore_failure=True),
-     DOC, ""),  # fmt: skip
+    (
+        "ml_inference ignore_failure",
+        _ingest(
+            output_map=[{"emb": "$.inference_results[0].output[0].nothing"}], ignore_failure=True
+        ),
+        DOC,
+        "",
+    ),
     (
         "ml_inference local model without model_input",
         _ingest(model_input=None),
@@ -80,15 +91,22 @@ SEARCHES: list[tuple[str, JSONObject, JSONObject, str]] = [
     ("ml_inference term short form", _request(), SHORT_TERM, ""),
     (
         "ml_inference vector into the query",
-        _request(query_template=None, input_map=[{"text": "query.bool.should[0].match.title.query"}],
-                 output_map=[{"query.bool.should[1].knn.text_embedding.vector": DATA}]),
+        _request(
+            query_template=None,
+            input_map=[{"text": "query.bool.should[0].match.title.query"}],
+            output_map=[{"query.bool.should[1].knn.text_embedding.vector": DATA}],
+        ),
         SHOULD,
         "",
-    ),  # fmt: skip
+    ),
     ("ml_inference missing query field", _request(), MATCH_ALL, KNOWN["ml-inference-query-string"]),
     ("ml_inference ignore_missing", _request(ignore_missing=True), MATCH_ALL, ""),
-    ("ml_inference ignore_failure", _request(
-        output_map=[{"vector": "$.nothing"}], ignore_failure=True), TERM, ""),  # fmt: skip
+    (
+        "ml_inference ignore_failure",
+        _request(output_map=[{"vector": "$.nothing"}], ignore_failure=True),
+        TERM,
+        "",
+    ),
     (
         "ml_inference search output path matching nothing",
         _request(output_map=[{"vector": "$.nothing"}]),

@@ -55,12 +55,15 @@ HEADS: dict[FunctionName, tuple[str, tuple[str, ...]]] = {
 DPR_ENCODERS = ("DPRContextEncoder", "DPRQuestionEncoder")
 SENTENCE_HIGHLIGHTER = "ForSentenceExtractionWithBackoff"
 """The head of OpenSearch's semantic highlighter (BERT, a linear layer over each sentence's
-mean token vector): exported as per-token logits, see :mod:`processors.models.sentence_highlight`."""
+mean token vector): exported as per-token logits (see
+:mod:`processors.models.sentence_highlight`)."""
 
 
 def is_sentence_highlighter(config: dict[str, Any]) -> bool:
     """Whether ``config["architectures"]`` names the sentence-highlighting head."""
     return any(str(a).endswith(SENTENCE_HIGHLIGHTER) for a in config.get("architectures") or [])
+
+
 _MASK_TOKENS = ("[MASK]", "<mask>")
 
 

@@ -38,9 +38,7 @@ THRESHOLD, BACKOFF = 0.5, 0.05
 STRIDE = 128
 ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sr.", "Jr.", "Ltd.", "Co.", "Inc.",
                  "i.e.", "e.g.", "etc.", "vs.", "fig.")  # fmt: skip
-_SPLIT = re.compile(
-    r"(?<!\w\.\w.)(?<!\w[A-Z]\.)(?<=[.!?])(?<!\w[A-Z]\.[A-Z]\.)\s+", re.ASCII
-)
+_SPLIT = re.compile(r"(?<!\w\.\w.)(?<!\w[A-Z]\.)(?<=[.!?])(?<!\w[A-Z]\.[A-Z]\.)\s+", re.ASCII)
 _ABBREVIATIONS = [(re.compile(r"\b" + re.escape(a) + r"\s+", re.ASCII), a) for a in ABBREVIATIONS]
 
 
@@ -141,8 +139,12 @@ def highlight(model: TaskRuntime, question: str, context: str) -> JSONObject:
         chosen.update(i for i in _relevant(outputs[0], ids) if 0 <= i < len(sentences))
     return {
         "highlights": [
-            {"text": sentences[i].text, "position": i, "start": sentences[i].start,
-             "end": sentences[i].end}
+            {
+                "text": sentences[i].text,
+                "position": i,
+                "start": sentences[i].start,
+                "end": sentences[i].end,
+            }
             for i in sorted(chosen)
-        ]  # fmt: skip
+        ]
     }

@@ -36,8 +36,8 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from processors.errors import InvalidProcessorConfigError, ModelError, ProcessorRuntimeError
@@ -61,7 +61,8 @@ NO_MODEL_INPUT = "Please provide model input when using a local model in ML Infe
 SHORT_FORMS = {"term": "value", "prefix": "value", "wildcard": "value", "fuzzy": "value",
                "match": "query", "match_phrase": "query", "match_phrase_prefix": "query",
                "match_bool_prefix": "query"}  # fmt: skip
-"""Leaf queries whose ``{field: value}`` short form OpenSearch renders as ``{field: {key: value}}``."""
+"""Leaf queries whose ``{field: value}`` short form OpenSearch renders as
+``{field: {key: value}}``."""
 
 
 def _bad(key: str, message: str) -> InvalidProcessorConfigError:
@@ -161,7 +162,9 @@ class MLInferenceRequestConfig:
         try:
             limit = int(limit)
         except ValueError:
-            raise _bad("max_prediction_tasks", "[max_prediction_tasks] must be an integer") from None
+            raise _bad(
+                "max_prediction_tasks", "[max_prediction_tasks] must be an integer"
+            ) from None
         ignore_missing = _flag(body, "ignore_missing", False)
         function = body.get("function_name", "REMOTE")
         if not isinstance(function, str) or function.lower() not in LOCAL_FUNCTIONS:
@@ -326,7 +329,9 @@ def fill_template(template: str, pools: dict[str, dict[str, str]]) -> str:
 class MLInferenceRequestProcessor:
     """Rewrites one search request (a new dict; the given one is untouched)."""
 
-    def __init__(self, config: MLInferenceRequestConfig, predict: Callable[[JSONObject], JSONObject]):
+    def __init__(
+        self, config: MLInferenceRequestConfig, predict: Callable[[JSONObject], JSONObject]
+    ):
         self.config = config
         self._predict = predict
 
@@ -358,9 +363,7 @@ class MLInferenceRequestProcessor:
         cfg = self.config
         wanted = [p for m in cfg.input_map for p in m.values()]
         if cfg.query_template is None:
-            wanted += [
-                k for m in cfg.output_map for k in m if k.startswith(("query.", "$.query."))
-            ]
+            wanted += [k for m in cfg.output_map for k in m if k.startswith(("query.", "$.query."))]
         for path in wanted:
             if not _read(query, path):
                 if cfg.ignore_missing:
@@ -378,7 +381,9 @@ class MLInferenceRequestProcessor:
             if found:
                 values[key] = to_text(found[0] if len(found) == 1 else found)
         parameters = {**cfg.model_config, **values}
-        inline = {"parameters": to_text(parameters)} if cfg.function_name == "remote" else parameters
+        inline = (
+            {"parameters": to_text(parameters)} if cfg.function_name == "remote" else parameters
+        )
         payload = fill_template(
             cfg.model_input,
             {"model_config": cfg.model_config, "input_map": values, "ml_inference": inline},
@@ -406,7 +411,9 @@ class MLInferenceRequestProcessor:
         definite = not any(t in path for t in ("*", "..", "?", ":", ","))
         return _as_doubles(found[0] if definite else found)
 
-    def _write(self, query: JSONObject, mapping: dict[str, str], response: JSONObject) -> JSONObject:
+    def _write(
+        self, query: JSONObject, mapping: dict[str, str], response: JSONObject
+    ) -> JSONObject:
         out = copy.deepcopy(query)
         for target, path in mapping.items():
             value = self._output(response, path)

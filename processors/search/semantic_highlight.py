@@ -98,8 +98,8 @@ def take_semantic_highlight(request: JSONObject) -> HighlightPlan | None:
             else [{name: options} for name, options in others]
         )  # fmt: skip
         if isinstance(highlight.get("options"), dict):
-            rest = {k: v for k, v in highlight["options"].items()
-                    if k not in ("model_id", "batch_inference", "max_inference_batch_size")}  # fmt: skip
+            dropped = ("model_id", "batch_inference", "max_inference_batch_size")
+            rest = {k: v for k, v in highlight["options"].items() if k not in dropped}
             if rest:
                 highlight["options"] = rest
             else:
@@ -123,7 +123,7 @@ def _query_text(query: Any, field: str) -> str:
     if not isinstance(body, dict):
         return ""
     if kind == "neural":
-        inner = next(iter(body.values()), {})
+        inner: Any = next(iter(body.values()), {})
         text = inner.get("query_text") if isinstance(inner, dict) else None
         return text if isinstance(text, str) else ""
     if kind == "term":

@@ -42,7 +42,7 @@ def tiny_highlighter_source(root: Path, seed: int = 0, relevant_bias: float = 0.
     with torch.no_grad():
         model.classifier.bias[1] += relevant_bias
     dest.mkdir(parents=True, exist_ok=True)
-    model.eval().save_pretrained(str(dest))
+    model.eval().save_pretrained(str(dest))  # type: ignore[no-untyped-call]
     tokenizer.save_pretrained(str(dest))
     path = dest / "config.json"
     saved = json.loads(path.read_text(encoding="utf-8"))

@@ -86,7 +86,12 @@ def _reference(source: Path, question: str, context: str) -> list[int]:
 def test_sentences_split_as_ml_commons_does() -> None:
     found = segment('Dr. Smith is here. He said "go." Then e.g. that! Fine?  Yes')
     assert [s.text for s in found] == [
-        "Dr@@@ Smith is here.", 'He said "go".', "Then e@@@g@@@ that!", "Fine?", "Yes"]
+        "Dr@@@ Smith is here.",
+        'He said "go".',
+        "Then e@@@g@@@ that!",
+        "Fine?",
+        "Yes",
+    ]
     # ml-commons looks the marked-up sentences up in the original text; where that fails it
     # goes on from where the previous one ended, so positions drift after an abbreviation
     assert (found[-1].start, found[-1].end) == (57, 60)
@@ -105,7 +110,10 @@ def test_highlights_match_the_architecture_forward_pass(
     for item in got:
         sentence = sentences[item["position"]]
         assert (item["text"], item["start"], item["end"]) == (
-            sentence.text, sentence.start, sentence.end)
+            sentence.text,
+            sentence.start,
+            sentence.end,
+        )
 
 
 def test_some_sentences_are_highlighted_and_some_are_not(model: TaskRuntime) -> None:
@@ -124,7 +132,7 @@ def test_long_context_runs_in_windows(model: TaskRuntime) -> None:
 
 
 def test_search_hits_get_the_relevant_sentences_tagged(model: TaskRuntime) -> None:
-    question, context = CASES[0]
+    context = CASES[0][1]
     request: dict[str, Any] = {
         "query": {"bool": {"should": [{"match": {"body": "Speed of SOUND"}}],
                            "must_not": [{"term": {"body": "x"}}]}},

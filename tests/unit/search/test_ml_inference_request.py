@@ -129,7 +129,9 @@ def test_ignore_missing_and_ignore_failure_leave_the_request_as_it_was() -> None
 
 def test_model_output_path_matching_nothing() -> None:
     config = _config(output_map=[{"query.term.title.value": "$.nothing.here"}])
-    with pytest.raises(ProcessorRuntimeError, match="cannot find such json path: [$].nothing.here"):
+    with pytest.raises(
+        ProcessorRuntimeError, match=r"cannot find such json path: \$\.nothing\.here"
+    ):
         _run(config, {"query": {"term": {"title": "wings"}}})
     whole = _run(_config(output_map=[{"query.term.title.value": "$.nothing"}],
                          ignore_missing=True), {"query": {"term": {"title": "wings"}}})  # fmt: skip
