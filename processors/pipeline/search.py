@@ -184,7 +184,7 @@ class SearchPipeline:
         return response
 
     def _highlight_predict(self, model_id: str, body: JSONObject) -> JSONObject:
-        from processors.models.task_predict import task_response
+        from processors.models.mlcommons.task_predict import task_response
 
         answer: JSONObject = task_response(self.models(model_id), body)
         return answer

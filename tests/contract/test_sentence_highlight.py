@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from processors.errors import ModelError
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
+from processors.models.mlcommons.task_predict import task_response
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.sentence_highlight import segment
-from processors.models.task_predict import task_response
 from processors.models.task_runtime import TaskRuntime
 from processors.search.semantic_highlight import apply_semantic_highlight, take_semantic_highlight
 from processors.testing.tiny_highlighter import tiny_highlighter_source

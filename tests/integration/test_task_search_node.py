@@ -16,10 +16,10 @@ import yaml
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
+from processors.models.mlcommons.task_predict import task_response
 from processors.models.registration import FunctionName, ModelFormat
-from processors.models.task_predict import task_response
 from processors.models.task_runtime import TaskRuntime
 from processors.proxy.app import ProxySettings, create_app
 from processors.testing.tiny_highlighter import tiny_highlighter_source

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN
-from processors.differential.sides import ONNX, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
 
 EMBED_INPUT = '{ "text_docs": ["${input_map.text}"] }'
 DATA = "$.inference_results[0].output[0].data"
