@@ -404,10 +404,7 @@ class MLInferenceRequestProcessor:
         if not found:
             if cfg.ignore_missing:
                 return _as_doubles(response)
-            raise ProcessorRuntimeError(
-                f"An unexpected error occurred: model inference output cannot find such json "
-                f"path: {path}"
-            )
+            raise _unexpected(f"model inference output cannot find such json path: {path}")
         definite = not any(t in path for t in ("*", "..", "?", ":", ","))
         return _as_doubles(found[0] if definite else found)
 
@@ -443,6 +440,13 @@ class MLInferenceRequestProcessor:
         return body
 
 
+def _unexpected(message: str) -> ModelError:
+    """ml-commons' catch-all around reading the model output: 500 ``runtime_exception``."""
+    from processors.models.mlcommons.errors import MLCommonsError
+
+    return MLCommonsError(f"An unexpected error occurred: {message}", 500, "runtime_exception")
+
+
 def _set_existing(target: Any, path: str, value: Any) -> None:
     """Set the value at a path that exists (dotted or JSON path; list positions allowed)."""
     from jsonpath_ng.ext import parser
@@ -455,9 +459,7 @@ def _tensor_value(response: JSONObject, path: str, ignore_missing: bool) -> Any:
     try:
         tensors = response["inference_results"][0]["output"]
     except (KeyError, IndexError, TypeError):
-        raise ProcessorRuntimeError(
-            "An unexpected error occurred: Model outputs are null or empty."
-        ) from None
+        raise _unexpected("Model outputs are null or empty.") from None
     values = []
     for tensor in tensors:
         data = tensor.get("dataAsMap")
@@ -470,10 +472,7 @@ def _tensor_value(response: JSONObject, path: str, ignore_missing: bool) -> Any:
         found = _read(data, path)
         if not found:
             if not ignore_missing:
-                raise ProcessorRuntimeError(
-                    "An unexpected error occurred: model inference output cannot find field "
-                    f"name: {path}"
-                )
+                raise _unexpected(f"model inference output cannot find field name: {path}")
             values.append(data)
         else:
             values.append(found[0] if len(found) == 1 else found)

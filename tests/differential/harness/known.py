@@ -63,13 +63,19 @@ KNOWN = {
     "the document lacks with 'Cannot find field name defined from input map: <field>'; "
     "neuralpipe's ingest ml_inference (issue #21, shared by its task models) names it "
     "'cannot find all required input fields: [<field>]'",
-    "ml-inference-output-path": "message difference kept: ml-commons 3.6 wraps the JSON path "
-    "error ('An unexpected error occurred: model inference output cannot find such json path: "
-    "<path>'); neuralpipe's ingest ml_inference gives the inner message",
+    "ml-inference-output-path": "error type difference kept: ml-commons 3.6 fails the document "
+    "with a runtime_exception ('An unexpected error occurred: model inference output cannot find "
+    "such json path: <path>'); neuralpipe's ingest failures are all illegal_argument_exception "
+    "(same message)",
+    "ml-inference-ignore-missing": "plugin quirk not copied (probable): with ignore_missing, "
+    "ml-commons 3.6 still calls the model when the input field is missing, the template's "
+    "${input_map.text} left unfilled as a literal string, and writes that output; neuralpipe "
+    "leaves the document unchanged, as ignore_missing is documented to do",
     "ml-inference-model-input": "extension: ml-commons 3.6 refuses a local model without "
     "model_input ('Please provide model input when using a local model in ML Inference "
-    "Processor'); neuralpipe's ingest ml_inference builds {text_docs: [...]} from input_map, so "
-    "that Elastic-style task models (ner, fill_mask, ...) need no template",
+    "Processor', 500 wrapped); neuralpipe's ingest ml_inference accepts it and sends input_map's "
+    "keys as the _predict body (here {text: ...}, which the model refuses: 'Empty text docs'), "
+    "so that Elastic-style task models with input_map [{text_docs: <field>}] need no template",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "

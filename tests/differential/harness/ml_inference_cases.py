@@ -46,7 +46,12 @@ INGEST: list[tuple[str, JSONObject, list[JSONObject], str]] = [
         "",
     ),
     ("ml_inference missing input field", _ingest(), NO_TEXT, KNOWN["ml-inference-missing"]),
-    ("ml_inference ignore_missing", _ingest(ignore_missing=True), NO_TEXT, ""),
+    (
+        "ml_inference ignore_missing",
+        _ingest(ignore_missing=True),
+        NO_TEXT,
+        KNOWN["ml-inference-ignore-missing"],
+    ),
     (
         "ml_inference output path matching nothing",
         _ingest(output_map=[{"emb": "$.inference_results[0].output[0].nothing"}]),

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from processors.config.search_body import parse_search_pipeline
-from processors.errors import ConfigError, InvalidProcessorConfigError, ProcessorRuntimeError
+from processors.errors import (
+    ConfigError,
+    InvalidProcessorConfigError,
+    ModelError,
+    ProcessorRuntimeError,
+)
 from processors.search.ml_inference_request import (
     NO_INPUT,
     NO_MODEL_INPUT,
@@ -129,9 +134,7 @@ def test_ignore_missing_and_ignore_failure_leave_the_request_as_it_was() -> None
 
 def test_model_output_path_matching_nothing() -> None:
     config = _config(output_map=[{"query.term.title.value": "$.nothing.here"}])
-    with pytest.raises(
-        ProcessorRuntimeError, match=r"cannot find such json path: \$\.nothing\.here"
-    ):
+    with pytest.raises(ModelError, match=r"cannot find such json path: \$\.nothing\.here"):
         _run(config, {"query": {"term": {"title": "wings"}}})
     whole = _run(_config(output_map=[{"query.term.title.value": "$.nothing"}],
                          ignore_missing=True), {"query": {"term": {"title": "wings"}}})  # fmt: skip
