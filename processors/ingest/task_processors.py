@@ -473,7 +473,8 @@ class MLInferenceProcessor:
             found = read_path(base, path if path.startswith("$") else f"$.{path}")
             if not found:
                 raise ProcessorRuntimeError(
-                    f"model inference output cannot find such json path: {path}"
+                    "An unexpected error occurred: model inference output cannot find such "
+                    f"json path: {path}"
                 )
             writes.append((target, found[0] if _definite(path) and len(found) == 1 else found))
         return writes

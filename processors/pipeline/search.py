@@ -57,6 +57,11 @@ from processors.search.rewrite import (
     parse_clauses,
     rewrite_clauses,
 )
+from processors.search.semantic_highlight import (
+    apply_semantic_highlight,
+    take_semantic_highlight,
+    wants_semantic_highlight,
+)
 from processors.search.sparse_ann import ExactTopK, SparseVectorField
 from processors.search.sparse_dotted import DottedFeatureCheck
 
@@ -65,6 +70,7 @@ ModelFor = Callable[[str], Any]
 HYBRID_MODULE = "processors.search.hybrid"
 EXPLANATION = "hybrid_score_explanation"
 RERANK_MODULE = "processors.search.rerank"
+ML_INFERENCE = "ml_inference"
 HYBRID_WITHOUT_FUSION = (
     "a hybrid query needs a normalization-processor or score-ranker-processor in the search "
     "pipeline (without one the plugin's raw hybrid results are not meaningful)"
@@ -141,7 +147,7 @@ class SearchPipeline:
         otherwise (run :meth:`search`). A proxy sends the result itself and streams the
         node's answer back unparsed. With ``owned``, ``body`` itself is rewritten (no copy).
         """
-        if self._rerank:
+        if self._rerank or wants_semantic_highlight(body):
             return None
         request = (body if owned else copy_json(body)) if body is not None else {}
         _refuse_inline_pipeline(request)
@@ -166,13 +172,25 @@ class SearchPipeline:
         return request
 
     def _fetch(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
-        """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response."""
-        self._rewrite_clauses(index, request, check_fields=True)
+        """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response,
+        semantic highlights added (the node gets the request without them)."""
+        self._ml_inference_requests(request)
+        plan = take_semantic_highlight(request)
+        self._rewrite_clauses(index, request, check_fields=True, requests_done=True)
         if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
-            return self._hybrid(index, request, params)  # reads ext.neuralpipe, sends no ext
-        self._to_node(request)
-        response: JSONObject = self.client.search(index=index, body=request, params=params)
+            response = self._hybrid(index, request, params)  # reads ext.neuralpipe
+        else:
+            self._to_node(request)
+            response = self.client.search(index=index, body=request, params=params)
+        if plan is not None:
+            apply_semantic_highlight(response, plan, self._highlight_predict)
         return response
+
+    def _highlight_predict(self, model_id: str, body: JSONObject) -> JSONObject:
+        from processors.models.mlcommons.task_predict import task_response
+
+        answer: JSONObject = task_response(self.models(model_id), body)
+        return answer
 
     def _windowed(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
         """One page of the reranked window (fetched and reranked once per request and window)."""
@@ -197,7 +215,7 @@ class SearchPipeline:
 
     def _request_processors(self, found: list[Found]) -> list[Found]:
         for step in self.spec.request if self.spec else ():
-            if step.runs_on_node:
+            if step.runs_on_node or step.type_name == ML_INFERENCE:
                 continue  # core request processors run on the node, after ours
             try:
                 found = apply_enricher(found, step.config)
@@ -206,13 +224,31 @@ class SearchPipeline:
                     raise
         return found
 
+    def _ml_inference_requests(self, request: JSONObject) -> None:
+        """The ``ml_inference`` request processors, in order, on ``request`` (in place)."""
+        for step in self.spec.request if self.spec else ():
+            if step.type_name == ML_INFERENCE and not step.runs_on_node:
+                from processors.search.ml_inference_request import apply_ml_inference_request
+
+                rewritten = apply_ml_inference_request(request, step.config, self.models)
+                if rewritten is not request:
+                    request.clear()
+                    request.update(rewritten)
+
     def _rewrite_clauses(
-        self, index: str | None, request: JSONObject, *, check_fields: bool
+        self,
+        index: str | None,
+        request: JSONObject,
+        *,
+        check_fields: bool,
+        requests_done: bool = False,
     ) -> None:
         """Steps 1-4 in place: the request processors, then every neural clause rewritten to
         core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
         are checked against ``index``'s mappings; either way, with an index, its clauses ask it
         which dotted tokens exist."""
+        if not requests_done:
+            self._ml_inference_requests(request)
         found = self._request_processors(parse_clauses(request))
         if check_fields:
             self._check_sparse_fields(index, found)
@@ -225,6 +261,7 @@ class SearchPipeline:
         """``request`` as the node takes it: no ``ext.neuralpipe``, the core search processors
         of the pipeline as an inline ``search_pipeline``."""
         _strip_ext(request, "neuralpipe")
+        _strip_ext(request, "ml_inference")  # the ml_inference processors' parameters
         if self.node_pipeline:
             request["search_pipeline"] = copy_json(self.node_pipeline)
 

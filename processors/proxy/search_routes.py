@@ -37,7 +37,7 @@ from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
 
 JSONObject = dict[str, Any]
-MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"')
+MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"', b'"semantic"')
 """Bytes whose absence lets a request through untouched (no clause or inline pipeline)."""
 BOTH = "Both named and inline search pipeline were specified. Please only specify one or the other."
 AD_HOC = "_ad_hoc_pipeline"

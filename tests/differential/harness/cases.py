@@ -13,6 +13,10 @@ from tests.differential.harness.error_cases import error_cases
 from tests.differential.harness.hybrid3_cases import hybrid3_cases
 from tests.differential.harness.ingest_cases import ingest_cases
 from tests.differential.harness.known import explain_for_version
+from tests.differential.harness.ml_inference_cases import (
+    ml_inference_ingest_cases,
+    ml_inference_search_cases,
+)
 from tests.differential.harness.mmr_cases import mmr_cases
 from tests.differential.harness.predict_cases import predict_cases
 from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
@@ -43,11 +47,13 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += predict_cases(sides)
     if "ingest" in categories:
         cases += ingest_cases(sides)
+        cases += ml_inference_ingest_cases(sides)
     if {"search", "errors", "search3", "asymmetric"} & set(categories):
         index_corpus(sides)
         try:
             if "search" in categories:
                 cases += search_cases(sides)
+                cases += ml_inference_search_cases(sides)
             if "errors" in categories:
                 cases += error_cases(sides)
             if "search3" in categories:
