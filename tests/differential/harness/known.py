@@ -21,8 +21,8 @@ KNOWN = {
     f"{DOC} §1.3/§1.4/§13 documents skipping (and sending blanks inside lists to the model) "
     f"for 2.19+ as the behaviour to reproduce; {WINS}",
     "int8-ort": "version difference (probable): ml-commons (2.19 and 3.6) runs ONNX Runtime "
-    "1.16.3, neuralpipe 1.2x; their int8 kernels (MatMulInteger, QAttention) differ "
-    "slightly, so an int8 vector drifts by up to ~1e-2 per component (cosine >= 0.998) "
+    "1.16.3, neuralpipe 1.2x; their int8 kernels (MatMulInteger, fused MultiHeadAttention) "
+    "differ slightly, so an int8 vector drifts by up to ~1e-2 per component (cosine >= 0.998) "
     "on some inputs; the fp32 model is identical on the same inputs",
     "rrf-rank-constant": f"documented: {DOC} §9.5 (score-ranker-processor, 2.19+) takes "
     "combination.rank_constant; 2.19.6 reads only combination.parameters.rank_constant and "
