@@ -54,9 +54,6 @@ class OnnxRunner:
 
     dict_input = False
     backend = "onnx"
-    rows_per_run: int | None = None
-    """Most texts one call may take without changing any text's output (None: any number);
-    from the graph's ``neuralpipe.rows_per_run`` metadata (dynamic int8 graphs: 1)."""
 
     def __init__(self, path: Path, *, threads: int | None = None, spin: bool = True) -> None:
         ort = _ort()
@@ -76,7 +73,6 @@ class OnnxRunner:
             raise ModelError(f"cannot load ONNX model {path.name}: {exc}") from exc
         self.input_names = tuple(i.name for i in self._session.get_inputs())
         self.output_names = tuple(o.name for o in self._session.get_outputs())
-        self.rows_per_run = _rows_per_run(self._session, path)
         unknown = [n for n in self.input_names if input_key(n) not in KNOWN_INPUTS]
         if unknown:
             raise ModelError(f"ONNX model declares inputs neuralpipe cannot feed: {unknown}")
@@ -88,12 +84,3 @@ class OnnxRunner:
         except Exception as exc:
             raise ModelError(f"ONNX inference failed: {exc}") from exc
         return list(zip(self.output_names, (np.asarray(o) for o in outputs), strict=True))
-
-
-def _rows_per_run(session: Any, path: Path) -> int | None:
-    raw = session.get_modelmeta().custom_metadata_map.get("neuralpipe.rows_per_run")
-    if raw is None:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ModelError(f"ONNX model {path.name}: neuralpipe.rows_per_run {raw!r} is not >= 1")
-    return int(raw)

@@ -86,13 +86,8 @@ class _Base:
         self, texts: Sequence[str], query: str | None = None
     ) -> Iterator[tuple[list[int], Encoded]]:
         encs, lost = self.tokenizer.tokenize(texts, query=query)
-        # a graph whose quantization scales span the whole call (dynamic int8) takes one text
-        # per call: a text's output then never depends on its neighbours or their padding
-        rows = getattr(self.runner, "rows_per_run", None) or self.max_batch
         plan = plan_batches(
-            [len(e.ids) for e in encs],
-            token_budget=self.token_budget,
-            max_batch=min(self.max_batch, rows),
+            [len(e.ids) for e in encs], token_budget=self.token_budget, max_batch=self.max_batch
         )
         for idx in plan:
             yield idx, self.tokenizer.pad([encs[i] for i in idx], [lost[i] for i in idx])

@@ -37,7 +37,7 @@ from processors.models.registration import FunctionName, ModelFormat, ModelRegis
 log = logging.getLogger(__name__)
 
 BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets only
-INT8_REVISION = "per-text"  # dynamic int8 (QAttention graph), one text per call (rows_per_run 1)
+INT8_REVISION = "row-scales"  # int8 with per-row activation scales, MultiHeadAttention graph
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -167,7 +167,7 @@ def build_model(
         yaml_dir: Where register bodies go (None: do not write them).
         name: ``name`` in the register body (default: the model id).
         version: ``version`` in the register body.
-        quantize: ``"int8"`` adds a dynamic int8 ONNX build, one text per call (TEXT_EMBEDDING and
+        quantize: ``"int8"`` adds an int8 ONNX build (per-row activation scales) (TEXT_EMBEDDING and
             TEXT_SIMILARITY), with its quality vs the fp32 build in ``BuildResult.quality``.
         model_max_length: Override the truncation length written into ``tokenizer.json``.
 

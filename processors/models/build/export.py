@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processors.errors import BackendUnavailableError
+from processors.errors import BackendUnavailableError, ModelError
 from processors.models.tokenization import Encoded
 
 log = logging.getLogger(__name__)
@@ -242,23 +242,16 @@ def drop_unused_opsets(path: Path) -> None:
         onnx.save(model, str(path))
 
 
-ROWS_PER_RUN = "neuralpipe.rows_per_run"
-"""ONNX metadata key: how many texts (rows) one graph call may take without changing any
-text's output; absent means any number. :class:`processors.models.onnx.OnnxRunner` reads it."""
-
-
 def quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8: weights per output channel, activations per call, one text per call.
+    """int8 weights per output channel, int8 activations per row (token) at run time.
 
-    onnxruntime's ``quantize_dynamic`` quantizes every MatMul with a constant weight, the fused
-    ``Attention`` (as ``QAttention``) and the embedding tables; an activation's scale is its
-    min/max over the whole call, computed at run time. Over a padded batch that would tie a
-    text's vector to its neighbours (cosine alone vs batched down to 0.987), so the graph is
-    stamped with :data:`ROWS_PER_RUN` ``1``: the runtimes feed it one unpadded text per call,
-    and a text's vector depends on that text only. The fast fused kernels stay
-    (``QAttention``, ``MatMulIntegerToFloat``), which per-row scales in the graph gave up.
+    onnxruntime's ``quantize_dynamic`` quantizes every MatMul with a constant weight (and the
+    embedding tables); :func:`per_row_activations` then replaces its per-*tensor* activation
+    scale, one min/max over the whole padded batch, with one scale per row. A text's vector
+    then depends on that text only: not on the other texts of its batch, nor on the padding
+    (fused ``Attention`` is left in fp32, so ``src`` should be fused with
+    ``Fusion(multi_head=True)``, whose Q/K/V projections are plain MatMuls).
     """
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with _quiet():
@@ -267,12 +260,116 @@ def quantize_int8(src: Path, dst: Path) -> None:
             str(dst),
             per_channel=True,
             weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gather", "EmbedLayerNormalization"],
             # fused com.microsoft operators defeat shape inference: their outputs are float
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
         )
-    model = onnx.load(str(dst))
-    onnx.helper.set_model_props(model, {ROWS_PER_RUN: "1"})
-    onnx.save(model, str(dst))
+    per_row_activations(dst)
+
+
+_ROW_ZERO_POINT = 128  # symmetric int8 values, stored as uint8 around 128 (MLAS's fast U8S8 path)
+
+
+def _row_quantizer(node: Any, helper: Any) -> list[Any]:
+    """Nodes computing ``DynamicQuantizeLinear``'s outputs with one scale per row.
+
+    ``scale = max(|x|) / 127`` over the last axis (shape ``(..., 1)``), ``q = round(x /
+    scale) + 128`` as uint8; the zero point is the constant ``row_q.zero_point``.
+    """
+    x, (q, scale, _) = node.input[0], node.output
+    p = f"{node.name}_row"
+    return [
+        helper.make_node("Abs", [x], [f"{p}_abs"], name=f"{p}_abs"),
+        helper.make_node(
+            "ReduceMax", [f"{p}_abs"], [f"{p}_max"], name=f"{p}_max", axes=[-1], keepdims=1
+        ),
+        helper.make_node("Max", [f"{p}_max", "row_q.tiny"], [f"{p}_safe"], name=f"{p}_safe"),
+        helper.make_node("Div", [f"{p}_safe", "row_q.levels"], [scale], name=f"{p}_scale"),
+        helper.make_node("Div", ["row_q.levels", f"{p}_safe"], [f"{p}_inv"], name=f"{p}_inv"),
+        helper.make_node("Mul", [x, f"{p}_inv"], [f"{p}_scaled"], name=f"{p}_scaled"),
+        helper.make_node(
+            "QuantizeLinear",
+            [f"{p}_scaled", "row_q.one", "row_q.zero_point"],
+            [q],
+            name=f"{p}_quantize",
+        ),
+    ]
+
+
+def per_row_activations(path: Path) -> None:
+    """Rewrite ``quantize_dynamic``'s output at ``path`` to per-row activation scales.
+
+    Each ``DynamicQuantizeLinear`` feeding ``MatMulInteger`` becomes :func:`_row_quantizer`;
+    each ``Cast -> Mul(Mul(x_scale, w_scale))`` after a ``MatMulInteger`` becomes ``Cast ->
+    Mul(w_scale) -> Mul(x_scale)``. The second form keeps onnxruntime from fusing the chain
+    into ``MatMulIntegerToFloat``, whose ``a_scale`` must be a scalar (a per-row one gives
+    wrong results there when a bias is fused too).
+
+    Raises:
+        ModelError: the graph quantizes an activation for anything but ``MatMulInteger``.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    rewritten: list[Any] = []
+    replaced: set[int] = set()
+    for node in graph.node:
+        if node.op_type == "DynamicQuantizeLinear":
+            users = {c.op_type for out in node.output for c in consumers.get(out, [])}
+            if not users <= {"MatMulInteger", "Mul"}:
+                raise ModelError(
+                    f"int8: activation {node.input[0]!r} is quantized for {sorted(users)}; "
+                    "only MatMulInteger can take per-row scales"
+                )
+            for user in consumers.get(node.output[0], []):
+                user.input[2] = "row_q.zero_point"
+            rewritten.extend(_row_quantizer(node, helper))
+            continue
+        scales = producer.get(node.input[1]) if len(node.input) == 2 else None
+        cast = producer.get(node.input[0]) if node.input else None
+        if (
+            node.op_type == "Mul"
+            and scales is not None
+            and cast is not None
+            and scales.op_type == "Mul"
+            and cast.op_type == "Cast"
+            and producer.get(cast.input[0]) is not None
+            and producer[cast.input[0]].op_type == "MatMulInteger"
+        ):
+            x_scale, w_scale = scales.input
+            replaced.add(id(scales))
+            rewritten.append(
+                helper.make_node(
+                    "Mul", [node.input[0], w_scale], [f"{node.name}_w"], name=f"{node.name}_w"
+                )
+            )
+            rewritten.append(
+                helper.make_node(
+                    "Mul", [f"{node.name}_w", x_scale], list(node.output), name=node.name
+                )
+            )
+            continue
+        rewritten.append(node)
+    kept = [n for n in rewritten if id(n) not in replaced]
+    del graph.node[:]
+    graph.node.extend(kept)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(_ROW_ZERO_POINT, np.uint8), "row_q.zero_point"),
+            numpy_helper.from_array(np.array(1.0, np.float32), "row_q.one"),
+            numpy_helper.from_array(np.array(127.0, np.float32), "row_q.levels"),
+            numpy_helper.from_array(np.array(1e-12, np.float32), "row_q.tiny"),
+        ]
+    )
+    onnx.save(model, str(path))
 
 
 def st_onnx_module(st: Any, with_token_types: bool) -> Any:

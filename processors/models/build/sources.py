@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import zipfile
@@ -37,8 +38,8 @@ _POOLING_KEYS = {
 }
 _ST_MODULES = ("Transformer", "Pooling", "Normalize")
 Exporter = Callable[[ModelFormat, Path, bool], None]
-"""``export(format, path, for_int8)``: ``for_int8`` says the ONNX graph will be quantized
-(:func:`processors.models.build.export.quantize_int8` takes the same fused graph as fp32 today)."""
+"""``export(format, path, for_int8)``: ``for_int8`` fuses ONNX attention as
+``MultiHeadAttention`` (see :func:`processors.models.build.export.quantize_int8`)."""
 
 
 def _no_export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
@@ -226,6 +227,10 @@ def _task_plan(
     return SourcePlan(function, spec, length, cfg, extra, exporter, onnx_revision="task1")
 
 
+def _int8(fusion: ex.Fusion | None, for_int8: bool) -> ex.Fusion | None:
+    return dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
+
+
 def _names(types: bool) -> list[str]:
     return ["input_ids", "attention_mask", *(["token_type_ids"] if types else [])]
 
@@ -255,11 +260,12 @@ def _dense_exporter(
         elif st is not None:
             outputs = ["token_embeddings", "sentence_embedding"]
             module = ex.st_onnx_module(model(), types)
-            ex.export_onnx(module, batch, path, _names(types), outputs, fusion)
+            ex.export_onnx(module, batch, path, _names(types), outputs, _int8(fusion, for_int8))
         else:
             module = ex.hf_hidden_module(model(), types)
             names = _names(types)
-            ex.export_onnx(module, batch, path, names, ["last_hidden_state"], fusion)
+            fused = _int8(fusion, for_int8)
+            ex.export_onnx(module, batch, path, names, ["last_hidden_state"], fused)
 
     return export
 
@@ -310,6 +316,6 @@ def _cross_exporter(source: Path, batch: Encoded, fusion: ex.Fusion | None) -> E
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            ex.export_onnx(module, batch, path, names, ["logits"], fusion)
+            ex.export_onnx(module, batch, path, names, ["logits"], _int8(fusion, for_int8))
 
     return export
