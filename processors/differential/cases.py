@@ -13,11 +13,12 @@ from processors.differential.ingest_cases import ingest_cases
 from processors.differential.known import explain_for_version
 from processors.differential.predict_cases import predict_cases
 from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
+from processors.differential.semantic_cases import semantic_cases
 from processors.differential.sides import MODELS, Sides
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
-CATEGORIES = ("predict", "ingest", "search", "errors")
+CATEGORIES = ("predict", "ingest", "search", "errors", "semantic")
 
 
 def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case]:
@@ -36,5 +37,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += error_cases(sides)
         finally:
             drop_corpus(sides)
+    if "semantic" in categories and not sides.reference_version().startswith("2."):
+        cases += semantic_cases(sides)  # semantic fields are 3.1+
     explain_for_version(cases, sides.reference_version())
     return cases

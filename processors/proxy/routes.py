@@ -18,6 +18,7 @@ from processors.proxy import (
     ml_routes,
     pipeline_routes,
     search_routes,
+    semantic_routes,
     workbench_routes,
 )
 from processors.proxy.errors import guarded
@@ -98,6 +99,9 @@ def routes() -> list[BaseRoute]:
         Route("/{index}/_doc/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_create/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_settings", index_routes.update_settings, methods=["PUT"]),
+        Route("/_mapping", semantic_routes.get_mapping, methods=["GET"]),
+        Route("/{index}/_mapping", semantic_routes.get_mapping, methods=["GET"]),
+        Route("/{index}/_mapping", semantic_routes.put_mapping, methods=WRITE),
         Route("/_settings", index_routes.get_settings, methods=["GET"]),
         Route("/{index}/_settings", index_routes.get_settings, methods=["GET"]),
         Route("/{index}/_settings/{name}", index_routes.get_settings, methods=["GET"]),
