@@ -51,10 +51,11 @@ def _index(properties: JSONObject, **settings: Any) -> JSONObject:
 
 
 MAPPINGS: list[tuple[str, JSONObject]] = [
-    ("dense default (no documents)", _index({"text": _semantic(DENSE)})),
+    ("dense default (no documents)", _index({"text": _semantic(DENSE)}, **{"index.knn": True})),
+    ("dense without index.knn", _index({"text": _semantic(DENSE)})),
     ("dense chunking + search_model_id + multi-field", _index({"text": _semantic(
         DENSE, chunking=True, search_model_id=DENSE, dense_embedding_config=LUCENE,
-        fields={"raw": {"type": "keyword"}})})),  # fmt: skip
+        fields={"raw": {"type": "keyword"}})}, **{"index.knn": True})),  # fmt: skip
     ("sparse custom info name + raw keyword", _index({"text": _semantic(
         SPARSE_MODEL, semantic_info_field_name="text_info", raw_field_type="keyword",
         search_model_id=TOKENIZER)}, **{"index.neural_search.semantic_ingest_batch_size": 5})),

@@ -26,6 +26,7 @@ from processors.opensearch.indices import (
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.semantic_routes import create_body, template_body
+from processors.semantic.fields import META_KEY
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
 
@@ -130,7 +131,7 @@ async def get_settings(request: Request) -> Response:
     kept = await state.meta.of(index)
     for name in sorted(set(body) | set(kept)):
         extra = {k: v for k, v in (kept.get(name) or {}).items()
-                 if v is not None and _wanted(k, pattern)}  # fmt: skip
+                 if v is not None and k != META_KEY and _wanted(k, pattern)}  # fmt: skip
         entry = body.setdefault(name, {}) if extra else body.get(name)
         if not extra or not isinstance(entry, dict):
             continue

@@ -98,6 +98,7 @@ def routes() -> list[BaseRoute]:
         Route("/{index}/_doc", ingest_routes.index_document, methods=["POST"]),
         Route("/{index}/_doc/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_create/{id}", ingest_routes.index_document, methods=WRITE),
+        Route("/{index}/_update/{id}", semantic_routes.update_document, methods=["POST"]),
         Route("/{index}/_settings", index_routes.update_settings, methods=["PUT"]),
         Route("/_mapping", semantic_routes.get_mapping, methods=["GET"]),
         Route("/{index}/_mapping", semantic_routes.get_mapping, methods=["GET"]),

@@ -63,10 +63,21 @@ def model_doc_for(yaml_dir: Path | None, registry: Any) -> ModelDoc:
 
 
 def _model_doc(state: ProxyState) -> ModelDoc:
-    found: ModelDoc | None = getattr(state, "model_doc", None)
-    if found is None:
-        return model_doc_for(None, state.registry)
-    return found
+    """The state's model documents; an unknown id fails as the plugin's transformer fails."""
+    from processors.errors import ModelNotRegisteredError
+    from processors.models.registry_errors import MLNotFoundError
+
+    found: ModelDoc = getattr(state, "model_doc", None) or model_doc_for(None, state.registry)
+
+    def describe(model_id: str) -> JSONObject:
+        try:
+            return found(model_id)
+        except (MLNotFoundError, ModelNotRegisteredError) as exc:
+            raise ProxyError(500, "runtime_exception", f"Failed to fetch model [{model_id}]: "
+                             f"Failed to find model with the provided model id: {model_id}"
+                             ) from exc  # fmt: skip
+
+    return describe
 
 
 def _take_batch_setting(settings: Any) -> Any:
@@ -301,3 +312,65 @@ def index_path(index: str) -> str:
 
 __all__ = ["create_body", "get_mapping", "model_doc_for", "put_mapping", "rewrite_search",
            "run_semantic", "template_body"]  # fmt: skip
+
+
+def _merge(target: JSONObject, changes: JSONObject) -> None:
+    """OpenSearch's partial-document merge: objects merged key by key, the rest replaced."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _drop_info(source: Any, fields: JSONObject) -> None:
+    """Remove the stored semantic info of every semantic field (it is written again)."""
+    from processors.semantic.fields import info_name
+
+    for path, definition in fields.items():
+        parts = path.split(".")
+        holders: list[Any] = [source]
+        for part in parts[:-1]:
+            nxt: list[Any] = []
+            for holder in holders:
+                value = holder.get(part) if isinstance(holder, dict) else None
+                nxt += value if isinstance(value, list) else [value]
+            holders = nxt
+        for holder in holders:
+            if isinstance(holder, dict):
+                holder.pop(info_name(path, definition), None)
+
+
+@guarded
+async def update_document(request: Request) -> Response:
+    """``POST /{index}/_update/{id}``: on an index with semantic fields, a partial ``doc`` is
+    merged into the stored document and its semantic info written again, as the plugin's
+    system processor does on the node; anything else goes to the node unchanged."""
+    state = state_of(request)
+    index, doc_id = request.path_params["index"], request.path_params["id"]
+    raw = await read_body(request, state.max_body_bytes)
+    fields = await semantic_of(state, index)
+    if not fields:
+        return await state.upstream.forward(request, body=raw)
+    body = json_object(raw)
+    changes = body.get("doc")
+    if not isinstance(changes, dict) or set(body) - {"doc", "detect_noop"}:
+        return await state.upstream.forward(request, body=raw)
+    status, stored = await state.upstream.json("GET", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}")
+    if status != 200 or not stored.get("found"):
+        return await state.upstream.forward(request, body=raw)
+    source = copy.deepcopy(stored.get("_source") or {})
+    _merge(source, changes)
+    _drop_info(source, fields)
+    runner = SemanticIngest(fields, _model_doc(state), state.models, state.client)
+    errors = await run_in_threadpool(runner.run, [{"_index": index, "_id": doc_id, "_source": source}])
+    if errors[0] is not None:
+        raise ProxyError(400, "illegal_argument_exception", errors[0])
+    params = {k: v for k, v in request.query_params.items() if k in ("refresh", "routing", "timeout")}
+    params.update(if_seq_no=str(stored["_seq_no"]), if_primary_term=str(stored["_primary_term"]))
+    answer = await state.upstream.call(
+        "PUT", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}", params=params,
+        body=json.dumps(source).encode(), content_type="application/json",
+    )  # fmt: skip
+    kind = answer.headers.get("content-type", "application/json")
+    return Response(answer.content, status_code=answer.status, media_type=kind)
