@@ -32,6 +32,7 @@ from processors.semantic.fields import (
     META_KEY,
     ModelDoc,
     SemanticMappingError,
+    SemanticParseError,
     shown_mapping,
     to_node,
 )
@@ -131,6 +132,9 @@ async def node_body(state: ProxyState, holder: JSONObject) -> None:
     if isinstance(mappings, dict):
         try:
             node, semantic = await run_in_threadpool(to_node, mappings, _model_doc(state))
+        except SemanticParseError as exc:
+            raise ProxyError(400, "mapper_parsing_exception",
+                             f"Failed to parse mapping [_doc]: {exc}") from exc  # fmt: skip
         except SemanticMappingError as exc:
             raise ProxyError(400, "illegal_argument_exception", str(exc)) from exc
         if semantic:
@@ -240,11 +244,17 @@ def _check_update(path: str, old: JSONObject, new: JSONObject) -> None:
 
 
 def _show(value: Any, key: str) -> str:
+    """A parameter value as the mapper prints it in a conflict (Java's ``toString``)."""
     if value is None:
         return "text" if key == "raw_field_type" else "null"
     if isinstance(value, bool):
         return str(value).lower()
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v, key) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: kv[0] != "parameters")  # HashMap order
+        return "{" + ", ".join(f"{k}={_show(v, key)}" for k, v in items) + "}"
+    return str(value)
 
 
 async def semantic_of(state: ProxyState, index: str | None) -> JSONObject:

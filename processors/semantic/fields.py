@@ -59,6 +59,11 @@ class SemanticMappingError(ValueError):
     """The plugin's ``illegal_argument_exception`` for a semantic mapping (400)."""
 
 
+class SemanticParseError(SemanticMappingError):
+    """A refusal of the semantic type parser: the node wraps it as ``mapper_parsing_exception``
+    (``Failed to parse mapping [_doc]: <message>``)."""
+
+
 def semantic_fields(properties: JSONObject, prefix: str = "") -> Iterator[tuple[str, JSONObject]]:
     """``(dotted path, definition)`` of every semantic field under ``properties``."""
     for name, field in properties.items():
@@ -120,25 +125,25 @@ def _check_parameters(path: str, definition: JSONObject) -> None:
     name = path.split(".")[-1]
     raw = definition.get("raw_field_type", "text")
     if raw not in RAW_TYPES:
-        raise SemanticMappingError(
+        raise SemanticParseError(
             f"raw_field_type {raw} is not supported. It should be one of [{', '.join(RAW_TYPES)}]"
         )
     search_model = definition.get("search_model_id")
     analyzer = definition.get("semantic_field_search_analyzer")
     if search_model is not None and analyzer is not None:
-        raise SemanticMappingError(
+        raise SemanticParseError(
             f"search_model_id can not coexist with semantic_field_search_analyzer in semantic "
             f"field {name}"
         )
     if search_model == "":
-        raise SemanticMappingError(f"search_model_id can not be empty string in semantic field {name}")
+        raise SemanticParseError(f"search_model_id can not be empty string in semantic field {name}")
     if analyzer == "":
-        raise SemanticMappingError(
+        raise SemanticParseError(
             f"semantic_field_search_analyzer can not be empty string in semantic field {name}"
         )
     chunking = definition.get("chunking")
     if chunking is not None and not isinstance(chunking, bool | list):
-        raise SemanticMappingError("[chunking] must be either a List of Maps or a Boolean")
+        raise SemanticParseError("[chunking] must be either a List of Maps or a Boolean")
 
 
 def _embedding_mapping(model_id: str, doc: JSONObject, definition: JSONObject) -> JSONObject:
@@ -262,8 +267,8 @@ def to_node(mappings: JSONObject, model_doc: ModelDoc) -> tuple[JSONObject, JSON
 
 def shown_mapping(mappings: JSONObject, kept: JSONObject) -> JSONObject:
     """The node's ``mappings`` as the plugin's node shows them: each semantic field back as
-    ``type: semantic`` with its parameters (``raw_field_type`` always), and no engine on a
-    semantic ``knn_vector`` that named none (neuralpipe's embedded node needs ``lucene``)."""
+    ``type: semantic`` with its parameters (``raw_field_type`` always). The semantic info is the
+    node's own (the engine it resolved: ``lucene`` on neuralpipe's embedded node)."""
     shown = copy.deepcopy(mappings)
     properties = shown.get("properties")
     if not isinstance(properties, dict):
@@ -284,18 +289,4 @@ def shown_mapping(mappings: JSONObject, kept: JSONObject) -> JSONObject:
                 field[key] = definition[key]
         field.update(raw)
         holder[leaf] = field
-        engine_given = ((definition.get("dense_embedding_config") or {}).get("method") or {}).get(
-            "engine"
-        )
-        if engine_given is None:
-            _drop_engine(holder.get(info_name(path, definition)) or {})
     return shown
-
-
-def _drop_engine(info: JSONObject) -> None:
-    props = info.get("properties") or {}
-    embedding = props.get("embedding") or ((props.get("chunks") or {}).get("properties") or {}).get(
-        "embedding"
-    )
-    if isinstance(embedding, dict) and isinstance(embedding.get("method"), dict):
-        embedding["method"].pop("engine", None)

@@ -20,6 +20,9 @@ from processors.semantic.fields import chunking_enabled, embedding_path, info_pa
 
 JSONObject = dict[str, Any]
 SPARSE_ONLY = ("query_tokens", "semantic_field_search_analyzer")
+DENSE_ONLY = ("query_image", "k", "max_distance", "min_score", "expand_nested_docs", "filter",
+              "method_parameters")  # fmt: skip
+"""``getFieldsOnlySupportedByDenseModel``: a Java HashSet, printed in this order for these."""
 
 
 class SemanticQueryError(ValueError):
@@ -43,9 +46,10 @@ def rewrite(body: Any, fields: JSONObject, is_dense: Callable[[JSONObject], bool
 
 
 def _semantic(field: str, options: JSONObject, definition: JSONObject, dense: bool) -> JSONObject:
-    model = options.pop("model_id", None) or definition.get("search_model_id") or definition[
-        "model_id"
-    ]
+    given = options.pop("model_id", None)
+    if not dense:
+        _check_sparse(options, given)
+    model = given or definition.get("search_model_id") or definition["model_id"]
     target = embedding_path(field, definition)
     if dense:
         bad = [k for k in SPARSE_ONLY if k in options]
@@ -69,3 +73,28 @@ def _semantic(field: str, options: JSONObject, definition: JSONObject, dense: bo
         path = f"{info_path(field, definition)}.chunks"
         return {"nested": {"path": path, "query": query, "score_mode": "max"}}
     return query
+
+
+def _check_sparse(options: JSONObject, model_id: str | None) -> None:
+    """``validateNeuralQueryForSemanticSparse``: every problem, joined as the plugin joins them."""
+    errors = []
+    text, tokens = options.get("query_text"), options.get("query_tokens")
+    if tokens is None and text is None:
+        errors.append("Either query_text or query_tokens must be provided")
+    elif tokens is None and text == "":
+        errors.append("query_text field can not be empty")
+    given = [model_id, options.get("semantic_field_search_analyzer"), tokens]
+    if sum(v is not None for v in given) > 1:
+        errors.append("query_tokens, model_id and semantic_field_search_analyzer can not coexist")
+    if model_id == "":
+        errors.append("model_id field can not be empty")
+    if options.get("semantic_field_search_analyzer") == "":
+        errors.append("semantic_field_search_analyzer field can not be empty")
+    dense_only = [k for k in DENSE_ONLY if k in options]
+    if dense_only:
+        errors.append(
+            f"Target field is a semantic field using a sparse model. [{', '.join(dense_only)}] "
+            "are not supported since they are for the dense model."
+        )
+    if errors:
+        raise SemanticQueryError("Invalid neural query: " + "; ".join(errors))
