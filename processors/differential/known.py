@@ -55,11 +55,6 @@ KNOWN = {
     "hybrid-no-pipeline": f"documented and deliberate: {DOC} §9.1 says to treat a hybrid "
     "query without a normalization/score-ranker processor as unsupported (its raw results are "
     "not meaningful); 2.19.6 returns the raw hybrid scores, neuralpipe refuses the query",
-    "semantic-engine": "neuralpipe's embedded node has no native k-NN libraries (faiss would "
-    "kill it at its first flush), so a semantic field's knn_vector that names no engine gets "
-    "engine lucene there and GET _mapping shows the engine the node really has; the plugin's "
-    "node resolves its default, faiss (against a --url cluster neuralpipe sends no engine and "
-    "the node shows faiss too)",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "

@@ -22,7 +22,6 @@ from typing import Any
 import requests
 
 from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN
 from processors.differential.sides import TOKENIZER, Answer, JSONObject, Sides, judge
 
 DENSE = "all-minilm-l6-v2-onnx-semantic"
@@ -54,37 +53,85 @@ def _index(properties: JSONObject, **settings: Any) -> JSONObject:
 MAPPINGS: list[tuple[str, JSONObject]] = [
     ("dense default (no documents)", _index({"text": _semantic(DENSE)}, **{"index.knn": True})),
     ("dense without index.knn", _index({"text": _semantic(DENSE)})),
-    ("dense chunking + search_model_id + multi-field", _index({"text": _semantic(
-        DENSE, chunking=True, search_model_id=DENSE, dense_embedding_config=LUCENE,
-        fields={"raw": {"type": "keyword"}})}, **{"index.knn": True})),  # fmt: skip
-    ("sparse custom info name + raw keyword", _index({"text": _semantic(
-        SPARSE_MODEL, semantic_info_field_name="text_info", raw_field_type="keyword",
-        search_model_id=TOKENIZER)}, **{"index.neural_search.semantic_ingest_batch_size": 5})),
-    ("sparse delimiter chunkers + prune none", _index({"text": _semantic(
-        SPARSE_MODEL, chunking=[{"algorithm": "delimiter", "parameters": {"delimiter": "."}},
-                                {"algorithm": "fixed_token_length",
-                                 "parameters": {"token_limit": 6}}],
-        sparse_encoding_config={"prune_type": "none"})})),  # fmt: skip
-    ("nested object path", {"mappings": {"properties": {"doc": {"properties": {
-        "text": _semantic(SPARSE_MODEL)}}}}}),  # fmt: skip
+    (
+        "dense chunking + search_model_id + multi-field",
+        _index(
+            {
+                "text": _semantic(
+                    DENSE,
+                    chunking=True,
+                    search_model_id=DENSE,
+                    dense_embedding_config=LUCENE,
+                    fields={"raw": {"type": "keyword"}},
+                )
+            },
+            **{"index.knn": True},
+        ),
+    ),
+    (
+        "sparse custom info name + raw keyword",
+        _index(
+            {
+                "text": _semantic(
+                    SPARSE_MODEL,
+                    semantic_info_field_name="text_info",
+                    raw_field_type="keyword",
+                    search_model_id=TOKENIZER,
+                )
+            },
+            **{"index.neural_search.semantic_ingest_batch_size": 5},
+        ),
+    ),
+    (
+        "sparse delimiter chunkers + prune none",
+        _index(
+            {
+                "text": _semantic(
+                    SPARSE_MODEL,
+                    chunking=[
+                        {"algorithm": "delimiter", "parameters": {"delimiter": "."}},
+                        {"algorithm": "fixed_token_length", "parameters": {"token_limit": 6}},
+                    ],
+                    sparse_encoding_config={"prune_type": "none"},
+                )
+            }
+        ),
+    ),
+    (
+        "nested object path",
+        {"mappings": {"properties": {"doc": {"properties": {"text": _semantic(SPARSE_MODEL)}}}}},
+    ),
 ]
 
 ERRORS: list[tuple[str, JSONObject]] = [
     ("unknown model", _index({"text": _semantic("no-such-model-xyz")})),
-    ("model of the wrong kind (dense without space_type)", _index({"text": _semantic(
-        "all-minilm-l6-v2-onnx")})),  # fmt: skip
+    (
+        "model of the wrong kind (dense without space_type)",
+        _index({"text": _semantic("all-minilm-l6-v2-onnx")}),
+    ),
     ("missing model_id", _index({"text": {"type": "semantic"}})),
-    ("search_model_id with semantic_field_search_analyzer", _index({"text": _semantic(
-        SPARSE_MODEL, search_model_id=TOKENIZER, semantic_field_search_analyzer="standard")})),
+    (
+        "search_model_id with semantic_field_search_analyzer",
+        _index(
+            {
+                "text": _semantic(
+                    SPARSE_MODEL,
+                    search_model_id=TOKENIZER,
+                    semantic_field_search_analyzer="standard",
+                )
+            }
+        ),
+    ),
     ("raw_field_type integer", _index({"text": _semantic(SPARSE_MODEL, raw_field_type="long")})),
-    ("dense with sparse_encoding_config", _index({"text": _semantic(
-        DENSE, sparse_encoding_config={"prune_type": "none"})})),  # fmt: skip
-    ("semantic_info_field_name with a dot", _index({"text": _semantic(
-        SPARSE_MODEL, semantic_info_field_name="a.b")})),  # fmt: skip
+    (
+        "dense with sparse_encoding_config",
+        _index({"text": _semantic(DENSE, sparse_encoding_config={"prune_type": "none"})}),
+    ),
+    (
+        "semantic_info_field_name with a dot",
+        _index({"text": _semantic(SPARSE_MODEL, semantic_info_field_name="a.b")}),
+    ),
 ]
-
-
-KNOWN_CASES = {("dense default (no documents)", "GET _mapping"): KNOWN["semantic-engine"]}
 
 
 class Proxy:
@@ -94,8 +141,9 @@ class Proxy:
         self.url = url
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> Answer:
-        answer = requests.request(method, f"{self.url}{path}", json=body, params=params,
-                                  timeout=300)  # fmt: skip
+        answer = requests.request(
+            method, f"{self.url}{path}", json=body, params=params, timeout=300
+        )
         try:
             return answer.status_code, answer.json()
         except ValueError:
@@ -145,7 +193,9 @@ class _Run:
         self.sides, self.proxy, self.name = sides, proxy, name
         self.index = f"{sides.index}-sem"
 
-    def both(self, method: str, path: str, body: Any = None, **params: Any) -> tuple[Answer, Answer]:
+    def both(
+        self, method: str, path: str, body: Any = None, **params: Any
+    ) -> tuple[Answer, Answer]:
         ref = self.sides.ref(method, path, self.sides.to_ref(copy.deepcopy(body)), **params)
         ours = self.proxy.call(method, path, copy.deepcopy(body), **params)
         return ref, ours
@@ -153,10 +203,20 @@ class _Run:
     def bulk(self, docs: list[tuple[str, JSONObject]]) -> tuple[Answer, Answer]:
         data = _bulk(docs, self.index)
         head = {"Content-Type": "application/x-ndjson"}
-        ref = requests.post(f"{self.sides.ref_url}/_bulk", data=data, headers=head,
-                            params={"refresh": "true"}, timeout=600)  # fmt: skip
-        ours = requests.post(f"{self.proxy.url}/_bulk", data=data, headers=head,
-                             params={"refresh": "true"}, timeout=600)  # fmt: skip
+        ref = requests.post(
+            f"{self.sides.ref_url}/_bulk",
+            data=data,
+            headers=head,
+            params={"refresh": "true"},
+            timeout=600,
+        )
+        ours = requests.post(
+            f"{self.proxy.url}/_bulk",
+            data=data,
+            headers=head,
+            params={"refresh": "true"},
+            timeout=600,
+        )
         return (ref.status_code, ref.json()), (ours.status_code, ours.json())
 
     def drop(self) -> None:
@@ -164,12 +224,12 @@ class _Run:
         self.proxy.call("DELETE", f"/{self.index}")
 
     def case(self, what: str, ref: Answer, ours: Answer, *, hits: bool = False) -> Case:
-        case = Case("semantic", f"{self.name}: {what}", known=KNOWN_CASES.get(
-            (self.name, what), ""))  # fmt: skip
+        case = Case("semantic", f"{self.name}: {what}")
         if ref[0] == 200 and ours[0] == 200:
             ref_body = json.loads(self.sides.from_ref(json.dumps(ref[1])))
-            case.differences = (compare_hits(ref_body, ours[1]) if hits
-                                else compare_json(ref_body, ours[1]))  # fmt: skip
+            case.differences = (
+                compare_hits(ref_body, ours[1]) if hits else compare_json(ref_body, ours[1])
+            )
         else:
             judge(case, self.sides, ref, ours)
         return case
@@ -188,7 +248,9 @@ def _only_sources(answer: Answer) -> Answer:
     return status, {d["_id"]: d.get("_source") for d in body.get("docs", [])}
 
 
-def _search(run: _Run, body: JSONObject, pipeline: JSONObject | None = None) -> tuple[Answer, Answer]:
+def _search(
+    run: _Run, body: JSONObject, pipeline: JSONObject | None = None
+) -> tuple[Answer, Answer]:
     if pipeline is not None:
         body = {**body, "search_pipeline": pipeline}
     return run.both("POST", f"/{run.index}/_search", body)
@@ -204,56 +266,118 @@ def _scenario(sides: Sides, proxy: Proxy, name: str, body: JSONObject) -> list[C
         if created[0][0] != 200 or created[1][0] != 200:
             return cases
         mapping = run.both("GET", f"/{run.index}/_mapping")
-        cases.append(run.case("GET _mapping", _mapping_of(mapping[0], run.index),
-                              _mapping_of(mapping[1], run.index)))  # fmt: skip
+        cases.append(
+            run.case(
+                "GET _mapping",
+                _mapping_of(mapping[0], run.index),
+                _mapping_of(mapping[1], run.index),
+            )
+        )
         if "no documents" in name:
             return cases
         nested = "doc" in body["mappings"]["properties"]
         docs = [(i, {"doc": s}) if nested else (i, s) for i, s in DOCS]
         written = run.bulk(docs[:2])
-        cases.append(run.case("_bulk errors flag", (written[0][0], written[0][1]["errors"]),
-                              (written[1][0], written[1][1]["errors"])))  # fmt: skip
+        cases.append(
+            run.case(
+                "_bulk errors flag",
+                (written[0][0], written[0][1]["errors"]),
+                (written[1][0], written[1][1]["errors"]),
+            )
+        )
         one = run.both("PUT", f"/{run.index}/_doc/{docs[2][0]}", docs[2][1], refresh="true")
-        cases.append(run.case("_doc result", (one[0][0], one[0][1].get("result")),
-                              (one[1][0], one[1][1].get("result"))))  # fmt: skip
+        cases.append(
+            run.case(
+                "_doc result",
+                (one[0][0], one[0][1].get("result")),
+                (one[1][0], one[1][1].get("result")),
+            )
+        )
         cases.append(run.case("_source", *_sources(run, [d[0] for d in docs])))
         if nested:
             return cases
         props = body["mappings"]["properties"]["text"]
         dense = props["model_id"] == DENSE
         k = {"k": 3} if dense else {}
-        neural = {"query": {"neural": {"text": {"query_text": "shock waves on a wing", **k}}},
-                  "_source": False}  # fmt: skip
+        neural = {
+            "query": {"neural": {"text": {"query_text": "shock waves on a wing", **k}}},
+            "_source": False,
+        }
         cases.append(run.case("neural", *_search(run, neural), hits=True))
         info = props.get("semantic_info_field_name", "text_semantic_info")
         if props["model_id"] == SPARSE_MODEL and not props.get("chunking"):
-            sparse = {"query": {"neural_sparse": {f"{info}.embedding": {
-                "query_text": "rocket oxidiser", "model_id": TOKENIZER}}}, "_source": False}
-            cases.append(run.case("neural_sparse on the embedding", *_search(run, sparse),
-                                  hits=True))  # fmt: skip
-        hybrid = {"query": {"hybrid": {"queries": [
-            {"match": {"tag": "wing"}},
-            {"neural": {"text": {"query_text": "re-entry heat", **k}}}]}}, "_source": False}
-        pipeline = {"phase_results_processors": [{"normalization-processor": {
-            "normalization": {"technique": "min_max"},
-            "combination": {"technique": "arithmetic_mean"}}}]}  # fmt: skip
+            sparse = {
+                "query": {
+                    "neural_sparse": {
+                        f"{info}.embedding": {
+                            "query_text": "rocket oxidiser",
+                            "model_id": TOKENIZER,
+                        }
+                    }
+                },
+                "_source": False,
+            }
+            cases.append(
+                run.case("neural_sparse on the embedding", *_search(run, sparse), hits=True)
+            )
+        hybrid = {
+            "query": {
+                "hybrid": {
+                    "queries": [
+                        {"match": {"tag": "wing"}},
+                        {"neural": {"text": {"query_text": "re-entry heat", **k}}},
+                    ]
+                }
+            },
+            "_source": False,
+        }
+        pipeline = {
+            "phase_results_processors": [
+                {
+                    "normalization-processor": {
+                        "normalization": {"technique": "min_max"},
+                        "combination": {"technique": "arithmetic_mean"},
+                    }
+                }
+            ]
+        }
         cases.append(run.case("hybrid", *_search(run, hybrid, pipeline), hits=True))
         if dense:
-            tokens = {"query": {"neural": {"text": {"query_text": "x", "query_tokens": {"a": 1}}}}}
+            tokens: JSONObject = {"query": {"neural": {"text": {"query_text": "x"}}}}
+            tokens["query"]["neural"]["text"]["query_tokens"] = {"a": 1}
             cases.append(run.case("neural with query_tokens on dense", *_search(run, tokens)))
         else:
-            bad = {"query": {"neural": {"text": {"query_text": "", "k": 2, "min_score": 0.1,
-                                                 "model_id": TOKENIZER}}}}  # fmt: skip
-            cases.append(run.case("neural with k, min_score, empty text on sparse",
-                                  *_search(run, bad)))  # fmt: skip
-            tokens = {"query": {"neural": {"text": {"query_tokens": {"wing": 1.5}}}},
-                      "_source": False}  # fmt: skip
-            cases.append(run.case("neural with query_tokens on sparse", *_search(run, tokens),
-                                  hits=True))  # fmt: skip
-        change = {"properties": {"text": {**props, "model_id": props["model_id"],
-                                          "chunking": not props.get("chunking")}}}  # fmt: skip
-        cases.append(run.case("PUT _mapping changing chunking",
-                              *run.both("PUT", f"/{run.index}/_mapping", change)))  # fmt: skip
+            bad = {
+                "query": {
+                    "neural": {
+                        "text": {"query_text": "", "k": 2, "min_score": 0.1, "model_id": TOKENIZER}
+                    }
+                }
+            }
+            cases.append(
+                run.case("neural with k, min_score, empty text on sparse", *_search(run, bad))
+            )
+            tokens = {
+                "query": {"neural": {"text": {"query_tokens": {"wing": 1.5}}}},
+                "_source": False,
+            }
+            cases.append(
+                run.case("neural with query_tokens on sparse", *_search(run, tokens), hits=True)
+            )
+        change = {
+            "properties": {
+                "text": {
+                    **props,
+                    "model_id": props["model_id"],
+                    "chunking": not props.get("chunking"),
+                }
+            }
+        }
+        cases.append(
+            run.case(
+                "PUT _mapping changing chunking", *run.both("PUT", f"/{run.index}/_mapping", change)
+            )
+        )
     finally:
         run.drop()
     return cases

@@ -27,10 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
+from processors.proxy import semantic_routes
 from processors.proxy.bridge import bridge_client
 from processors.proxy.cluster_settings import ClusterSettings
 from processors.proxy.fastpath import FastPath
-from processors.proxy import semantic_routes
 from processors.proxy.pipeline_store import STORE_INDEX, IndexMeta, PipelineStore
 from processors.proxy.query_cache import QueryModels
 from processors.proxy.routes import passthrough, routes

@@ -26,9 +26,9 @@ from processors.opensearch.indices import (
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.semantic_routes import create_body, template_body
-from processors.semantic.fields import META_KEY
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
+from processors.semantic.fields import META_KEY
 
 JSONObject = dict[str, Any]
 FINAL = "index.final_pipeline"

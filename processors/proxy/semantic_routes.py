@@ -86,7 +86,10 @@ def _take_batch_setting(settings: Any) -> Any:
     if not isinstance(settings, dict):
         return None
     found = None
-    for holder, key in ((settings, BATCH_SETTING), (settings.get("index"), "neural_search.semantic_ingest_batch_size")):
+    for holder, key in (
+        (settings, BATCH_SETTING),
+        (settings.get("index"), "neural_search.semantic_ingest_batch_size"),
+    ):
         if isinstance(holder, dict) and key in holder:
             found = holder.pop(key)
     index = settings.get("index")
@@ -121,7 +124,11 @@ async def node_body(state: ProxyState, holder: JSONObject) -> None:
     mappings = holder.get("mappings")
     settings = holder.get("settings")
     batch = _take_batch_setting(settings)
-    if isinstance(settings, dict) and isinstance(settings.get("index"), dict) and not settings["index"]:
+    if (
+        isinstance(settings, dict)
+        and isinstance(settings.get("index"), dict)
+        and not settings["index"]
+    ):
         settings.pop("index")
     kept: JSONObject = {}
     if batch is not None:
@@ -168,8 +175,10 @@ async def template_body(state: ProxyState, raw: bytes, legacy: bool) -> bytes:
 def _without_ours(mappings: JSONObject) -> JSONObject:
     """``mappings`` as the plugin's node shows them (semantic fields back, our ``_meta`` out)."""
     meta = mappings.get("_meta")
-    ours = (meta or {}).get("neuralpipe") if isinstance(meta, dict) else None
-    if not isinstance(ours, dict) or META_KEY not in ours and BATCH_SETTING not in ours:
+    if not isinstance(meta, dict):
+        return mappings
+    ours = meta.get("neuralpipe")
+    if not isinstance(ours, dict) or (META_KEY not in ours and BATCH_SETTING not in ours):
         return mappings
     shown = shown_mapping(mappings, ours.get(META_KEY) or {})
     rest = {k: v for k, v in ours.items() if k not in (META_KEY, BATCH_SETTING)}
@@ -189,7 +198,9 @@ async def get_mapping(request: Request) -> Response:
     state = state_of(request)
     answer = await state.upstream.call("GET", request.url.path, params=dict(request.query_params))
     kind = answer.headers.get("content-type", "application/json")
-    if answer.status != 200 or MARKER not in answer.content and b"semantic_ingest" not in answer.content:
+    if answer.status != 200 or (
+        MARKER not in answer.content and b"semantic_ingest" not in answer.content
+    ):
         return Response(answer.content, status_code=answer.status, media_type=kind)
     body = answer.json()
     for entry in body.values() if isinstance(body, dict) else ():
@@ -366,17 +377,23 @@ async def update_document(request: Request) -> Response:
     changes = body.get("doc")
     if not isinstance(changes, dict) or set(body) - {"doc", "detect_noop"}:
         return await state.upstream.forward(request, body=raw)
-    status, stored = await state.upstream.json("GET", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}")
+    status, stored = await state.upstream.json(
+        "GET", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}"
+    )
     if status != 200 or not stored.get("found"):
         return await state.upstream.forward(request, body=raw)
     source = copy.deepcopy(stored.get("_source") or {})
     _merge(source, changes)
     _drop_info(source, fields)
     runner = SemanticIngest(fields, _model_doc(state), state.models, state.client)
-    errors = await run_in_threadpool(runner.run, [{"_index": index, "_id": doc_id, "_source": source}])
+    errors = await run_in_threadpool(
+        runner.run, [{"_index": index, "_id": doc_id, "_source": source}]
+    )
     if errors[0] is not None:
         raise ProxyError(400, "illegal_argument_exception", errors[0])
-    params = {k: v for k, v in request.query_params.items() if k in ("refresh", "routing", "timeout")}
+    params = {
+        k: v for k, v in request.query_params.items() if k in ("refresh", "routing", "timeout")
+    }
     params.update(if_seq_no=str(stored["_seq_no"]), if_primary_term=str(stored["_primary_term"]))
     answer = await state.upstream.call(
         "PUT", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}", params=params,

@@ -111,7 +111,8 @@ def _check(path: str, definition: JSONObject) -> list[str]:
         name = definition["semantic_info_field_name"]
         if isinstance(name, str) and not name:
             errors.append(
-                f"semantic_info_field_name cannot be an empty string for the semantic field at {path}"
+                "semantic_info_field_name cannot be an empty string for the semantic field at "
+                + path
             )
         elif isinstance(name, str) and "." in name:
             errors.append(
@@ -136,7 +137,9 @@ def _check_parameters(path: str, definition: JSONObject) -> None:
             f"field {name}"
         )
     if search_model == "":
-        raise SemanticParseError(f"search_model_id can not be empty string in semantic field {name}")
+        raise SemanticParseError(
+            f"search_model_id can not be empty string in semantic field {name}"
+        )
     if analyzer == "":
         raise SemanticParseError(
             f"semantic_field_search_analyzer can not be empty string in semantic field {name}"
@@ -195,8 +198,7 @@ def _embedding_mapping(model_id: str, doc: JSONObject, definition: JSONObject) -
         given = extra.get("method")
         if given is not None and not isinstance(given, dict):
             raise SemanticMappingError(
-                "Cannot build the semantic info config because method must be a Map when "
-                "provided."
+                "Cannot build the semantic info config because method must be a Map when provided."
             )
         if isinstance(given, dict) and given.get("space_type") is not None:
             raise SemanticMappingError(
@@ -214,7 +216,10 @@ def info_mapping(model_id: str, doc: JSONObject, definition: JSONObject) -> JSON
     """The mapping of the semantic info object for one field and its model document."""
     embedding = _embedding_mapping(model_id, doc, definition)
     if chunking_enabled(definition):
-        chunks = {"type": "nested", "properties": {"text": {"type": "text"}, "embedding": embedding}}
+        chunks = {
+            "type": "nested",
+            "properties": {"text": {"type": "text"}, "embedding": embedding},
+        }
         return {"properties": {"chunks": chunks, "model": copy.deepcopy(MODEL_MAPPING)}}
     return {"properties": {"embedding": embedding, "model": copy.deepcopy(MODEL_MAPPING)}}
 

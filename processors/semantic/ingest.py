@@ -190,8 +190,8 @@ class SemanticIngest:
                           for t in slot.chunks]  # fmt: skip
             info: JSONObject = {"model": self._model_info(model_id)}
             if chunking_enabled(slot.definition):
-                info["chunks"] = [{"text": t, "embedding": e}
-                                  for t, e in zip(slot.chunks, embeddings, strict=True)]  # fmt: skip
+                pairs = zip(slot.chunks, embeddings, strict=True)
+                info["chunks"] = [{"text": t, "embedding": e} for t, e in pairs]
             else:
                 info["embedding"] = embeddings[0]
             slot.holder[info_name(slot.path, slot.definition)] = info
@@ -205,4 +205,6 @@ class SemanticIngest:
         if prune_type == "none":
             return dict(embedding)
         ratio = config.get("prune_ratio")
-        return prune(dict(embedding), prune_type, float(DEFAULT_PRUNE[1] if ratio is None else ratio))
+        return prune(
+            dict(embedding), prune_type, float(DEFAULT_PRUNE[1] if ratio is None else ratio)
+        )

@@ -7,8 +7,11 @@ Dense model: ``neural`` on ``<info>.embedding`` with the query's ``model_id``, e
 
 Example:
     >>> fields = {"t": {"type": "semantic", "model_id": "m", "chunking": True}}
-    >>> rewrite({"query": {"neural": {"t": {"query_text": "wing"}}}}, fields, lambda _: True)
-    {'query': {'nested': {'path': 't_semantic_info.chunks', 'query': {'neural': {'t_semantic_info.chunks.embedding': {'query_text': 'wing', 'model_id': 'm'}}}, 'score_mode': 'max'}}}
+    >>> out = rewrite({"query": {"neural": {"t": {"query_text": "wing"}}}}, fields, lambda _: True)
+    >>> out["query"]["nested"]["path"], out["query"]["nested"]["score_mode"]
+    ('t_semantic_info.chunks', 'max')
+    >>> out["query"]["nested"]["query"]["neural"]["t_semantic_info.chunks.embedding"]
+    {'query_text': 'wing', 'model_id': 'm'}
 """
 
 from __future__ import annotations

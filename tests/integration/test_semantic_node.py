@@ -89,8 +89,10 @@ def test_mapping_ingest_and_searches(proxied: Any, client: Any, index: str) -> N
     assert stored["sparse_info"]["model"]["type"] == "SPARSE_ENCODING"
     assert stored["sparse_info"]["embedding"]["wing"] > 0
 
-    neural = proxied.search(index=index, body={
-        "query": {"neural": {"dense": {"query_text": "boundary layer plate", "k": 2}}}})
+    neural = proxied.search(
+        index=index,
+        body={"query": {"neural": {"dense": {"query_text": "boundary layer plate", "k": 2}}}},
+    )
     assert neural["hits"]["hits"][0]["_id"] == "2"
     sparse = proxied.search(index=index, body={
         "query": {"neural": {"sparse": {"query_text": "wing lift"}}}})  # fmt: skip
@@ -104,19 +106,22 @@ def test_mapping_ingest_and_searches(proxied: Any, client: Any, index: str) -> N
 
 def test_errors_are_the_plugins(proxied: Any, index: str) -> None:
     with pytest.raises(TransportError) as unknown:
-        proxied.indices.create(index=index, body={
-            "mappings": {"properties": {"t": {"type": "semantic", "model_id": "nope"}}}})
+        proxied.indices.create(
+            index=index,
+            body={"mappings": {"properties": {"t": {"type": "semantic", "model_id": "nope"}}}},
+        )
     assert unknown.value.status_code == 500
     assert unknown.value.info["error"]["reason"] == (
-        "Failed to fetch model [nope]: Failed to find model with the provided model id: nope")
+        "Failed to fetch model [nope]: Failed to find model with the provided model id: nope"
+    )
     with pytest.raises(TransportError) as dense_tokens:
         _create(proxied, index)
-        proxied.search(index=index, body={
-            "query": {"neural": {"dense": {"query_tokens": {"a": 1.0}}}}})
+        proxied.search(
+            index=index, body={"query": {"neural": {"dense": {"query_tokens": {"a": 1.0}}}}}
+        )
     assert dense_tokens.value.status_code == 400
     assert "semantic field using a dense model" in dense_tokens.value.info["error"]["reason"]
     with pytest.raises(TransportError) as not_string:
         proxied.index(index=index, id="x", body={"sparse": 5})
     assert not_string.value.status_code == 400
     assert "to be a string but found: class java.lang.Integer" in str(not_string.value.info)
-

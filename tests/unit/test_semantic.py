@@ -45,8 +45,19 @@ def test_dense_chunked_field_becomes_raw_text_and_nested_knn() -> None:
 
 
 def test_sparse_field_under_an_object_with_a_custom_info_name() -> None:
-    mappings = {"properties": {"o": {"properties": {"t": {
-        "type": "semantic", "model_id": "sparse", "semantic_info_field_name": "info"}}}}}
+    mappings = {
+        "properties": {
+            "o": {
+                "properties": {
+                    "t": {
+                        "type": "semantic",
+                        "model_id": "sparse",
+                        "semantic_info_field_name": "info",
+                    }
+                }
+            }
+        }
+    }
     node, _ = to_node(mappings, doc_of)
     info = node["properties"]["o"]["properties"]["info"]
     assert info["properties"]["embedding"] == {"type": "rank_features"}
