@@ -79,10 +79,10 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
          resume: bool, id_field: str | None, skip_unchanged: bool, force: bool,
          truncation: str, progress: bool) -> None:  # fmt: skip
     """Index FILES (JSONL or CSV, .gz ok, - for stdin) into NAME through a pipeline."""
+    from processors.indexing.bulk import BulkIndexer, RunControl
     from processors.indexing.fingerprint import pipeline_fingerprint
     from processors.indexing.runner import IndexingOptions
     from processors.models.binding import model_store
-    from processors.opensearch.bulk import BulkIndexer, RunControl
     from processors.opensearch.client import make_client
     from processors.opensearch.indices import default_pipeline_of
 

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processors.models.registry_errors import model_not_found
+from processors.models.mlcommons.errors import model_not_found
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
@@ -66,7 +66,7 @@ def model_doc_for(yaml_dir: Path | None, registry: Any) -> ModelDoc:
 def _model_doc(state: ProxyState) -> ModelDoc:
     """The state's model documents; an unknown id fails as the plugin's transformer fails."""
     from processors.errors import ModelNotRegisteredError
-    from processors.models.registry_errors import MLNotFoundError
+    from processors.models.mlcommons.errors import MLNotFoundError
 
     found: ModelDoc = getattr(state, "model_doc", None) or model_doc_for(None, state.registry)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import requests
 
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.sides import TOKENIZER, Answer, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.sides import TOKENIZER, Answer, JSONObject, Sides, judge
 
 DENSE = "all-minilm-l6-v2-onnx-semantic"
 SPARSE_MODEL = "splade-tiny-torchscript"
