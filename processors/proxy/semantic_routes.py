@@ -36,7 +36,7 @@ from processors.semantic.fields import (
     shown_mapping,
     to_node,
 )
-from processors.semantic.ingest import SemanticIngest
+from processors.semantic.ingest import SemanticIngest, registration_doc
 from processors.semantic.query import SemanticQueryError, rewrite
 
 JSONObject = dict[str, Any]
@@ -51,10 +51,7 @@ def model_doc_for(yaml_dir: Path | None, registry: Any) -> ModelDoc:
     def describe(model_id: str) -> JSONObject:
         path = (yaml_dir / f"{model_id}.yaml") if yaml_dir is not None else None
         if path is not None and path.is_file():
-            reg = read_registration(path)
-            config = reg.model_config_.model_dump(exclude_none=True) if reg.model_config_ else {}
-            function = str(getattr(reg.function_name, "value", reg.function_name))
-            return {"algorithm": function, "name": reg.name, "model_config": config}
+            return registration_doc(read_registration(path))
         if registry is None:
             raise model_not_found()
         doc: JSONObject = registry.get_model(model_id)

@@ -23,12 +23,37 @@ from typing import Any
 
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.prune import prune
-from processors.semantic.fields import DENSE, ModelDoc, chunking_enabled, info_name
+from processors.semantic.fields import DENSE, META_KEY, ModelDoc, chunking_enabled, info_name
 
 JSONObject = dict[str, Any]
 DEFAULT_PRUNE = ("max_ratio", 0.1)
 _JAVA_CLASS = {bool: "java.lang.Boolean", int: "java.lang.Integer", float: "java.lang.Double",
                dict: "java.util.LinkedHashMap", list: "java.util.ArrayList"}  # fmt: skip
+
+
+def for_index(
+    client: Any, index: str, model_doc: ModelDoc, encoders: Callable[[str], Any]
+) -> SemanticIngest | None:
+    """The semantic writer of ``index`` (its ``_meta.neuralpipe.semantic``), None if it has no
+    semantic field or does not exist."""
+    try:
+        answer = client.indices.get_mapping(index=index)
+    except Exception:  # no such index: the caller reports it
+        return None
+    fields: JSONObject = {}
+    for entry in answer.values():
+        meta = ((entry.get("mappings") or {}).get("_meta") or {}).get("neuralpipe") or {}
+        fields.update(meta.get(META_KEY) or {})
+    return SemanticIngest(fields, model_doc, encoders, client) if fields else None
+
+
+def registration_doc(registration: Any) -> JSONObject:
+    """A ``_register`` body (:class:`~processors.models.registration.ModelRegistration`) as
+    the model document a semantic field reads (``algorithm``, ``name``, ``model_config``)."""
+    config = registration.model_config_
+    function = getattr(registration.function_name, "value", registration.function_name)
+    return {"algorithm": str(function), "name": registration.name,
+            "model_config": config.model_dump(exclude_none=True) if config else {}}  # fmt: skip
 
 
 class SemanticIngestError(ValueError):
