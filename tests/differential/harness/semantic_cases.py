@@ -294,6 +294,20 @@ def _scenario(sides: Sides, proxy: Proxy, name: str, body: JSONObject) -> list[C
             )
         )
         cases.append(run.case("_source", *_sources(run, [d[0] for d in docs])))
+        change = (
+            {"doc": {"doc": {"text": "A glider has no engine."}}}
+            if nested
+            else {"doc": {"text": "A glider has no engine."}}
+        )
+        updated = run.both("POST", f"/{run.index}/_update/2", change, refresh="true")
+        cases.append(
+            run.case(
+                "_update result",
+                (updated[0][0], updated[0][1].get("result")),
+                (updated[1][0], updated[1][1].get("result")),
+            )
+        )
+        cases.append(run.case("_source after _update", *_sources(run, ["2"])))
         if nested:
             return cases
         props = body["mappings"]["properties"]["text"]
