@@ -138,3 +138,16 @@ def test_dense_semantic_field_refuses_query_tokens() -> None:
     fields = {"t": {"type": "semantic", "model_id": "dense"}}
     with pytest.raises(SemanticQueryError, match="Target field is a semantic field using a dense"):
         rewrite({"query": {"neural": {"t": {"query_tokens": {"a": 1}}}}}, fields, lambda d: True)
+
+
+def test_prepare_batch_writes_semantic_info_after_the_pipeline() -> None:
+    from processors.indexing.prepare import prepare_batch
+    from processors.indexing.records import SourceRecord
+
+    fields = {"a": {"type": "semantic", "model_id": "dense"}}
+    writer = SemanticIngest(fields, doc_of, _encoders, None)
+    records = [SourceRecord(1, "f:1", {"a": "wing"}, "x"), SourceRecord(2, "f:2", {"a": 1}, "y")]
+    batch = prepare_batch(records, None, "docs", semantic=writer)
+    assert [a["_id"] for a in batch.actions] == ["x"]
+    assert batch.actions[0]["_source"]["a_semantic_info"]["embedding"] == [4.0, 0.0, 1.0]
+    assert batch.failures[0].doc_id == "y" and "java.lang.Integer" in batch.failures[0].reason
