@@ -295,3 +295,23 @@ def shown_mapping(mappings: JSONObject, kept: JSONObject) -> JSONObject:
         field.update(raw)
         holder[leaf] = field
     return shown
+
+
+def index_body(body: JSONObject, model_doc: ModelDoc) -> JSONObject:
+    """A ``PUT /<index>`` body with its semantic fields made for the node (:func:`to_node`) and
+    their definitions in ``mappings._meta.neuralpipe.semantic``; unchanged without any.
+
+    >>> body = {"mappings": {"properties": {"t": {"type": "semantic", "model_id": "m"}}}}
+    >>> out = index_body(body, lambda _: {"algorithm": "SPARSE_TOKENIZE", "name": "s"})
+    >>> out["mappings"]["_meta"]["neuralpipe"]["semantic"]["t"]["model_id"]
+    'm'
+    """
+    mappings = body.get("mappings")
+    if not isinstance(mappings, dict):
+        return body
+    node, kept = to_node(mappings, model_doc)
+    if not kept:
+        return body
+    meta = node.setdefault("_meta", {}).setdefault("neuralpipe", {})
+    meta[META_KEY] = kept
+    return {**body, "mappings": node}
