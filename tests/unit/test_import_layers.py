@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"indexing"},
     {"pipeline"},
     {"config"},
-    {"search"},
+    {"search", "semantic"},
     {"ingest"},
     {"models.build", "opensearch"},
     {"models.mlcommons"},

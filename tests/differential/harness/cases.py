@@ -20,6 +20,7 @@ from tests.differential.harness.ml_inference_cases import (
 from tests.differential.harness.mmr_cases import mmr_cases
 from tests.differential.harness.predict_cases import predict_cases
 from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
+from tests.differential.harness.semantic_cases import semantic_cases
 from tests.differential.harness.sides import MODELS, Sides
 from tests.differential.harness.skip_existing_cases import skip_existing_cases
 from tests.differential.harness.sparse_ann_cases import sparse_ann_cases
@@ -37,6 +38,7 @@ CATEGORIES = (
     "sparse_ann",
     "neural_stats",
     "skip_existing",
+    "semantic",
 )
 
 
@@ -68,5 +70,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += skip_existing_cases(sides)
     if "neural_stats" in categories:
         cases += stats_cases(sides)
+    if "semantic" in categories and not sides.reference_version().startswith("2."):
+        cases += semantic_cases(sides)  # semantic fields are 3.1+
     explain_for_version(cases, sides.reference_version())
     return cases
