@@ -259,7 +259,8 @@ class ReferenceNode:
         info = self.node.running()
         if not info:
             self.install()
-            self._seed_ml_cache()  # before start: _prepare_state chowns the state dir to the node user
+            # before start: _prepare_state chowns the state dir to the node user
+            self._seed_ml_cache()
             info = self.node.start(
                 port=settled_port(port), heap=heap or DEFAULT_HEAP, timeout=timeout
             )
