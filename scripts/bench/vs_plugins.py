@@ -119,9 +119,12 @@ reference first; the best is used for the timed runs."""
 
 # -- small helpers --------------------------------------------------------------------------
 def neuralpipe(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["neuralpipe", *args], capture_output=True, text=True, check=check, cwd=REPO
-    )
+    done = subprocess.run(["neuralpipe", *args], capture_output=True, text=True, cwd=REPO)
+    if check and done.returncode != 0:
+        raise SystemExit(
+            f"neuralpipe {' '.join(args)}: exit {done.returncode}\n{done.stderr[-2000:]}"
+        )
+    return done
 
 
 def last_url(output: str) -> str:
@@ -665,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "quality" in parts:
             result["quality"] = bench_quality(sides, queries, docs)
-            print("\n## Quality (225 Cranfield queries)")
+            print(f"\n## Quality ({len(queries)} Cranfield queries, {args.docs} passages)")
             for name, value in result["quality"].items():
                 print(f"- {name}: {value:.4f}")
         if "memory" in parts:
