@@ -453,6 +453,15 @@ class QueryTarget:
         return [hit["_id"] for hit in answer["hits"]["hits"]]
 
 
+def query_targets(sides: Sides) -> dict[str, QueryTarget]:
+    """The plugins on the reference node, neuralpipe through its proxy; same index contents."""
+    ref = sides.ref_ids
+    return {
+        "plugins": QueryTarget(sides.ref, "vs-plugins-q", ref[DENSE], ref[SPARSE], ref[TOKENIZER]),
+        "neuralpipe": QueryTarget(sides.proxy, "vs-neuralpipe-q", DENSE, SPARSE, TOKENIZER),
+    }
+
+
 def latencies(target: QueryTarget, kind: str, texts: list[str]) -> list[float]:
     out = []
     for text in texts:
@@ -477,16 +486,7 @@ def bench_queries(
     sides.proxy.transport.perform_request(
         "PUT", "/_search/pipeline/vs-hybrid", body=HYBRID_PIPELINE
     )
-    targets = {
-        "plugins": QueryTarget(
-            sides.ref,
-            "vs-plugins-q",
-            sides.ref_ids[DENSE],
-            sides.ref_ids[SPARSE],
-            sides.ref_ids[TOKENIZER],
-        ),
-        "neuralpipe": QueryTarget(sides.proxy, "vs-neuralpipe-q", DENSE, SPARSE, TOKENIZER),
-    }
+    targets = query_targets(sides)
     rows: dict[str, dict[str, Stat]] = {}
     for kind in ("neural", "neural_sparse", "neural_sparse doc-only", "hybrid"):
         for target in targets.values():  # warm both (models, caches of the nodes)
@@ -536,16 +536,7 @@ def bench_quality(
 ) -> dict[str, float]:
     doc_of = {d["_id"]: d["doc"] for d in docs}
     qrels = read_cranqrel(CRAN / "cranqrel")
-    targets = {
-        "plugins": QueryTarget(
-            sides.ref,
-            "vs-plugins-q",
-            sides.ref_ids[DENSE],
-            sides.ref_ids[SPARSE],
-            sides.ref_ids[TOKENIZER],
-        ),
-        "neuralpipe": QueryTarget(sides.proxy, "vs-neuralpipe-q", DENSE, SPARSE, TOKENIZER),
-    }
+    targets = query_targets(sides)
     out: dict[str, float] = {}
     for kind in ("neural", "neural_sparse"):
         runs: dict[str, dict[str, list[str]]] = {side: {} for side in targets}
