@@ -180,6 +180,14 @@ class LocalNode:
         if _is_root():
             _ensure_node_user()
             _chown_tree(self.state_dir)
+            for path in (self.distribution.install_dir, self.state_dir):
+                closed = closed_ancestor(path)
+                if closed is not None:
+                    raise NodeStartError(
+                        f"the node runs as user {NODE_USER!r}, which cannot enter {closed} "
+                        f"(mode {closed.stat().st_mode & 0o777:04o}): make it searchable "
+                        f"(chmod o+x {closed}) or put NEURALPIPE_HOME elsewhere"
+                    )
 
     def _launch(self, timeout: float = 180) -> int:
         """Run the launcher in daemon mode; the JVM's pid once it has written it.
@@ -286,6 +294,19 @@ def _choose_port(requested: int | None) -> int:
             )
         return requested
     return DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
+
+
+def closed_ancestor(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that other users cannot enter (no ``o+x``), if any.
+
+    Example:
+        >>> closed_ancestor(Path("/usr/bin/env")) is None
+        True
+    """
+    for parent in path.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None
 
 
 def _is_root() -> bool:
