@@ -26,10 +26,10 @@ from processors.opensearch.indices import (
 )
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
-from processors.proxy.semantic_routes import create_body, template_body
+from processors.proxy.semantic_routes import create_body, take_batch_size, template_body
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
-from processors.semantic.fields import META_KEY
+from processors.semantic.fields import BATCH_SETTING, META_KEY
 
 JSONObject = dict[str, Any]
 FINAL = "index.final_pipeline"
@@ -80,11 +80,15 @@ async def update_settings(request: Request) -> Response:
     """``PUT /{index}/_settings``."""
     state = state_of(request)
     raw = await read_body(request, state.max_body_bytes)
-    if b"pipeline" not in raw:
+    if b"pipeline" not in raw and b"semantic_ingest_batch_size" not in raw:
         return await state.upstream.forward(request, body=raw)
     body = json_object(raw)
     wrapped = "settings" in body and isinstance(body["settings"], dict)
-    left, kept = await _split(state, body["settings"] if wrapped else body)
+    settings = body["settings"] if wrapped else body
+    batch = take_batch_size(settings)  # dynamic, like the plugin's index setting
+    left, kept = await _split(state, settings)
+    if batch is not None:
+        kept[BATCH_SETTING] = batch
     if kept:
         await _keep(state, request.path_params["index"], kept)
     state.meta.forget()

@@ -30,6 +30,7 @@ from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
 from processors.semantic.fields import (
+    BATCH_SETTING,
     DENSE,
     META_KEY,
     ModelDoc,
@@ -38,11 +39,10 @@ from processors.semantic.fields import (
     shown_mapping,
     to_node,
 )
-from processors.semantic.ingest import SemanticIngest, registration_doc
+from processors.semantic.ingest import SemanticIngest, batch_size_of, registration_doc
 from processors.semantic.query import SemanticQueryError, rewrite
 
 JSONObject = dict[str, Any]
-BATCH_SETTING = "index.neural_search.semantic_ingest_batch_size"
 MARKER = b'"semantic"'
 
 
@@ -113,6 +113,29 @@ def _bad_batch_size(value: Any) -> str | None:
     return None
 
 
+def take_batch_size(settings: Any) -> str | None:
+    """Remove ``index.neural_search.semantic_ingest_batch_size`` from ``settings`` (any form;
+    an ``index`` object left empty goes too) and return its value, checked as the plugin's
+    setting checks it (an integer from 1 to 100).
+
+    Raises:
+        ProxyError: the node's 400 ``illegal_argument_exception`` for a bad value.
+    """
+    batch = _take_batch_setting(settings)
+    if (
+        isinstance(settings, dict)
+        and isinstance(settings.get("index"), dict)
+        and not settings["index"]
+    ):
+        settings.pop("index")
+    if batch is None:
+        return None
+    problem = _bad_batch_size(batch)
+    if problem:
+        raise ProxyError(400, "illegal_argument_exception", problem)
+    return str(batch)
+
+
 async def node_body(state: ProxyState, holder: JSONObject) -> None:
     """``holder`` (an index body, or a template's ``template``) made for the node, in place.
 
@@ -121,20 +144,10 @@ async def node_body(state: ProxyState, holder: JSONObject) -> None:
             that does not exist: ml-commons' not-found error.
     """
     mappings = holder.get("mappings")
-    settings = holder.get("settings")
-    batch = _take_batch_setting(settings)
-    if (
-        isinstance(settings, dict)
-        and isinstance(settings.get("index"), dict)
-        and not settings["index"]
-    ):
-        settings.pop("index")
     kept: JSONObject = {}
+    batch = take_batch_size(holder.get("settings"))
     if batch is not None:
-        problem = _bad_batch_size(batch)
-        if problem:
-            raise ProxyError(400, "illegal_argument_exception", problem)
-        kept[BATCH_SETTING] = str(batch)
+        kept[BATCH_SETTING] = batch
     if isinstance(mappings, dict):
         try:
             node, semantic = await run_in_threadpool(to_node, mappings, _model_doc(state))
@@ -314,7 +327,8 @@ async def run_semantic(state: ProxyState, items: list[Any]) -> None:
         for item in group:
             if item.source is None and item.source_raw is not None:
                 item.source = json.loads(item.source_raw)
-        runner = SemanticIngest(fields, _model_doc(state), state.models, state.client)
+        runner = SemanticIngest(fields, _model_doc(state), state.models, state.client,
+                                batch_size=await _batch_size(state, index))  # fmt: skip
         docs = [{"_index": index, "_id": it.doc_id, "_source": it.source} for it in group]
         errors = await run_in_threadpool(runner.run, docs)
         for item, error in zip(group, errors, strict=True):
@@ -323,6 +337,12 @@ async def run_semantic(state: ProxyState, items: list[Any]) -> None:
                                             "illegal_argument_exception", error)  # fmt: skip
             else:
                 item.changed = True
+
+
+async def _batch_size(state: ProxyState, index: str) -> int:
+    """``index.neural_search.semantic_ingest_batch_size`` of ``index`` (10 unless set)."""
+    sizes = [batch_size_of(ours) for ours in (await state.meta.of(index)).values()]
+    return sizes[0] if sizes else batch_size_of({})
 
 
 async def has_semantic(state: ProxyState, index: str | None) -> bool:
