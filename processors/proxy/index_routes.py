@@ -18,7 +18,6 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processors.config.sparse_vector_mapping import has_sparse_vector, to_node_body
 from processors.opensearch.indices import (
     PIPELINE_SETTINGS,
     check_for_embedded_node,
@@ -54,12 +53,8 @@ async def _split(state: ProxyState, settings: JSONObject) -> tuple[JSONObject, J
 async def create_index(request: Request) -> Response:
     """``PUT /{index}``."""
     state = state_of(request)
-    raw = await create_body(state, await read_body(request, state.max_body_bytes))
-    if state.embedded_node and b"knn_vector" in raw:
-        safe = check_for_embedded_node(json_object(raw), source=request.path_params["index"])
-        raw = json.dumps(safe).encode()
-    if has_sparse_vector(raw):
-        raw = json.dumps(to_node_body(json_object(raw))).encode()
+    raw = await read_body(request, state.max_body_bytes)
+    raw = await create_body(state, raw, request.path_params["index"])
     if b"pipeline" not in raw:
         response = await state.upstream.forward(request, body=raw)
     else:
