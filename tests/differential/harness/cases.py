@@ -21,6 +21,7 @@ from tests.differential.harness.mmr_cases import mmr_cases
 from tests.differential.harness.predict_cases import predict_cases
 from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
 from tests.differential.harness.semantic_cases import semantic_cases
+from tests.differential.harness.semantic_ops_cases import semantic_ops_cases
 from tests.differential.harness.sides import MODELS, Sides
 from tests.differential.harness.skip_existing_cases import skip_existing_cases
 from tests.differential.harness.sparse_ann_cases import sparse_ann_cases
@@ -39,6 +40,7 @@ CATEGORIES = (
     "neural_stats",
     "skip_existing",
     "semantic",
+    "semantic_ops",
 )
 
 
@@ -72,5 +74,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
         cases += stats_cases(sides)
     if "semantic" in categories and not sides.reference_version().startswith("2."):
         cases += semantic_cases(sides)  # semantic fields are 3.1+
+    if "semantic_ops" in categories and not sides.reference_version().startswith("2."):
+        cases += semantic_ops_cases(sides)
     explain_for_version(cases, sides.reference_version())
     return cases
