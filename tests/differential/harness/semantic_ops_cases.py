@@ -148,8 +148,8 @@ on the 3.6 node), an upsert document is embedded, a script is not looked at."""
 def _with_index(lines: list[JSONObject], index: str) -> list[JSONObject]:
     out = []
     for line in lines:
-        (op, meta), = line.items()  # fmt: skip
-        out.append({op: {"_index": index, **meta}} if op in ("update", "index") else line)
+        op = next(iter(line)) if len(line) == 1 else None
+        out.append({op: {"_index": index, **line[op]}} if op in ("update", "index") else line)
     return out
 
 
