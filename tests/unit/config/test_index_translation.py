@@ -52,7 +52,11 @@ def test_nothing_to_translate_is_left_alone() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(0, "must be >= 1"), (101, "must be <= 100"), ("x", r"Failed to parse value \[x\] for setting")],
+    [
+        (0, "must be >= 1"),
+        (101, "must be <= 100"),
+        ("x", r"Failed to parse value \[x\] for setting"),
+    ],
 )
 def test_batch_size_refusals(value: Any, message: str) -> None:
     with pytest.raises(SemanticMappingError, match=message):
