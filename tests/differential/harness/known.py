@@ -137,3 +137,7 @@ KNOWN_SPARSE_ANN = {
     "quantization and the hit lists may differ in order",
 }
 """Explanations of the ``sparse_ann`` category (:mod:`.sparse_ann_cases`)."""
+
+
+KNOWN_TWO_PHASE: dict[str, str] = {}
+"""Explanations of the ``two_phase`` category (:mod:`.two_phase_cases`), by case name."""
