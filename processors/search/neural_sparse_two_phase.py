@@ -87,7 +87,7 @@ prune_type: top_k. prune_ratio should be positive integer.
         problems: options.Problems = []
         unknown = [k for k in body if k not in KEYS]
         if unknown:  # core checks what the factory left, after it
-            problems.append((unknown[0], options.unsupported(TYPE, unknown)))
+            problems.append((unknown[0], _unsupported(unknown)))
         for key in ("tag", "description"):
             options.read(body, key, str, "string", problems)
         ignore = options.read(body, "ignore_failure", bool, "boolean", problems)
@@ -119,6 +119,14 @@ prune_type: top_k. prune_ratio should be positive integer.
                 f"but get the value of {window}"
             )
         return window
+
+
+def _unsupported(keys: list[str]) -> str:
+    """Core's refusal of leftover options, in a search pipeline's words."""
+    return (
+        f"processor [{TYPE}] doesn't support one or more provided configuration parameters: "
+        f"[{', '.join(keys)}]"
+    )
 
 
 def _number(value: Any, key: str, problems: options.Problems) -> float | None:
@@ -224,7 +232,9 @@ def apply_two_phase(
     for i, f in enumerate(found):
         if not isinstance(f.query, NeuralSparseQuery) or not COLLECTED.fullmatch(f.ref.path):
             continue
-        boost = _path_boost(request, f.ref.path) * f32(1.0 if f.query.boost is None else f.query.boost)
+        boost = _path_boost(request, f.ref.path) * f32(
+            1.0 if f.query.boost is None else f.query.boost
+        )
         query = f.query
         out[i] = replace(f, query=_phase(query, 1, config))
         key = (query.field, query.query_text, query.model_id, query.analyzer, query.name,

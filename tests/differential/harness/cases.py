@@ -11,6 +11,7 @@ from tests.differential.harness.asymmetric_cases import asymmetric_cases
 from tests.differential.harness.compare import Case
 from tests.differential.harness.error_cases import error_cases
 from tests.differential.harness.hybrid3_cases import hybrid3_cases
+from tests.differential.harness.hybrid_collapse_cases import hybrid_collapse_cases
 from tests.differential.harness.ingest_cases import ingest_cases
 from tests.differential.harness.known import KNOWN_TWO_PHASE, explain_for_version
 from tests.differential.harness.ml_inference_cases import (
@@ -41,6 +42,7 @@ CATEGORIES = (
     "skip_existing",
     "semantic",
     "two_phase",
+    "hybrid_collapse",
 )
 
 
@@ -68,6 +70,8 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += two_phase_cases(sides, KNOWN_TWO_PHASE)
         finally:
             drop_corpus(sides)
+    if "hybrid_collapse" in categories:
+        cases += hybrid_collapse_cases(sides)  # its own index
     if "sparse_ann" in categories:
         cases += sparse_ann_cases(sides)
     if "skip_existing" in categories:

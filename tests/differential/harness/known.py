@@ -139,5 +139,10 @@ KNOWN_SPARSE_ANN = {
 """Explanations of the ``sparse_ann`` category (:mod:`.sparse_ann_cases`)."""
 
 
-KNOWN_TWO_PHASE: dict[str, str] = {}
+KNOWN_TWO_PHASE: dict[str, str] = {
+    "prune_ratio 'abc'": "plugin bug not copied: the processor's factory casts "
+    "two_phase_parameter values with (Number) and a string fails with a ClassCastException, "
+    "which OpenSearch answers as 500 class_cast_exception; neuralpipe answers 400 "
+    "illegal_argument_exception with the same message (a bad option is the client's error)",
+}
 """Explanations of the ``two_phase`` category (:mod:`.two_phase_cases`), by case name."""

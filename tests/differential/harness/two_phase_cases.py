@@ -17,11 +17,17 @@ from tests.differential.harness.search_cases import MATCH, SPARSE_Q
 from tests.differential.harness.sides import SPLADE, JSONObject, Sides, judge
 
 TYPE = "neural_sparse_two_phase_processor"
-SPLADE_Q = {"neural_sparse": {"text_sparse": {"query_text": "lift on a swept wing",
-                                              "model_id": SPLADE}}}  # fmt: skip
+SPLADE_Q = {
+    "neural_sparse": {"text_sparse": {"query_text": "lift on a swept wing", "model_id": SPLADE}}
+}
 ANALYZER_Q = {"neural_sparse": {"text_sparse": {"query_text": "wing lift drag shock"}}}
-TOKENS_Q = {"neural_sparse": {"text_sparse": {"query_tokens": {
-    "wing": 3.0, "lift": 2.5, "drag": 1.0, "flow": 0.6, "shock": 0.3}}}}  # fmt: skip
+TOKENS_Q = {
+    "neural_sparse": {
+        "text_sparse": {
+            "query_tokens": {"wing": 3.0, "lift": 2.5, "drag": 1.0, "flow": 0.6, "shock": 0.3}
+        }
+    }
+}
 
 
 def _pipeline(enabled: Any = None, **parameters: Any) -> JSONObject:
@@ -72,13 +78,27 @@ SEARCHES: list[tuple[str, JSONObject, JSONObject]] = [
     (
         "bool.should nesting with boosts, window 4",
         _pipeline(prune_ratio=0.6, expansion_rate=2.0),
-        _search({"bool": {"boost": 2.0, "should": [
-            MATCH,
-            {"bool": {"boost": 0.5, "should": [TOKENS_Q]}},
-            {"neural_sparse": {"text_sparse": {**TOKENS_Q["neural_sparse"]["text_sparse"],
-                                               "boost": 3.0}}},
-        ]}}, 2),
-    ),  # fmt: skip
+        _search(
+            {
+                "bool": {
+                    "boost": 2.0,
+                    "should": [
+                        MATCH,
+                        {"bool": {"boost": 0.5, "should": [TOKENS_Q]}},
+                        {
+                            "neural_sparse": {
+                                "text_sparse": {
+                                    **TOKENS_Q["neural_sparse"]["text_sparse"],
+                                    "boost": 3.0,
+                                }
+                            }
+                        },
+                    ],
+                }
+            },
+            2,
+        ),
+    ),
     (
         "neural_sparse under bool.must is not split",
         _pipeline(prune_ratio=0.6, expansion_rate=1.0),
@@ -109,8 +129,11 @@ BAD: list[tuple[str, JSONObject, JSONObject]] = [
     ("window 15000 > max_window_size", _pipeline(), _search(TOKENS_Q, 3000)),
     ("max_ratio prune_ratio 1.2", _pipeline(prune_ratio=1.2), _search(TOKENS_Q)),
     ("top_k prune_ratio 2.5", _pipeline(prune_type="top_k", prune_ratio=2.5), _search(TOKENS_Q)),
-    ("abs_value prune_ratio -1", _pipeline(prune_type="abs_value", prune_ratio=-1),
-     _search(TOKENS_Q)),  # fmt: skip
+    (
+        "abs_value prune_ratio -1",
+        _pipeline(prune_type="abs_value", prune_ratio=-1),
+        _search(TOKENS_Q),
+    ),
     ("unknown prune_type", _pipeline(prune_type="top_p"), _search(TOKENS_Q)),
     ("expansion_rate 0.5", _pipeline(expansion_rate=0.5), _search(TOKENS_Q)),
     ("max_window_size 10", _pipeline(max_window_size=10), _search(TOKENS_Q)),

@@ -10,7 +10,7 @@ from opensearchpy.exceptions import RequestError
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
 from processors.search.hybrid import run_hybrid
-from processors.search.hybrid_request import parse_hybrid, plan_search, with_filter
+from processors.search.hybrid_request import parse_hybrid, plan_search, sub_query_body, with_filter
 
 MATCH = {"match": {"text": "wing"}}
 KNN = {"knn": {"vec": {"vector": [1.0, 0.0], "k": 5}}}
@@ -106,12 +106,28 @@ def test_from_needs_pagination_depth() -> None:
         plan_search({**hybrid(), "from": 1})
 
 
-@pytest.mark.parametrize(
-    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "profile"]
-)
+@pytest.mark.parametrize("key", ["sort", "search_after", "rescore", "post_filter", "profile"])
 def test_unsupported_options_are_named(key: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=rf"\[{key}\]"):
         plan_search({**hybrid(), key: {}})
+
+
+def test_collapse_on_a_field_collects_its_values_and_checks_it_on_the_node() -> None:
+    plan = plan_search({**hybrid(), "collapse": {"field": "cat"}})
+    assert plan.collapse == "cat"
+    assert sub_query_body(plan.hybrid.queries[0], plan)["docvalue_fields"] == ["cat"]
+    assert plan.count is not None and plan.count["collapse"] == {"field": "cat"}
+    with pytest.raises(UnsupportedFeatureError, match=r"\[collapse.inner_hits\]"):
+        plan_search({**hybrid(), "collapse": {"field": "cat", "inner_hits": {"name": "x"}}})
+    with pytest.raises(InvalidQueryError, match="collapse"):
+        plan_search({**hybrid(), "collapse": {}})
+
+
+def test_inner_hits_in_a_sub_query_fetch_the_page_with_the_sub_queries() -> None:
+    nested = {"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {}}}
+    plan = plan_search({"query": {"hybrid": {"queries": [{"match_all": {}}, nested]}}})
+    assert plan.inner_hits and not plan.inline_fetch
+    assert not plan_search(hybrid()).inner_hits
 
 
 def test_unsupported_url_parameter() -> None:

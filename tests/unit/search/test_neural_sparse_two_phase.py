@@ -73,26 +73,41 @@ def test_split_refuses_non_positive_weights() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"two_phase_parameter": {"prune_ratio": 1.2}},
-         "Illegal prune_ratio 1.200000 for prune_type: max_ratio. prune_ratio should be in the "
-         "range [0, 1)."),
-        ({"two_phase_parameter": {"prune_type": "top_k", "prune_ratio": 2.5}},
-         "Illegal prune_ratio 2.500000 for prune_type: top_k. prune_ratio should be positive "
-         "integer."),
+        (
+            {"two_phase_parameter": {"prune_ratio": 1.2}},
+            "Illegal prune_ratio 1.200000 for prune_type: max_ratio. prune_ratio should be in the "
+            "range [0, 1).",
+        ),
+        (
+            {"two_phase_parameter": {"prune_type": "top_k", "prune_ratio": 2.5}},
+            "Illegal prune_ratio 2.500000 for prune_type: top_k. prune_ratio should be positive "
+            "integer.",
+        ),
         ({"two_phase_parameter": {"prune_type": "top_p"}}, "Unknown prune type: top_p"),
-        ({"two_phase_parameter": {"expansion_rate": 0.5}},
-         "The two_phase_parameter.expansion_rate must >= 1.0. Received: 0.500000"),
-        ({"two_phase_parameter": {"max_window_size": 49.9}},
-         "The two_phase_parameter.max_window_size must >= 50. Received: \n49"),
-        ({"two_phase_parameter": {"prune_ratio": "abc"}},
-         "class java.lang.String cannot be cast to class java.lang.Number"),
-        ({"two_phase_parameter": 0.4},
-         "[two_phase_parameter] property isn't a map, but of type [java.lang.Double]"),
+        (
+            {"two_phase_parameter": {"expansion_rate": 0.5}},
+            "The two_phase_parameter.expansion_rate must >= 1.0. Received: 0.500000",
+        ),
+        (
+            {"two_phase_parameter": {"max_window_size": 49.9}},
+            "The two_phase_parameter.max_window_size must >= 50. Received: \n49",
+        ),
+        (
+            {"two_phase_parameter": {"prune_ratio": "abc"}},
+            "class java.lang.String cannot be cast to class java.lang.Number",
+        ),
+        (
+            {"two_phase_parameter": 0.4},
+            "[two_phase_parameter] property isn't a map, but of type [java.lang.Double]",
+        ),
         ({"enabled": "yes"}, "[enabled] property isn't a boolean, but of type [java.lang.String]"),
-        ({"ratio": 1}, "processor [neural_sparse_two_phase_processor] doesn't support one or "
-         "more provided configuration parameters [ratio]"),
+        (
+            {"ratio": 1},
+            "processor [neural_sparse_two_phase_processor] doesn't support one or "
+            "more provided configuration parameters: [ratio]",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_options_get_the_plugins_message(body: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidProcessorConfigError) as caught:
         TwoPhaseConfig.from_body(body)
@@ -105,8 +120,14 @@ def test_a_pipeline_body_takes_it_as_a_request_processor() -> None:
     )
     assert spec.request[0].config == TwoPhaseConfig(tag="t")
     with pytest.raises(ConfigError, match=r"p.request_processors\[0\].*two_phase_parameter"):
-        parse_search_pipeline("p", {"request_processors": [
-            {"neural_sparse_two_phase_processor": {"two_phase_parameter": []}}]})  # fmt: skip
+        parse_search_pipeline(
+            "p",
+            {
+                "request_processors": [
+                    {"neural_sparse_two_phase_processor": {"two_phase_parameter": []}}
+                ]
+            },
+        )
 
 
 def test_top_level_clause_keeps_high_tokens_and_rescores_the_low_ones() -> None:
@@ -122,11 +143,18 @@ def test_top_level_clause_keeps_high_tokens_and_rescores_the_low_ones() -> None:
 
 
 def test_bool_should_boosts_multiply_equal_clauses_merge_and_must_is_left_alone() -> None:
-    body = {"query": {"bool": {"boost": 2.0, "should": [
-        {"bool": {"boost": 0.5, "should": [_sparse()]}},
-        _sparse(boost=3.0),
-        {"bool": {"must": [_sparse(x=1.0, y=0.1)]}},
-    ]}}}  # fmt: skip
+    body = {
+        "query": {
+            "bool": {
+                "boost": 2.0,
+                "should": [
+                    {"bool": {"boost": 0.5, "should": [_sparse()]}},
+                    _sparse(boost=3.0),
+                    {"bool": {"must": [_sparse(x=1.0, y=0.1)]}},
+                ],
+            }
+        }
+    }
     out = _rewrite(body, TwoPhaseConfig(prune_ratio=0.5))
     should = out["query"]["bool"]["should"]
     assert _features(should[0]["bool"]["should"][0]) == {"s.a": 4.0, "s.c": 3.0}
@@ -151,7 +179,9 @@ def test_disabled_or_ratio_zero_changes_nothing(config: TwoPhaseConfig) -> None:
 
 
 def test_model_tokens_are_split_after_inference() -> None:
-    body = {"query": {"neural_sparse": {"s": {"query_text": "wing wing wing lift", "model_id": "m"}}}}
+    body = {
+        "query": {"neural_sparse": {"s": {"query_text": "wing wing wing lift", "model_id": "m"}}}
+    }
     out = _rewrite(body, TwoPhaseConfig(prune_ratio=0.9))
     assert list(_features(out["query"])) == ["s.wing"]
     [copy_] = out["rescore"][0]["query"]["rescore_query"]["bool"]["should"]
@@ -170,8 +200,14 @@ def test_a_window_above_max_window_size_is_refused_unless_failures_are_ignored()
 
 
 def test_search_pipeline_sends_the_split_query_with_its_rescore() -> None:
-    spec = parse_search_pipeline("p", {"request_processors": [
-        {"neural_sparse_two_phase_processor": {"two_phase_parameter": {"prune_ratio": 0.5}}}]})  # fmt: skip
+    spec = parse_search_pipeline(
+        "p",
+        {
+            "request_processors": [
+                {"neural_sparse_two_phase_processor": {"two_phase_parameter": {"prune_ratio": 0.5}}}
+            ]
+        },
+    )
     client = Client()
     pipeline = SearchPipeline(spec, models=lambda _: CountSparseEncoder(), client=client)
     sent = pipeline.node_request("idx", {"query": _sparse()}, params={"size": "2"})
@@ -190,8 +226,9 @@ def test_sparse_vector_fields_are_refused() -> None:
 
 
 def test_the_request_as_written_is_not_changed_by_a_search() -> None:
-    spec = parse_search_pipeline("p", {"request_processors": [
-        {"neural_sparse_two_phase_processor": {}}]})  # fmt: skip
+    spec = parse_search_pipeline(
+        "p", {"request_processors": [{"neural_sparse_two_phase_processor": {}}]}
+    )
     body = {"query": _sparse()}
     before = copy.deepcopy(body)
     SearchPipeline(spec, models=lambda _: CountSparseEncoder(), client=Client()).search("i", body)
