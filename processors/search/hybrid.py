@@ -315,6 +315,7 @@ def run_hybrid(
     if plan.min_score is not None:
         floor = np.float32(plan.min_score)
         fused = [f for f in fused if f.score >= floor]
+    kept = len(fused)  # what min_score leaves counts in hits.total, before collapse
     groups: dict[Any, Any] = {}
     if plan.collapse is not None:
         groups = {key: _collapse_value(hit, plan.collapse) for key, hit in docs.items()}
@@ -330,8 +331,8 @@ def run_hybrid(
     if count is not None and "total" in count["hits"]:
         hits["total"] = count["hits"]["total"]
         if plan.min_score is not None:  # ScoreCombiner: the documents kept, per shard summed
-            relation = hits["total"].get("relation", "eq") if len(fused) == collected else "eq"
-            hits["total"] = {"value": len(fused), "relation": relation}
+            relation = hits["total"].get("relation", "eq") if kept == collected else "eq"
+            hits["total"] = {"value": kept, "relation": relation}
     hits["max_score"] = json_score(fused[0].score) if fused else 0.0
     hits["hits"] = [_hit(f, fetched.get(f.key), plan.breakdown) for f in page]
     if plan.collapse is not None:
