@@ -275,3 +275,26 @@ def test_min_score_is_planned_and_checked() -> None:
     assert plan_search(hybrid()).min_score is None
     with pytest.raises(InvalidQueryError, match=r"\[min_score\] failed to parse field"):
         plan_search({**hybrid(), "min_score": {}})
+
+
+def test_collapse_keeps_the_first_best_per_group_in_merge_order() -> None:
+    import numpy as np
+
+    from processors.search.hybrid import collapse
+    from processors.search.normalization import Fused
+
+    def fused(key: str, score: float, doc: int, *raw: float | None) -> Fused:
+        raws = tuple(None if r is None else np.float32(r) for r in raw)
+        norm = tuple(None if r is None else np.float32(score) for r in raw)
+        return Fused(key, np.float32(score), 0, doc, raws, norm)
+
+    hits = [
+        fused("1", 0.5, 0, 2.0, None),  # ties with 7 on combined score, lower raw score
+        fused("7", 0.5, 6, None, 3.0),
+        fused("3", 0.4, 2, 1.0, None),
+        fused("8", 0.1, 7, 0.5, None),
+        fused("5", 0.6, 4, None, 0.2),  # a later, strictly better member of group "c"
+        fused("6", 0.3, 5, 1.5, None),
+    ]
+    groups = {"1": "a", "7": "a", "3": "b", "8": None, "5": "c", "6": "c"}
+    assert [f.key for f in collapse(hits, groups)] == ["5", "7", "3", "8"]
