@@ -1,6 +1,7 @@
 """``neural_sparse_two_phase_processor``: search high-weight query tokens, rescore with the rest.
 
-The plugin's search request processor (neural-search 2.15+, unchanged through 3.6) visits the
+The plugin's search request processor (the same options and defaults from 2.19.0 to 3.6; the
+``sparse_vector`` refusal since 3.3) visits the
 request's ``query``: a ``neural_sparse`` clause at the top, or reached from the top through
 ``bool.should`` clauses only, is split by ``two_phase_parameter`` (``prune_type`` /
 ``prune_ratio``, the rules of ``sparse_encoding`` pruning): the clause keeps the high-weight
@@ -60,7 +61,7 @@ DEFAULT_SIZE = 10
 
 @dataclass(frozen=True)
 class TwoPhaseConfig:
-    """The processor's options, with the plugin's defaults (the same in 2.15-3.6)."""
+    """The processor's options, with the plugin's defaults (the same in 2.19-3.6)."""
 
     enabled: bool = True
     prune_type: str = "max_ratio"
