@@ -46,6 +46,7 @@ from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
 from processors.search.neural_sparse_two_phase import TYPE as TWO_PHASE
 from processors.search.neural_sparse_two_phase import apply_two_phase
+from processors.search.node_analyzer import IndexAnalyzerTokens
 from processors.search.rerank_window import (
     WINDOW_FLAG,
     RerankWindowCache,
@@ -268,7 +269,8 @@ class SearchPipeline:
             self._check_sparse_fields(index, found)
         elif index is not None:
             _bind_sparse_clauses(self.client, index, found)
-        rewrite_clauses(found, self.models, analyzers=self.analyzers)
+        analyze = IndexAnalyzerTokens(self.client, index) if self.client is not None else None
+        rewrite_clauses(found, self.models, analyzers=self.analyzers, analyze=analyze)
         _strip_ext(request, "rerank")
 
     def _to_node(self, request: JSONObject) -> None:
