@@ -17,7 +17,6 @@ from typing import Any, ClassVar, NoReturn
 
 from processors.compat.options import missing, wrong_type
 from processors.errors import InvalidProcessorConfigError
-from processors.registry import Kind, register_processor
 
 __all__ = ["RerankConfig"]
 
@@ -145,6 +144,3 @@ def _document_fields(body: JSONObject) -> tuple[str, ...]:
     if len(fields) > MAX_DOCUMENT_FIELDS:
         _fail("context.document_fields", TOO_MANY_FIELDS)
     return tuple(fields)
-
-
-register_processor(Kind.SEARCH_RESPONSE, "rerank", parse=RerankConfig.from_body)
