@@ -82,9 +82,12 @@ class SearchContext:
     """The node's opensearch-py client."""
     index: str | None = None
     request: Any = None
-    """The search request as written (response processors)."""
+    """The search request: as written (response processors); being rewritten, in place
+    (request processors of stage ``clauses``)."""
     params: Mapping[str, Any] = field(default_factory=dict)
     """The search's URL parameters."""
+    size: int | None = None
+    """The URL's ``size`` (request processors of stage ``clauses``)."""
     response_steps: tuple[str, ...] = ()
     """The type names of the pipeline's response processors."""
 

@@ -57,7 +57,7 @@ def known(section: str) -> list[str]:
 
 
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
-    REQUEST: ("neural_sparse_two_phase_processor", "agentic_query_translator"),
+    REQUEST: ("agentic_query_translator",),
     RESPONSE: (
         "retrieval_augmented_generation",
         "personalize_search_ranking",

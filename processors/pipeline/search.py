@@ -134,7 +134,11 @@ class SearchPipeline:
         return self._windowed(index, request, query_params)
 
     def node_request(
-        self, index: str | None, body: JSONObject | None, owned: bool = False
+        self,
+        index: str | None,
+        body: JSONObject | None,
+        owned: bool = False,
+        params: Mapping[str, Any] | None = None,
     ) -> JSONObject | None:
         """What :meth:`search` would send to the node, when the node's answer is the answer.
 
@@ -151,7 +155,7 @@ class SearchPipeline:
         query = request.get("query")
         if isinstance(query, dict) and "hybrid" in query:
             return None
-        self._rewrite_clauses(index, request, check_fields=True)
+        self._rewrite_clauses(index, request, check_fields=True, url_size=_url_size(params))
         self._to_node(request)
         return request
 
@@ -172,7 +176,9 @@ class SearchPipeline:
         semantic highlights added (the node gets the request without them)."""
         self._ml_inference_requests(request)
         plan = take_semantic_highlight(request)
-        self._rewrite_clauses(index, request, check_fields=True, requests_done=True)
+        self._rewrite_clauses(
+            index, request, check_fields=True, requests_done=True, url_size=_url_size(params)
+        )
         if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
             response = self._hybrid(index, request, params)  # reads ext.neuralpipe
         else:
@@ -222,9 +228,12 @@ class SearchPipeline:
                 steps.append((entry.run, step.config))
         return steps
 
-    def _request_processors(self, found: list[Found]) -> list[Found]:
-        """The request processors of stage ``clauses`` on the ``neural`` clauses found."""
-        context = self._context()
+    def _request_processors(
+        self, found: list[Found], request: JSONObject, size: int | None
+    ) -> list[Found]:
+        """The request processors of stage ``clauses`` on the ``neural`` clauses found (they
+        may add to ``request``, e.g. a rescore); ``size``: the URL's, if any."""
+        context = self._context(request=request, size=size)
         for run, config in self._request_steps(Stage.CLAUSES):
             found = run(config, found, context)
         return found
@@ -245,6 +254,7 @@ class SearchPipeline:
         *,
         check_fields: bool,
         requests_done: bool = False,
+        url_size: int | None = None,
     ) -> None:
         """Steps 1-4 in place: the request processors, then every neural clause rewritten to
         core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
@@ -252,7 +262,7 @@ class SearchPipeline:
         which dotted tokens exist."""
         if not requests_done:
             self._ml_inference_requests(request)
-        found = self._request_processors(parse_clauses(request))
+        found = self._request_processors(parse_clauses(request), request, url_size)
         if check_fields:
             self._check_sparse_fields(index, found)
         elif index is not None:
@@ -323,6 +333,15 @@ class SearchPipeline:
             assert run is not None
             response = run(step.config, response, context)
         return response
+
+
+def _url_size(params: Mapping[str, Any] | None) -> int | None:
+    """The URL's ``size`` (it overrides the body's), for the two-phase rescore window."""
+    value = (params or {}).get("size")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None  # the node refuses it with its own message
 
 
 def _refuse_inline_pipeline(request: JSONObject) -> None:
