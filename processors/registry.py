@@ -1,11 +1,14 @@
 """The processor registry: every processor neuralpipe runs, under its OpenSearch type name.
 
 A processor module registers itself once, at import, with the parser of its options (raises
-:class:`~processors.errors.InvalidProcessorConfigError` listing every problem) and, for ingest
-processors, the factory that builds the runnable processor from the body. The pipeline bodies
-(:mod:`processors.config`) and the ingest pipeline find processors only here; adding a
-processor is one new module under ``processors/ingest/`` or ``processors/search/`` that calls
-:func:`register_processor` (:func:`load_builtin` imports them all).
+:class:`~processors.errors.InvalidProcessorConfigError` listing every problem) and what runs
+it: for ingest processors the factory that builds the runnable processor from the body; for
+search processors ``run`` (see :data:`SearchRun`), or ``on_node=True`` for the node's own
+processors (sent verbatim in an inline ``search_pipeline``). The pipeline bodies
+(:mod:`processors.config`), the ingest pipeline and the search pipeline find processors only
+here; adding a processor is one new module under ``processors/ingest/`` or
+``processors/search/`` that calls :func:`register_processor` (:func:`load_builtin` imports
+them all).
 
 Example:
     >>> from processors.registry import Kind, register_processor, processor_type, registered
@@ -22,8 +25,8 @@ import difflib
 import functools
 import importlib
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -39,6 +42,16 @@ Parser = Callable[[Any], Any]
 Builder = Callable[[Any, Callable[[str], Any], Any], Any]
 """``(body, encoders, client)`` -> the runnable processor (ingest processors)."""
 
+SearchRun = Callable[[Any, Any, "SearchContext"], Any]
+"""``(config, input, context) -> output`` of a search processor, by kind and stage:
+
+* request processors, stage ``request``: the request body -> the new body (before the
+  ``neural`` clauses are read);
+* request processors, stage ``clauses``: the ``neural`` clauses found -> the new list;
+* response processors: the response -> the new response (``context.request`` as written);
+* phase-results processors: the request (a ``hybrid`` query in core DSL) -> the response.
+"""
+
 BUILTIN_PACKAGES = ("processors.ingest", "processors.search")
 """Where the processors neuralpipe ships live; :func:`load_builtin` imports every module."""
 
@@ -52,24 +65,75 @@ class Kind(StrEnum):
     SEARCH_PHASE_RESULTS = "phase_results_processors"
 
 
+class Stage(StrEnum):
+    """When a search request processor runs (see :data:`SearchRun`)."""
+
+    REQUEST = "request"
+    CLAUSES = "clauses"
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What a search processor's ``run`` gets beside its config and its input."""
+
+    models: Callable[[str], Any]
+    """``model_id -> loaded model``."""
+    client: Any
+    """The node's opensearch-py client."""
+    index: str | None = None
+    request: Any = None
+    """The search request: as written (response processors); being rewritten, in place
+    (request processors of stage ``clauses``)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The search's URL parameters."""
+    size: int | None = None
+    """The URL's ``size`` (request processors of stage ``clauses``)."""
+    response_steps: tuple[str, ...] = ()
+    """The type names of the pipeline's response processors."""
+
+
 @dataclass(frozen=True)
 class ProcessorType:
-    """One registered processor: its kind and name, options parser and (ingest) builder."""
+    """One registered processor: its kind and name, options parser and what runs it."""
 
     kind: Kind
     name: str
     parse: Parser
     build: Builder | None = None
+    run: SearchRun | None = None
+    stage: Stage | None = None
+    on_node: bool = False
 
 
 _REGISTRY: dict[tuple[Kind, str], ProcessorType] = {}
 
 
 def register_processor(
-    kind: Kind, name: str, *, parse: Parser, build: Builder | None = None
+    kind: Kind,
+    name: str,
+    *,
+    parse: Parser = dict,
+    build: Builder | None = None,
+    run: SearchRun | None = None,
+    stage: Stage | None = None,
+    on_node: bool = False,
 ) -> ProcessorType:
-    """Register a processor under its OpenSearch type name (once; twice is an error)."""
-    entry = ProcessorType(kind, name, parse, build)
+    """Register a processor under its OpenSearch type name (once; twice is an error).
+
+    Args:
+        kind: Ingest, or the search pipeline section it belongs in.
+        name: Its OpenSearch type name.
+        parse: Its options -> its config (raises listing every problem).
+        build: Ingest processors: the runnable processor from the body.
+        run: Search processors: runs it (see :data:`SearchRun`).
+        stage: Search request processors: :attr:`Stage.REQUEST` or :attr:`Stage.CLAUSES`.
+        on_node: One of the node's processors: kept verbatim, run by the node.
+    """
+    if kind is not Kind.INGEST and not on_node and run is None:
+        raise RegistryError(f"{kind.value} processor '{name}' needs run= (or on_node=True)")
+    if kind is Kind.SEARCH_REQUEST and run is not None and stage is None:
+        raise RegistryError(f"{kind.value} processor '{name}' needs stage=")
+    entry = ProcessorType(kind, name, parse, build, run, stage, on_node)
     key = (kind, name)
     if key in _REGISTRY and _REGISTRY[key] != entry:
         raise RegistryError(f"{kind.value} processor '{name}' is already registered")

@@ -49,8 +49,9 @@ def project_dir() -> Path:
 
 
 def default_pipelines_dir() -> Path:
-    """``pipelines/`` of the project: found from the package, not from the current directory."""
-    return project_dir() / "pipelines"
+    """``pipelines/`` of the current directory (as an absolute path), as a user's project has
+    it; nothing inside the installed package (a wheel has no ``pipelines/``)."""
+    return Path.cwd() / "pipelines"
 
 
 class Settings(BaseSettings):
@@ -82,7 +83,7 @@ class Settings(BaseSettings):
     pipelines_dir: Path = Field(
         default_factory=default_pipelines_dir,
         description="Folder with ingest/, search/ and models/ bodies "
-        "(NEURALPIPE_PIPELINES_DIR; default: the project's pipelines/).",
+        "(NEURALPIPE_PIPELINES_DIR; default: pipelines/ of the current directory).",
     )
     node_port: int | None = Field(
         default=None, description="HTTP port; default 9200 or a free one."

@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--index", default="neuralpipe-demo")
     parser.add_argument("--show", type=int, default=3, help="Queries whose top hits are printed.")
     args = parser.parse_args()
-    settings = Settings()
+    settings = Settings(pipelines_dir=REPO / "pipelines")
     client, store = make_client(settings), model_store(settings)
 
     client.indices.delete(index=args.index, ignore=[404])

@@ -2,10 +2,10 @@
 
 Every problem is collected with its path (``<id>.response_processors[0].rerank.model_id``) and
 reported at once in one :class:`~processors.errors.ConfigError`, with did-you-mean for unknown
-keys and processor types. neuralpipe's processors (``neural_query_enricher``,
-``normalization-processor``, ``score-ranker-processor``, ``rerank``) are parsed with their own
-rules; the core processors of the node's ``search-pipeline-common`` module are kept verbatim,
-to be run by the node as an inline pipeline.
+keys and processor types. Every processor is found in the registry
+(:mod:`processors.registry`): neuralpipe's (``neural_query_enricher``, ``rerank``...) are
+parsed with their own rules; the node's own (registered ``on_node``, e.g. ``filter_query``)
+are kept verbatim, to be run by the node as an inline pipeline.
 
 Example:
     >>> spec = parse_search_pipeline("p", {"request_processors": [
@@ -50,18 +50,12 @@ KINDS = {
 """Each section's processors in the registry (:mod:`processors.registry`)."""
 
 
-def ours(section: str) -> list[str]:
-    """The processors neuralpipe runs itself in ``section``."""
+def known(section: str) -> list[str]:
+    """The processors a pipeline may name in ``section`` (neuralpipe's and the node's)."""
     load_builtin()
     return registered(KINDS[section])
 
 
-CORE: dict[str, tuple[str, ...]] = {
-    REQUEST: ("filter_query", "oversample", "script"),
-    RESPONSE: ("collapse", "rename_field", "sort", "split", "truncate_hits"),
-    PHASE: (),
-}
-"""The node's ``search-pipeline-common`` processors (2.19, ``GET _nodes/search_pipelines``)."""
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
     REQUEST: ("agentic_query_translator",),
     RESPONSE: (
@@ -195,12 +189,13 @@ def _step(
     if not isinstance(options, dict):
         errors.append(f"{where}: processor options must be a map, not [{java_class(options)}]")
         return None
-    if type_name in ours(section):
+    if type_name in known(section):
+        entry = processor_type(KINDS[section], type_name)
+        if entry.on_node:
+            return SearchStep(section, type_name, options, None)
         before = len(errors)
-        config = parse_options(processor_type(KINDS[section], type_name), options, where, errors)
+        config = parse_options(entry, options, where, errors)
         return None if len(errors) > before else SearchStep(section, type_name, options, config)
-    if type_name in CORE[section]:
-        return SearchStep(section, type_name, options, None)
     errors.append(f"{path}: {_unknown(section, type_name)}")
     return None
 
@@ -208,11 +203,11 @@ def _step(
 def _unknown(section: str, type_name: str) -> str:
     if type_name in NOT_EMULATED[section]:
         return f"search processor [{type_name}] is not emulated by neuralpipe"
-    elsewhere = [s for s in SECTIONS if s != section and type_name in (*ours(s), *CORE[s])]
+    elsewhere = [s for s in SECTIONS if s != section and type_name in known(s)]
     if elsewhere:
         return f"Invalid processor type {type_name} (it belongs in {elsewhere[0]})"
-    known = [*ours(section), *CORE[section], *NOT_EMULATED[section]]
-    return f"Invalid processor type {type_name}.{suggest(type_name, known)}"
+    candidates = [*known(section), *NOT_EMULATED[section]]
+    return f"Invalid processor type {type_name}.{suggest(type_name, candidates)}"
 
 
 def _check_order(steps: dict[str, tuple[SearchStep, ...]], where: str, errors: list[str]) -> None:

@@ -2,20 +2,25 @@
 
 For one request, in the order the plugins work:
 
-1. find and parse every ``neural`` / ``neural_sparse`` clause (syntax errors first);
-2. run our request processors (``neural_query_enricher``);
+1. run our request processors of stage ``request`` (``ml_inference``) on the body, then find
+   and parse every ``neural`` / ``neural_sparse`` clause (syntax errors first);
+2. run our request processors of stage ``clauses`` (``neural_query_enricher``) on them;
 3. check that ``neural_sparse`` fields are ``rank_features`` (cached per index and field);
 4. infer (one model call per model) and rewrite the clauses to ``knn`` / ``rank_feature``
    (dotted ``neural_sparse`` tokens that no document has are dropped first, see
    :mod:`processors.search.sparse_dotted`);
 5. send the request with the pipeline's core processors as an inline ``search_pipeline``
    (``ext.rerank`` and ``ext.neuralpipe`` removed: the node has no ``ext`` parsers and answers
-   400 to any) -- or, for a top-level ``hybrid`` query, hand it to
-   :func:`processors.search.hybrid.run_hybrid` with the phase-results processor's options
-   (a hybrid query needs one; core processors with a hybrid query are refused);
-6. run our response processors (``rerank``) through :func:`processors.search.rerank.apply_rerank`,
-   which gets the request as written (``neural`` clauses intact, ``ext.rerank`` kept), so a
-   ``query_text_path`` such as ``query.neural.<field>.query_text`` resolves as on OpenSearch.
+   400 to any) -- or, for a top-level ``hybrid`` query, hand it to the phase-results
+   processor (``normalization-processor``, ``score-ranker-processor``: a hybrid query needs
+   one; core processors with a hybrid query are refused);
+6. run our response processors (``rerank``, ``ml_inference``...), which get the request as
+   written (``neural`` clauses intact, ``ext.rerank`` kept), so a ``query_text_path`` such as
+   ``query.neural.<field>.query_text`` resolves as on OpenSearch.
+
+Every step runs through the processor registry (:mod:`processors.registry`): each processor
+is found by its section and type name and run by the ``run`` it registered, so this module
+names none of them.
 
 With a ``rerank`` step and ``"ext": {"neuralpipe": {"rerank_window": N}}`` (beyond the plugin),
 steps 1-6 run once for hits ``0..N`` and later pages of the same request are cut from the
@@ -31,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -41,11 +45,10 @@ from typing import Any
 from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
 from processors.neural_stats.events import increment
+from processors.registry import Kind, SearchContext, Stage, processor_type
 from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
-from processors.search.neural_sparse_two_phase import TYPE as TWO_PHASE
-from processors.search.neural_sparse_two_phase import apply_two_phase
 from processors.search.node_analyzer import IndexAnalyzerTokens
 from processors.search.rerank_window import (
     WINDOW_FLAG,
@@ -53,13 +56,7 @@ from processors.search.rerank_window import (
     rerank_window,
     windowed_rerank,
 )
-from processors.search.rewrite import (
-    ANALYZER_MODELS,
-    Found,
-    apply_enricher,
-    parse_clauses,
-    rewrite_clauses,
-)
+from processors.search.rewrite import ANALYZER_MODELS, Found, parse_clauses, rewrite_clauses
 from processors.search.semantic_highlight import (
     apply_semantic_highlight,
     take_semantic_highlight,
@@ -70,10 +67,6 @@ from processors.search.sparse_dotted import DottedFeatureCheck
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
-HYBRID_MODULE = "processors.search.hybrid"
-EXPLANATION = "hybrid_score_explanation"
-RERANK_MODULE = "processors.search.rerank"
-ML_INFERENCE = "ml_inference"
 HYBRID_WITHOUT_FUSION = (
     "a hybrid query needs a normalization-processor or score-ranker-processor in the search "
     "pipeline (without one the plugin's raw hybrid results are not meaningful)"
@@ -117,6 +110,7 @@ class SearchPipeline:
         self.check_fields = check_fields
         self.node_pipeline = spec.node_pipeline() if spec else None
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
+        self._response_names = tuple(s.type_name for s in self._rerank)
         self._sparse_ok: dict[str, dict[str, SparseVectorField | None]] = defaultdict(dict)
         self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
@@ -222,32 +216,37 @@ class SearchPipeline:
             index or "_all", request, fetch, rerank, self.window_cache, pipeline_id=scope
         )
 
+    def _context(self, **fields: Any) -> SearchContext:
+        return SearchContext(self.models, self.client, **fields)
+
+    def _request_steps(self, stage: Stage) -> list[tuple[Any, Any]]:
+        """``(run, config)`` of our request processors of ``stage``, in order (the node's run
+        on the node, after ours)."""
+        steps = []
+        for step in self.spec.request if self.spec else ():
+            entry = processor_type(Kind.SEARCH_REQUEST, step.type_name)
+            if not step.runs_on_node and entry.stage is stage:
+                steps.append((entry.run, step.config))
+        return steps
+
     def _request_processors(
         self, found: list[Found], request: JSONObject, size: int | None
     ) -> list[Found]:
-        for step in self.spec.request if self.spec else ():
-            if step.runs_on_node or step.type_name == ML_INFERENCE:
-                continue  # core request processors run on the node, after ours
-            try:
-                if step.type_name == TWO_PHASE:
-                    found = apply_two_phase(found, step.config, request, size)
-                else:
-                    found = apply_enricher(found, step.config)
-            except InvalidQueryError:
-                if not step.config.ignore_failure:
-                    raise
+        """The request processors of stage ``clauses`` on the ``neural`` clauses found (they
+        may add to ``request``, e.g. a rescore); ``size``: the URL's, if any."""
+        context = self._context(request=request, size=size)
+        for run, config in self._request_steps(Stage.CLAUSES):
+            found = run(config, found, context)
         return found
 
     def _ml_inference_requests(self, request: JSONObject) -> None:
-        """The ``ml_inference`` request processors, in order, on ``request`` (in place)."""
-        for step in self.spec.request if self.spec else ():
-            if step.type_name == ML_INFERENCE and not step.runs_on_node:
-                from processors.search.ml_inference_request import apply_ml_inference_request
-
-                rewritten = apply_ml_inference_request(request, step.config, self.models)
-                if rewritten is not request:
-                    request.clear()
-                    request.update(rewritten)
+        """The request processors of stage ``request``, in order, on ``request`` (in place)."""
+        context = self._context()
+        for run, config in self._request_steps(Stage.REQUEST):
+            rewritten = run(config, request, context)
+            if rewritten is not request:
+                request.clear()
+                request.update(rewritten)
 
     def _rewrite_clauses(
         self,
@@ -320,27 +319,21 @@ class SearchPipeline:
         if self.node_pipeline:
             raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
         increment("hybrid_query_requests")
-        run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
-        explained = any(s.type_name == EXPLANATION for s in self._rerank)
-        extra = {"explanation": True} if explained else {}
-        response: JSONObject = run_hybrid(
-            self.client, index or "_all", request, phase[0].config, params=dict(params or {}),
-            **extra,
-        )  # fmt: skip
+        entry = processor_type(Kind.SEARCH_PHASE_RESULTS, phase[0].type_name)
+        context = self._context(
+            index=index, params=dict(params or {}), response_steps=self._response_names
+        )
+        assert entry.run is not None
+        response: JSONObject = entry.run(phase[0].config, request, context)
         return response
 
     def _response_processors(self, response: JSONObject, request: JSONObject) -> JSONObject:
-        """``rerank`` steps in order (``apply_rerank`` owns ``ignore_failure``)."""
+        """Our response processors in order (each owns its ``ignore_failure``)."""
+        context = self._context(request=request, response_steps=self._response_names)
         for step in self._rerank:
-            if step.type_name == EXPLANATION:
-                continue  # hybrid explanations are written by run_hybrid (see _hybrid)
-            if step.type_name == "ml_inference":
-                from processors.search.ml_inference_response import apply_ml_inference
-
-                response = apply_ml_inference(response, step.config, self.models)
-                continue
-            apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
-            response = apply_rerank(response, step.config, request, self.models)
+            run = processor_type(Kind.SEARCH_RESPONSE, step.type_name).run
+            assert run is not None
+            response = run(step.config, response, context)
         return response
 
 
@@ -370,17 +363,6 @@ def _bind_sparse_clauses(client: Any, index: str | None, found: list[Found]) -> 
     for i, f in enumerate(found):
         if isinstance(f.query, NeuralSparseQuery):
             found[i] = replace(f, query=f.query.bind(check))
-
-
-def _seam(module: str, name: str, what: str) -> Any:
-    """A function of a sibling module that may not exist yet (hybrid, rerank)."""
-    try:
-        loaded = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        raise UnsupportedFeatureError(f"{what}: not emulated yet ({module} is missing)") from None
-    return getattr(loaded, name)
 
 
 def _strip_ext(request: JSONObject, name: str) -> None:

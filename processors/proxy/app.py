@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
@@ -178,7 +177,6 @@ def default_registry(settings: ProxySettings) -> RegistryFactory:
 def create_app(
     settings: ProxySettings,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
     models: ModelFor | None = None,
     registry: RegistryFactory | None = None,
     with_registry: bool = True,
@@ -187,7 +185,6 @@ def create_app(
 
     Args:
         settings: Upstream, limits, caches.
-        transport: The httpx transport to the upstream (tests: ``httpx.MockTransport``).
         models: ``model_id -> model`` (default: a ``ModelStore`` over the pipelines'
             ``models/`` bodies); a deployed registry model is used when this one does not
             know an id.
@@ -198,7 +195,7 @@ def create_app(
         ConfigError: a pipeline file is invalid.
     """
     upstream = Upstream(
-        settings.upstream_url, transport=transport, username=settings.username,
+        settings.upstream_url, username=settings.username,
         password=settings.password, verify=settings.verify_certs, ca_certs=settings.ca_certs,
         timeout=settings.timeout, max_body_bytes=settings.max_body_bytes,
         lend_identity=settings.lend_identity,

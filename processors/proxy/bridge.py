@@ -5,7 +5,7 @@ OpenSearch through a plain ``opensearchpy.OpenSearch`` client and runs in worker
 (``run_in_threadpool``). :func:`bridge_client` gives it a client whose connection hands each
 request back to the event loop (``anyio.from_thread.run``) and sends it with the shared
 keep-alive ``httpx.AsyncClient`` of :class:`~processors.proxy.upstream.Upstream`: one pool,
-the injected test transport, and the ``Authorization`` of the request being served.
+and the ``Authorization`` of the request being served.
 
 Example:
     >>> client = bridge_client(upstream)                           # doctest: +SKIP

@@ -3,7 +3,7 @@
 httpx's default transport (httpcore + h11) costs a few hundred microseconds of Python per
 request, more than the node takes to answer a small ``_search`` on loopback.
 :class:`H1Transport` is an ``httpx.AsyncBaseTransport`` (so ``httpx.AsyncClient`` and the
-proxy's relay use it alike, and tests still inject ``httpx.MockTransport``) that keeps a
+proxy's relay use it alike: one path, in production and tests) that keeps a
 pool of connections (LIFO, up to ``max_connections``), writes the request head and a
 ready body in one ``write``, and parses answers with ``httptools`` (llhttp, C): headers
 and body chunks arrive through callbacks, and the body is streamed back as it comes.

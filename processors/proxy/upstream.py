@@ -1,14 +1,14 @@
-"""The upstream OpenSearch: one keep-alive connection pool, its transport injectable.
+"""The upstream OpenSearch: one keep-alive connection pool, one path to it.
 
 The pool is :class:`~processors.proxy.connection.H1Transport` (HTTP/1.1, httptools), an httpx
-transport; tests inject ``httpx.MockTransport``. An ``httpx.AsyncClient`` over it makes the
-proxy's own requests.
+transport; an ``httpx.AsyncClient`` over it makes the proxy's own requests. Production and
+tests take the same path (the unit tests serve a fake node on a real socket).
 
 * :meth:`Upstream.open` sends a request upstream unchanged (method, path, query, headers,
   body) straight from the ASGI scope, its answer to be streamed to the ASGI ``send``: no
-  Starlette objects, no httpx objects (raw bytes to :meth:`H1Transport.exchange`; an injected
-  transport gets an ``httpx.Request``); :meth:`Upstream.forward` does the same for a
-  Starlette ``Request``. Only hop-by-hop headers are dropped; ``Host`` is the upstream's.
+  Starlette objects, no httpx objects (raw bytes to :meth:`H1Transport.exchange`);
+  :meth:`Upstream.forward` does the same for a Starlette ``Request``. Only hop-by-hop
+  headers are dropped; ``Host`` is the upstream's.
 * :meth:`Upstream.call` / :meth:`Upstream.json` are the proxy's own requests. They carry the
   client's ``Authorization`` (and ``X-Opaque-Id``) of the request being served, taken from
   :data:`FORWARDED`.
@@ -20,7 +20,7 @@ proxy's own requests.
 * An unreachable upstream raises :class:`~processors.proxy.errors.UpstreamUnavailable` (502).
 
 Example:
-    >>> up = Upstream("http://node:9200", transport=httpx.MockTransport(fn))  # doctest: +SKIP
+    >>> up = Upstream("http://127.0.0.1:9200")                               # doctest: +SKIP
     >>> status, body = await up.json("GET", "/")                             # doctest: +SKIP
 """
 
@@ -105,7 +105,6 @@ class Upstream:
 
     Args:
         url: Its base URL (``http(s)://host:port``).
-        transport: An httpx transport (tests pass ``httpx.MockTransport``/``ASGITransport``).
         username: Basic auth of the proxy's own identity (see the module notes).
         password: Basic auth password.
         lend_identity: Also send it for client requests that carry no ``Authorization``.
@@ -124,7 +123,6 @@ class Upstream:
         self,
         url: str,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         username: str | None = None,
         password: str | None = None,
         verify: bool = True,
@@ -150,18 +148,18 @@ class Upstream:
         tls: ssl.SSLContext | bool = verify
         if verify and ca_certs is not None:
             tls = ssl.create_default_context(cafile=str(ca_certs))
-        if transport is None:  # HTTP/1.1 keep-alive pool (no env proxies: the node is named)
-            transport = _default_transport(tls, max_connections)
-        self.transport = transport
+        self.transport = h1.H1Transport(
+            verify=tls, max_connections=max_connections, max_idle=max_connections
+        )
+        """The HTTP/1.1 keep-alive pool (no environment proxies: the node is named)."""
         self._timeouts: dict[str, float | None] = httpx.Timeout(timeout).as_dict()
         self._base = base
         self._host_item = (b"host", self._base.netloc)
         port = self._base.port or (443 if self._base.scheme == "https" else 80)
         self._origin = (self._base.scheme, self._base.host, port)
-        self._h1 = transport if isinstance(transport, h1.H1Transport) else None
         self.client = httpx.AsyncClient(
             base_url=self.url,
-            transport=transport,
+            transport=self.transport,
             timeout=timeout,
             headers={"accept-encoding": "identity"},  # loopback: compression only costs CPU
         )
@@ -281,21 +279,11 @@ class Upstream:
         if query:
             target += b"?" + query
         with self._exchange():
-            if self._h1 is not None:
-                status, raw, chunks = await self._h1.exchange(
-                    self._origin, method, h1.request_head(method, target, headers), body, stream,
-                    self._timeouts, chunked=stream is not None and length is None,
-                )  # fmt: skip
-                return Exchange(status, raw, chunks)
-            request = httpx.Request(
-                method,
-                self._base.copy_with(raw_path=target),
-                headers=headers,
-                content=body if stream is None else stream,
-                extensions={"timeout": self._timeouts},
-            )
-            resp = await self.transport.handle_async_request(request)
-            return Exchange(resp.status_code, resp.headers.raw, resp.stream)
+            status, raw, chunks = await self.transport.exchange(
+                self._origin, method, h1.request_head(method, target, headers), body, stream,
+                self._timeouts, chunked=stream is not None and length is None,
+            )  # fmt: skip
+            return Exchange(status, raw, chunks)
 
     async def forward(
         self,
@@ -368,11 +356,6 @@ class Relayed(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await deliver(self.upstream, send)
-
-
-def _default_transport(verify: ssl.SSLContext | bool, connections: int) -> httpx.AsyncBaseTransport:
-    """:class:`~processors.proxy.connection.H1Transport` (httptools, in the proxy extra)."""
-    return h1.H1Transport(verify=verify, max_connections=connections, max_idle=connections)
 
 
 def redact(url: str) -> str:

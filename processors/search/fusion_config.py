@@ -31,7 +31,6 @@ from processors.compat import options
 from processors.compat.floats import f32, java_float_str
 from processors.compat.java_text import java_decode_int
 from processors.errors import InvalidProcessorConfigError
-from processors.registry import Kind, register_processor
 from processors.search.minmax_bounds import Bounds, parse_bounds
 
 JSONObject = dict[str, Any]
@@ -285,9 +284,3 @@ class RRFConfig:
 
 
 FusionConfig = NormalizationConfig | RRFConfig
-
-
-register_processor(
-    Kind.SEARCH_PHASE_RESULTS, "normalization-processor", parse=NormalizationConfig.from_body
-)
-register_processor(Kind.SEARCH_PHASE_RESULTS, "score-ranker-processor", parse=RRFConfig.from_body)

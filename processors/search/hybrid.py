@@ -47,7 +47,9 @@ from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
 from processors.compat.floats import java_float_compare_key, json_score
 from processors.errors import InvalidQueryError
 from processors.neural_stats.events import increment
-from processors.search.fusion_config import FusionConfig
+from processors.registry import Kind, SearchContext, register_processor
+from processors.search.fusion_config import FusionConfig, NormalizationConfig, RRFConfig
+from processors.search.hybrid_explain import TYPE_NAME as EXPLANATION
 from processors.search.hybrid_explain import processor_explanation, raw_explanation
 from processors.search.hybrid_request import SearchPlan, plan_search, sub_query_body
 from processors.search.normalization import Fused, Hit, fuse
@@ -352,3 +354,22 @@ def run_hybrid(
         if count is not None and key in count:
             response[key] = count[key]
     return response
+
+
+def run_fusion(config: FusionConfig, request: JSONObject, context: SearchContext) -> JSONObject:
+    """The phase-results processor: the hybrid search of ``request``, fused (see
+    :func:`run_hybrid`)."""
+    extra = {"explanation": True} if EXPLANATION in context.response_steps else {}
+    return run_hybrid(
+        context.client, context.index or "_all", request, config, params=dict(context.params),
+        **extra,
+    )  # fmt: skip
+
+
+register_processor(
+    Kind.SEARCH_PHASE_RESULTS, "normalization-processor", parse=NormalizationConfig.from_body,
+    run=run_fusion,
+)  # fmt: skip
+register_processor(
+    Kind.SEARCH_PHASE_RESULTS, "score-ranker-processor", parse=RRFConfig.from_body, run=run_fusion
+)

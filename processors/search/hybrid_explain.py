@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from processors.compat.floats import java_float_str, json_score
-from processors.registry import Kind, register_processor
+from processors.registry import Kind, SearchContext, register_processor
 from processors.search.fusion_config import FusionConfig, RRFConfig
 from processors.search.minmax_bounds import Bounds
 
@@ -132,4 +132,15 @@ class HybridScoreExplanationConfig:
         return cls(body.get("tag"), body.get("description"), flag is True)
 
 
-register_processor(Kind.SEARCH_RESPONSE, TYPE_NAME, parse=HybridScoreExplanationConfig.from_body)
+def run_explanation(
+    config: HybridScoreExplanationConfig, response: Any, context: SearchContext
+) -> Any:
+    """Nothing left to do: the hybrid search wrote the explanations (it sees this processor
+    in ``context.response_steps``)."""
+    return response
+
+
+register_processor(
+    Kind.SEARCH_RESPONSE, TYPE_NAME, parse=HybridScoreExplanationConfig.from_body,
+    run=run_explanation,
+)  # fmt: skip

@@ -42,7 +42,7 @@ from typing import Any
 
 from processors.errors import InvalidProcessorConfigError, ModelError, ProcessorRuntimeError
 from processors.ingest.task_processors import LOCAL_FUNCTIONS, read_path, write_path
-from processors.registry import Kind, register_processor
+from processors.registry import Kind, SearchContext, Stage, register_processor
 
 JSONObject = dict[str, Any]
 KEYS = ("model_id", "query_template", "model_config", "input_map", "output_map",
@@ -501,4 +501,14 @@ def apply_ml_inference_request(
     return MLInferenceRequestProcessor(config, predict).apply(request)
 
 
-register_processor(Kind.SEARCH_REQUEST, "ml_inference", parse=MLInferenceRequestConfig.from_body)
+def run_ml_inference_request(
+    config: MLInferenceRequestConfig, request: JSONObject, context: SearchContext
+) -> JSONObject:
+    """The processor on a search request (see :func:`apply_ml_inference_request`)."""
+    return apply_ml_inference_request(request, config, context.models)
+
+
+register_processor(
+    Kind.SEARCH_REQUEST, "ml_inference", parse=MLInferenceRequestConfig.from_body,
+    run=run_ml_inference_request, stage=Stage.REQUEST,
+)  # fmt: skip

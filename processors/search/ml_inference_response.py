@@ -39,7 +39,7 @@ from processors.ingest.task_processors import (
     read_path,
     write_path,
 )
-from processors.registry import Kind, register_processor
+from processors.registry import Kind, SearchContext, register_processor
 
 JSONObject = dict[str, Any]
 RESPONSE_KEYS = ("one_to_one", "override")
@@ -143,4 +143,14 @@ def _merge(source: JSONObject, staged: JSONObject, override: bool) -> None:
             _merge(source[key], value, override)
 
 
-register_processor(Kind.SEARCH_RESPONSE, "ml_inference", parse=MLInferenceResponseConfig.from_body)
+def run_ml_inference_response(
+    config: MLInferenceResponseConfig, response: JSONObject, context: SearchContext
+) -> JSONObject:
+    """The processor on a search response (see :func:`apply_ml_inference`)."""
+    return apply_ml_inference(response, config, context.models)
+
+
+register_processor(
+    Kind.SEARCH_RESPONSE, "ml_inference", parse=MLInferenceResponseConfig.from_body,
+    run=run_ml_inference_response,
+)  # fmt: skip

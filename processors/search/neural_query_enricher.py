@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from processors.compat import options
 from processors.errors import InvalidProcessorConfigError, InvalidQueryError
-from processors.registry import Kind, register_processor
+from processors.registry import Kind, SearchContext, Stage, register_processor
 
 JSONObject = dict[str, Any]
 TYPE = "neural_query_enricher"
@@ -124,6 +124,19 @@ def _unsupported(keys: list[str]) -> str:
     )
 
 
+def run_enricher(config: NeuralQueryEnricherConfig, found: Any, context: SearchContext) -> Any:
+    """The processor on the request's ``neural`` clauses (``ignore_failure``: left as they are)."""
+    from processors.search.rewrite import apply_enricher  # rewrite reads this module's config
+
+    try:
+        return apply_enricher(found, config)
+    except InvalidQueryError:
+        if not config.ignore_failure:
+            raise
+        return found
+
+
 register_processor(
-    Kind.SEARCH_REQUEST, "neural_query_enricher", parse=NeuralQueryEnricherConfig.from_body
-)
+    Kind.SEARCH_REQUEST, "neural_query_enricher", parse=NeuralQueryEnricherConfig.from_body,
+    run=run_enricher, stage=Stage.CLAUSES,
+)  # fmt: skip

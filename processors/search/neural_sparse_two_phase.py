@@ -44,7 +44,7 @@ from processors.compat.java_text import java_str
 from processors.errors import InvalidProcessorConfigError, InvalidQueryError
 from processors.ingest.prune import check_prune_config, prune
 from processors.neural_stats.events import increment
-from processors.registry import Kind, register_processor
+from processors.registry import Kind, SearchContext, Stage, register_processor
 from processors.search.neural_sparse import NeuralSparseQuery
 from processors.search.query_walk import ClauseRef
 from processors.search.rewrite import Found
@@ -292,4 +292,17 @@ def _path_boost(request: JSONObject, path: str) -> np.float32:
     return boost
 
 
-register_processor(Kind.SEARCH_REQUEST, TYPE, parse=TwoPhaseConfig.from_body)
+def run_two_phase(config: TwoPhaseConfig, found: Any, context: SearchContext) -> list[Found]:
+    """The processor on the request's clauses (``ignore_failure``: left as they are)."""
+    try:
+        return apply_two_phase(found, config, context.request, context.size)
+    except InvalidQueryError:
+        if not config.ignore_failure:
+            raise
+        return list(found)
+
+
+register_processor(
+    Kind.SEARCH_REQUEST, TYPE, parse=TwoPhaseConfig.from_body, run=run_two_phase,
+    stage=Stage.CLAUSES,
+)  # fmt: skip

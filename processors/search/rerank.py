@@ -35,6 +35,7 @@ from processors.compat.floats import f32, java_float_compare_key, java_parse_flo
 from processors.compat.java_text import java_class, java_parse_double, java_str
 from processors.errors import InvalidQueryError, ModelError, ProcessorRuntimeError
 from processors.models.encoders import CrossEncoder
+from processors.registry import Kind, SearchContext, register_processor
 from processors.search.dsl_values import copy_json
 from processors.search.rerank_config import RerankConfig
 from processors.search.rerank_context import document_texts, query_text
@@ -188,3 +189,11 @@ def apply_rerank(
         if config.ignore_failure:
             return response
         raise
+
+
+def run_rerank(config: RerankConfig, response: JSONObject, context: SearchContext) -> JSONObject:
+    """The processor on a search response (see :func:`apply_rerank`)."""
+    return apply_rerank(response, config, context.request, context.models)
+
+
+register_processor(Kind.SEARCH_RESPONSE, "rerank", parse=RerankConfig.from_body, run=run_rerank)

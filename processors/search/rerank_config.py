@@ -15,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
-from processors.compat.options import missing, wrong_type
+from processors.compat.options import Problems, read
 from processors.errors import InvalidProcessorConfigError
-from processors.registry import Kind, register_processor
 
 __all__ = ["RerankConfig"]
 
@@ -63,88 +62,97 @@ class RerankConfig:
 
     @classmethod
     def from_body(cls, body: JSONObject) -> RerankConfig:
-        """Parse the processor body with the plugin's messages (first problem wins, as there)."""
+        """Parse the processor body with the plugin's messages.
+
+        Every problem is collected (the one policy of :mod:`processors.compat.options`), in the
+        order the plugin checks them, so the first is the plugin's own answer.
+        """
+        problems: Problems = []
         types = [t for t in TYPES if t in body]
         if not types:
-            _fail("", NO_TYPE)
-        if len(types) > 1:
-            _fail(types[1], MULTIPLE_TYPES.format(types=", ".join(types)))
-        kind = types[0]
+            problems.append(("", NO_TYPE))
+        elif len(types) > 1:
+            problems.append((types[1], MULTIPLE_TYPES.format(types=", ".join(types))))
         unknown = [k for k in body if k not in (*TYPES, "context", *GENERIC_KEYS)]
         if unknown:
-            _fail(unknown[0], UNKNOWN_KEYS.format(keys=", ".join(unknown)))
-        generic = _generic(body)
-        options = _map(body, kind, required=True)
-        if kind == "ml_opensearch":
-            fields = _document_fields(body)
-            _only(options, ("model_id",), kind)
-            return cls(kind, _string(options, "model_id", required=True), fields, **generic)
-        _only(options, _BY_FIELD_KEYS, kind)
-        return cls(
-            kind,
-            target_field=_string(options, "target_field", required=True),
-            remove_target_field=_bool(options, "remove_target_field"),
-            keep_previous_score=_bool(options, "keep_previous_score"),
-            previous_score_field=_string(options, "previous_score_field") or "previous_score",
-            **generic,
+            problems.append((unknown[0], UNKNOWN_KEYS.format(keys=", ".join(unknown))))
+        tag = _string(body, "tag", problems)
+        description = _string(body, "description", problems)
+        ignore_failure = _bool(body, "ignore_failure", problems)
+        options = (
+            read(body, types[0], dict, "map", problems, required=True) if len(types) == 1 else None
         )
+        if options is None:  # no type, several, or not a map: nothing under it to check
+            _stop(problems)
+        kind = types[0]
+        if kind == "ml_opensearch":
+            fields = _document_fields(body, problems)
+            _only(options, ("model_id",), kind, problems)
+            model_id = _string(options, "model_id", problems, required=True)
+            _raise(problems)
+            return cls(kind, model_id, fields, tag=tag, description=description,
+                       ignore_failure=ignore_failure)  # fmt: skip
+        _only(options, _BY_FIELD_KEYS, kind, problems)
+        config = cls(
+            kind,
+            target_field=_string(options, "target_field", problems, required=True),
+            remove_target_field=_bool(options, "remove_target_field", problems),
+            keep_previous_score=_bool(options, "keep_previous_score", problems),
+            previous_score_field=_string(options, "previous_score_field", problems)
+            or "previous_score",
+            tag=tag,
+            description=description,
+            ignore_failure=ignore_failure,
+        )
+        _raise(problems)
+        return config
 
 
-def _fail(path: str, message: str) -> NoReturn:
-    raise InvalidProcessorConfigError(f"[rerank] {message}", [(path, message)])
+def _stop(problems: Problems) -> NoReturn:
+    _raise(problems)
+    raise AssertionError("a problem was collected")  # pragma: no cover
 
 
-def _map(body: JSONObject, key: str, *, required: bool = False) -> JSONObject:
-    value = body.get(key)
-    if value is None and required:
-        _fail(key, missing(key))
-    if value is not None and not isinstance(value, dict):
-        _fail(key, wrong_type(key, "map", value))
-    return value or {}
+def _raise(problems: Problems) -> None:
+    """Every problem at once, the message prefixed with the processor (as before)."""
+    if problems:
+        message = "; ".join(m for _, m in problems)
+        raise InvalidProcessorConfigError(f"[rerank] {message}", problems)
 
 
-def _string(body: JSONObject, key: str, *, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and required:
-        _fail(key, missing(key))
-    if value is not None and not isinstance(value, str):
-        _fail(key, wrong_type(key, "string", value))
+def _string(
+    body: JSONObject, key: str, problems: Problems, *, required: bool = False
+) -> str | None:
+    value: str | None = read(body, key, str, "string", problems, required=required)
     return value
 
 
-def _bool(body: JSONObject, key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        _fail(key, wrong_type(key, "boolean", value))
-    return bool(value)
+def _bool(body: JSONObject, key: str, problems: Problems) -> bool:
+    return read(body, key, bool, "boolean", problems) is True
 
 
-def _only(options: JSONObject, allowed: tuple[str, ...], kind: str) -> None:
+def _only(options: JSONObject, allowed: tuple[str, ...], kind: str, problems: Problems) -> None:
     """Stricter than the plugin, which ignores unknown keys here (typos would pass silently)."""
     for key in options:
         if key not in allowed:
             message = UNKNOWN_OPTION.format(key=key, kind=kind, allowed=list(allowed))
-            _fail(f"{kind}.{key}", message)
+            problems.append((f"{kind}.{key}", message))
 
 
-def _generic(body: JSONObject) -> JSONObject:
-    return {"tag": _string(body, "tag"), "description": _string(body, "description"),
-            "ignore_failure": _bool(body, "ignore_failure")}  # fmt: skip
-
-
-def _document_fields(body: JSONObject) -> tuple[str, ...]:
-    context = _map(body, "context", required=True)
+def _document_fields(body: JSONObject, problems: Problems) -> tuple[str, ...]:
+    context = read(body, "context", dict, "map", problems, required=True)
+    if context is None:
+        return ()
     for key in context:
         if key != "document_fields":
-            _fail(f"context.{key}", f"unrecognized context field: {key}")
+            problems.append((f"context.{key}", f"unrecognized context field: {key}"))
     fields = context.get("document_fields")
+    where = "context.document_fields"
     if not isinstance(fields, list) or any(not isinstance(f, str) for f in fields):
-        _fail("context.document_fields", "document_fields must be a list of field names")
+        problems.append((where, "document_fields must be a list of field names"))
+        return ()
     if not fields:
-        _fail("context.document_fields", "document_fields must be nonempty")
-    if len(fields) > MAX_DOCUMENT_FIELDS:
-        _fail("context.document_fields", TOO_MANY_FIELDS)
+        problems.append((where, "document_fields must be nonempty"))
+    elif len(fields) > MAX_DOCUMENT_FIELDS:
+        problems.append((where, TOO_MANY_FIELDS))
     return tuple(fields)
-
-
-register_processor(Kind.SEARCH_RESPONSE, "rerank", parse=RerankConfig.from_body)

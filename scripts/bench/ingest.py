@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--rss-only", action="store_true", help="Only the memory run.")
     args = parser.parse_args()
-    settings = Settings()
+    settings = Settings(pipelines_dir=REPO / "pipelines")
     client = make_client(settings)
     texts_all = abstracts()
     if args.rss_only:

@@ -4,6 +4,8 @@ Usage: python scripts/bench/proxy.py [--docs 1000] [--requests 2000] [--threads 
                                      [--rounds 3] [--clients 16] [--neural-queries 2000]
                                      [--slots N] [--max-batch 64] [--model-threads 1]
                                      [--skip passthrough|neural]
+       python scripts/bench/proxy.py --transport h1|aiohttp|httpx [--ab-requests 400]
+                                     [--rounds 3] [--docs 1000]
 
 The machine is shared and noisy, so only ratios between numbers measured side by side mean
 anything. The script starts its own proxies (``create_app`` under uvicorn with
@@ -31,11 +33,17 @@ and bodies.
    Target: >= 1.5x. The model alone is timed on the same texts, one per call, as many per call
    as the merged calls held, and 16: what merging saves in the model itself (the rest of a
    request, client, proxy and node, costs about the same in both modes).
+
+With ``--transport``, only the A/B of the proxy's upstream client runs (``upstream_ab.py``):
+passthrough GET/POST ``_search`` and ``_bulk`` through a proxy relaying with our ``H1Transport``
+and through one relaying with the candidate (aiohttp or httpx's own transport), the node direct
+beside them; p50/p99 and q/s at 1 and 16 clients, ratios vs h1 measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import random
@@ -301,6 +309,9 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=64, help="texts per merged model call")
     parser.add_argument("--model-threads", type=int, default=1, help="intra-op threads (0: all)")
     parser.add_argument("--skip", choices=["passthrough", "neural"], help="leave a part out")
+    parser.add_argument("--transport", choices=["h1", "aiohttp", "httpx"],
+                        help="only the upstream-client A/B: h1 against this one")  # fmt: skip
+    parser.add_argument("--ab-requests", type=int, default=400, help="requests per A/B cell")
     args = parser.parse_args()
 
     from processors import Settings, make_client
@@ -321,6 +332,8 @@ def main() -> None:
         raise SystemExit("the load generator sends no credentials: use a node without auth")
     client = make_client(settings)
     run = uuid.uuid4().hex[:8]
+    if args.transport is not None:
+        return transport_main(args, settings, url, client, run)
     plain, vectors = f"bench-proxy-plain-{run}", f"bench-proxy-neural-{run}"
     args.slots = args.slots or default_slots()
     common = {"warm_models": False, "inference_slots": args.slots, "max_batch": args.max_batch,
@@ -353,6 +366,37 @@ def main() -> None:
                 lines += neural(pool, (on_url, on_app), (off_url, off_app), vectors, args, model)
     finally:
         for index in (plain, vectors):
+            client.indices.delete(index=index, ignore=[404])
+    print("\n" + "\n".join(lines))
+
+
+def transport_main(args: Any, settings: Any, url: str, client: Any, run: str) -> None:
+    """``--transport``: the upstream-client A/B alone (see ``upstream_ab.py``)."""
+    from upstream_ab import transport_ab, use_transport
+
+    from processors.proxy.app import ProxySettings, create_app
+    from processors.testing.serving import serve
+
+    plain = f"bench-proxy-plain-{run}"
+    names = ["h1"] if args.transport == "h1" else ["h1", args.transport]
+    apps = {}
+    for name in names:
+        proxy = ProxySettings.from_settings(settings, url, warm_models=False)
+        apps[name] = create_app(proxy, with_registry=False)
+        use_transport(apps[name], name)
+    texts = [q["text"] for q in read_jsonl(CORPUS / "queries.jsonl")]
+    spawn = multiprocessing.get_context("spawn")
+    try:
+        index_plain(client, plain, args.docs)
+        print(f"node {url}: {plain} ({args.docs} docs)")
+        with contextlib.ExitStack() as stack:
+            targets = {"direct": url}
+            for name, app in apps.items():
+                targets[name] = stack.enter_context(serve(app))
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=spawn))
+            lines = transport_ab(pool, targets, plain, texts, args)
+    finally:
+        for index in (plain, f"{plain}-bulk"):
             client.indices.delete(index=index, ignore=[404])
     print("\n" + "\n".join(lines))
 

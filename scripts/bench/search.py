@@ -367,7 +367,7 @@ def main() -> None:
     parser.add_argument("--reuse-index", action="store_true", help="index kept by --keep-index")
     args = parser.parse_args()
     sections = set(args.only.split(","))
-    settings = Settings()
+    settings = Settings(pipelines_dir=REPO / "pipelines")
     client, store = make_client(settings), model_store(settings, truncation="silent")
     if not (args.reuse_index and client.indices.exists(index=INDEX)):
         index_corpus(client, store, args.docs)

@@ -23,10 +23,12 @@ def test_register_and_look_up() -> None:
 
 
 def test_duplicate_registration_is_an_error() -> None:
-    register_processor(Kind.SEARCH_RESPONSE, "unit_dup", parse=dict)
-    register_processor(Kind.SEARCH_RESPONSE, "unit_dup", parse=dict)  # the same: a re-import
+    register_processor(Kind.SEARCH_RESPONSE, "unit_dup", parse=dict, on_node=True)
+    register_processor(
+        Kind.SEARCH_RESPONSE, "unit_dup", parse=dict, on_node=True
+    )  # the same: a re-import
     with pytest.raises(RegistryError, match="unit_dup"):
-        register_processor(Kind.SEARCH_RESPONSE, "unit_dup", parse=list)
+        register_processor(Kind.SEARCH_RESPONSE, "unit_dup", parse=list, on_node=True)
 
 
 def test_unknown_name_suggests_the_closest() -> None:
@@ -61,3 +63,10 @@ def test_one_error_policy_collects_every_problem() -> None:
     entry = ProcessorType(Kind.INGEST, "strict", strict)
     assert parse_options(entry, {}, "p.strict", errors) is None
     assert errors == ["earlier", "p.strict.a: x", "p.strict.b: y"]
+
+
+def test_a_search_processor_says_what_runs_it() -> None:
+    with pytest.raises(RegistryError, match="needs run="):
+        register_processor(Kind.SEARCH_RESPONSE, "unit_no_run", parse=dict)
+    with pytest.raises(RegistryError, match="needs stage="):
+        register_processor(Kind.SEARCH_REQUEST, "unit_no_stage", parse=dict, run=lambda *a: a)

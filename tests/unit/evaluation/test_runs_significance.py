@@ -21,7 +21,7 @@ from processors.evaluation.runner import WayRun
 from processors.evaluation.significance import p_value, paired
 from processors.evaluation.trec import read_run, write_run, write_run_lines
 from processors.opensearch.indices import load_mapping, resolve_mapping, with_bm25
-from processors.settings import Settings, project_dir
+from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -140,14 +140,13 @@ def test_bm25_parameters_are_set_on_the_default_similarity() -> None:
         with_bm25({"settings": {"index": {"similarity": {"default": {"type": "boolean"}}}}}, k1=1)
 
 
-def test_pipelines_are_the_projects_wherever_the_command_runs(tmp_path: Path) -> None:
-    assert Settings().pipelines_dir == project_dir() / "pipelines" == REPO / "pipelines"
+def test_pipelines_are_those_of_the_current_directory(tmp_path: Path) -> None:
     assert Settings(_env_file=None, pipelines_dir=tmp_path).pipelines_dir == tmp_path
     script = "from processors.settings import Settings; print(Settings().pipelines_dir)"
     env = {k: v for k, v in os.environ.items() if k != "NEURALPIPE_PIPELINES_DIR"}
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    assert Path(out) == REPO / "pipelines"
+    assert Path(out) == tmp_path / "pipelines"  # not the checkout's: no dev-only paths
 
 
 def test_the_global_pipelines_dir_option_reaches_the_commands(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""The proxy app over a :class:`FakeNode`, fake models, pipeline files in a temp folder."""
+"""The proxy app over a :class:`FakeNode` on a real socket, fake models, pipeline files in a temp
+folder. The proxy reaches the node through its production upstream client (one server for the
+session, a fresh node per test)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from processors.errors import ModelNotRegisteredError
 from processors.models.encoders import ContentType
 from processors.proxy.app import ProxySettings, create_app
 from processors.testing.fakes import CountSparseEncoder, HashEmbedder
-from tests.unit.proxy.fake_node import FakeNode
+from tests.unit.proxy.fake_node import FakeNode, NodeServer
 
 Call = Callable[..., httpx.Response]
 FILES = {
@@ -74,9 +76,17 @@ def write_files(root: Path) -> Path:
     return root / "pipelines"
 
 
+@pytest.fixture(scope="session")
+def node_server() -> Iterator[NodeServer]:
+    with NodeServer.running() as server:
+        yield server
+
+
 @pytest.fixture
-def node() -> FakeNode:
-    return FakeNode()
+def node(node_server: NodeServer) -> Iterator[FakeNode]:
+    node_server.node = FakeNode()
+    yield node_server.node
+    node_server.node = None
 
 
 @pytest.fixture
@@ -85,15 +95,17 @@ def models() -> Models:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, node: FakeNode, models: Models) -> Callable[..., Starlette]:
+def make_app(
+    tmp_path: Path, node_server: NodeServer, node: FakeNode, models: Models
+) -> Callable[..., Starlette]:
     def make(**options: Any) -> Starlette:
         registry = options.pop("registry", None)
         settings = ProxySettings(
-            upstream_url="http://node:9200", pipelines_dir=write_files(tmp_path),
+            upstream_url=node_server.url, pipelines_dir=write_files(tmp_path),
             home=tmp_path / "home", warm_models=False, cache_ttl=0.0, **options,
         )  # fmt: skip
         return create_app(
-            settings, transport=httpx.MockTransport(node), models=models,
+            settings, models=models,
             registry=(lambda client: registry) if registry is not None else None,
             with_registry=registry is not None,
         )  # fmt: skip
@@ -106,12 +118,27 @@ def app(make_app: Callable[..., Starlette]) -> Starlette:
     return make_app()
 
 
-def caller(app: Starlette) -> Call:
+def caller(app: Starlette, *, drop: Sequence[str] = ()) -> Call:
+    """``call(method, path, **httpx_options)``: one request to ``app``, in an event loop of its
+    own; the upstream connections it opened are closed before that loop ends.
+
+    Args:
+        app: The proxy app.
+        drop: Default headers of the httpx client not to send.
+    """
+
     def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
-                return await client.request(method, path, **kwargs)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://proxy"
+                ) as client:
+                    for name in drop:
+                        del client.headers[name]
+                    return await client.request(method, path, **kwargs)
+            finally:
+                await app.state.neuralpipe.upstream.transport.aclose()
 
         return anyio.run(go)
 

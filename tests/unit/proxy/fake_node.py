@@ -1,14 +1,23 @@
-"""An in-memory stand-in for the upstream node, as an ``httpx.MockTransport`` handler.
+"""An in-memory stand-in for the upstream node, served over HTTP/1.1 on a real socket.
 
-It records every request and answers the few APIs the proxy itself calls (mappings, documents,
-bulk, search, msearch, ``_ingest/pipeline/_simulate`` with ``set``/``drop``/``fail``); any
-other request is echoed back, so passthrough tests can see exactly what arrived.
+:class:`FakeNode` records every request (as an ``httpx.Request``, for the tests to read) and
+answers the few APIs the proxy itself calls (mappings, documents, bulk, search, msearch,
+``_ingest/pipeline/_simulate`` with ``set``/``drop``/``fail``); any other request is echoed
+back, so passthrough tests can see exactly what arrived. :class:`NodeServer` serves it on an
+ephemeral port of 127.0.0.1 (one server for the test session, the node swapped per test), so
+the proxy reaches it through its production upstream client, sockets and all. A node that is
+``down`` closes each connection without an answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -51,8 +60,6 @@ class FakeNode:
         return [r for r in self.requests if path_part in r.url.path][-1]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            raise httpx.ConnectError("connection refused", request=request)
         self.requests.append(request)
         method, path = request.method, request.url.path
         params = dict(request.url.params)
@@ -184,3 +191,83 @@ class FakeNode:
         return _json(
             200, {"_index": index, "_id": doc_id, "found": True, "_source": self.docs[key]}
         )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection to the :class:`NodeServer` (kept alive between requests)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are two writes: no delayed-ACK stalls
+    server: NodeServer
+
+    def _serve(self) -> None:
+        node = self.server.node
+        if node is None or node.down:
+            self.close_connection = True  # no answer: the client sees the connection drop
+            return
+        body = self._body()
+        url = httpx.URL(self.server.url).copy_with(raw_path=self.path.encode("latin-1"))
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        request = httpx.Request(self.command, url, headers=headers, content=body)
+        response = node(request)
+        content = response.read()
+        self.send_response_only(response.status_code)
+        for name, value in response.headers.multi_items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+
+    def _body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while (line := self.rfile.readline().split(b";")[0].strip()) not in (b"", b"0"):
+                parts.append(self.rfile.read(int(line, 16)))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+
+class NodeServer(ThreadingHTTPServer):
+    """A :class:`FakeNode` over HTTP/1.1 on an ephemeral port of 127.0.0.1, in a thread.
+
+    Example:
+        >>> with NodeServer.running() as server:
+        ...     server.node = FakeNode()
+        ...     httpx.get(f"{server.url}/_cat/health").json()["echo"]["path"]
+        '/_cat/health'
+    """
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away
+            super().handle_error(request, client_address)
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.node: FakeNode | None = None
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls) -> Iterator[NodeServer]:
+        server = cls()
+        thread = threading.Thread(target=server.serve_forever, name="fake-node", daemon=True)
+        thread.start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)

@@ -115,6 +115,21 @@ def test_config_errors(body: JSONObject, message: str) -> None:
     assert [m for _, m in info.value.problems] == [message]
 
 
+def test_config_errors_are_all_collected_the_plugins_first() -> None:
+    body = {"ml_opensearch": {"model_id": 7, "x": 1}, "context": {"document_fields": []},
+            "tag": 1, "foo": 2}  # fmt: skip
+    with pytest.raises(InvalidProcessorConfigError) as info:
+        RerankConfig.from_body(body)
+    assert info.value.problems == [
+        ("foo", "processor [rerank] doesn't support one or more provided configuration parameters [foo]"),
+        ("tag", "[tag] property isn't a string, but of type [java.lang.Integer]"),
+        ("context.document_fields", "document_fields must be nonempty"),
+        ("ml_opensearch.x", "unknown key [x] in [ml_opensearch], expected one of ['model_id']"),
+        ("model_id", "[model_id] property isn't a string, but of type [java.lang.Integer]"),
+    ]  # fmt: skip
+    assert str(info.value).startswith("[rerank] processor [rerank] doesn't support")
+
+
 def test_config_defaults() -> None:
     cfg = RerankConfig.from_body(
         {"by_field": {"target_field": "a.b"}, "context": {"x": 1}, "tag": "t"}

@@ -98,7 +98,7 @@ def test_every_error_is_listed_with_its_path() -> None:
         "phase_results_processors": {"normalization-processor": {}},
     }
     text = _errors(body)
-    assert "8 error(s)" in text
+    assert "9 error(s)" in text
     for line in [
         "p.descripton: unknown key. Did you mean 'description'?",
         "p.version: [version] property cannot be converted to an int [v1]",
@@ -106,6 +106,7 @@ def test_every_error_is_listed_with_its_path() -> None:
         "p.request_processors[1]: Invalid processor type filter_qurey. Did you mean 'filter_query'?",
         "p.request_processors[2]: Invalid processor type rerank (it belongs in response_processors)",
         "p.response_processors[0].rerank.context.document_fields: document_fields must be nonempty",
+        "p.response_processors[0].rerank.model_id: [model_id] required property is missing",
         "p.response_processors[1]: search processor [retrieval_augmented_generation] is not emulated by neuralpipe",
         "p.phase_results_processors: [phase_results_processors] property isn't a list, but of type [java.util.LinkedHashMap]",
     ]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +16,9 @@ from processors.cli.main import cli
 from processors.cli.search_cmds import query_body
 from processors.config.search_body import parse_search_pipeline
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
-from processors.pipeline import search as search_module
 from processors.pipeline.search import SearchPipeline
+from processors.search import hybrid as hybrid_module
+from processors.search import rerank as rerank_module
 from processors.testing.fakes import CountSparseEncoder, HashEmbedder, OverlapCrossEncoder
 
 RESPONSE = {"hits": {"total": {"value": 1, "relation": "eq"}, "max_score": 1.0, "hits": [{"_id": "1", "_score": 1.0}]}}  # fmt: skip
@@ -131,24 +129,14 @@ def test_enricher_with_ignore_failure_lets_the_query_fail_on_its_own() -> None:
         _pipeline(body, Client()).search("idx", NEURAL)
 
 
-@pytest.fixture
-def fake_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    module = types.ModuleType("fake_seam")
-    monkeypatch.setitem(sys.modules, "fake_seam", module)
-    yield module
-
-
-def test_a_top_level_hybrid_goes_to_run_hybrid(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_top_level_hybrid_goes_to_run_hybrid(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, ...]] = []
 
     def run_hybrid(client: Any, index: Any, body: Any, fusion: Any, *, params: Any) -> Any:
         calls.append((client, index, body, fusion, params))
         return {"hybrid": True}
 
-    fake_module.run_hybrid = run_hybrid  # type: ignore[attr-defined]
-    monkeypatch.setattr(search_module, "HYBRID_MODULE", "fake_seam")
+    monkeypatch.setattr(hybrid_module, "run_hybrid", run_hybrid)
     client = Client()
     body = {**ENRICH, "phase_results_processors": [{"normalization-processor": {}}]}
     pipeline = _pipeline(body, client)
@@ -180,18 +168,11 @@ def test_hybrid_needs_a_fusion_step_and_no_core_steps(body: dict[str, Any], mess
         _pipeline(body, Client()).search("idx", {"query": {"hybrid": {"queries": []}}})
 
 
-def test_hybrid_without_its_module_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_module, "HYBRID_MODULE", "processors.search.no_such_module")
-    with pytest.raises(UnsupportedFeatureError, match="no_such_module is missing"):
-        body: dict[str, Any] = {"phase_results_processors": [{"score-ranker-processor": {}}]}
-        _pipeline(body, Client()).search("idx", {"query": {"hybrid": {"queries": []}}})
-
-
 RERANK = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": "ce"}, "context": {"document_fields": ["t"]}}}]}  # fmt: skip
 
 
 def test_rerank_gets_the_response_the_config_and_the_request_as_written(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[Any, ...]] = []
 
@@ -199,8 +180,7 @@ def test_rerank_gets_the_response_the_config_and_the_request_as_written(
         seen.append((response, config, request_body, models))
         return {**response, "reranked": True}
 
-    fake_module.apply_rerank = apply_rerank  # type: ignore[attr-defined]
-    monkeypatch.setattr(search_module, "RERANK_MODULE", "fake_seam")
+    monkeypatch.setattr(rerank_module, "apply_rerank", apply_rerank)
     request = {**NEURAL, "ext": {"rerank": {"query_context": {"query_text": "q"}}}}
     pipeline = SearchPipeline(
         parse_search_pipeline("p", {**ENRICH, **RERANK}), models=models, client=Client()
@@ -314,9 +294,7 @@ def _ids(response: dict[str, Any]) -> list[str]:
 PHASE: dict[str, Any] = {"phase_results_processors": [{"normalization-processor": {}}]}
 
 
-def _use_hybrid(
-    module: types.ModuleType, monkeypatch: pytest.MonkeyPatch, answer: Any
-) -> list[dict[str, Any]]:
+def _use_hybrid(monkeypatch: pytest.MonkeyPatch, answer: Any) -> list[dict[str, Any]]:
     """Route hybrid queries to ``answer(client, index, body)``; the bodies it got."""
     seen: list[dict[str, Any]] = []
 
@@ -324,8 +302,7 @@ def _use_hybrid(
         seen.append(copy.deepcopy(body))
         return answer(client, index, body)
 
-    module.__dict__["run_hybrid"] = run_hybrid
-    monkeypatch.setattr(search_module, "HYBRID_MODULE", "fake_seam")
+    monkeypatch.setattr(hybrid_module, "run_hybrid", run_hybrid)
     return seen
 
 
@@ -347,10 +324,8 @@ def test_query_text_path_into_a_neural_clause_reads_the_text_not_the_vector() ->
     assert "knn" in sent["query"] and "ext" not in sent
 
 
-def test_query_text_path_into_a_hybrid_sub_query(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _use_hybrid(fake_module, monkeypatch, _node_without_ext)
+def test_query_text_path_into_a_hybrid_sub_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_hybrid(monkeypatch, _node_without_ext)
     counting = Counting()
     ext = {"rerank": {"query_context": {"query_text_path": "query.hybrid.queries.1.neural.v.query_text"}}}  # fmt: skip
     hybrid = {"hybrid": {"queries": [{"match": {"t": "wing"}}, {"neural": {"v": {"query_text": "shock"}}}]}}  # fmt: skip
@@ -361,7 +336,7 @@ def test_query_text_path_into_a_hybrid_sub_query(
 
 
 def test_ext_neuralpipe_never_reaches_the_node_and_hybrid_still_reads_it(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = Client()
     ours = {"neuralpipe": {"hybrid_breakdown": True}, "x": {}}
@@ -370,7 +345,7 @@ def test_ext_neuralpipe_never_reaches_the_node_and_hybrid_still_reads_it(
     assert client.searches[0][1]["ext"] == {"x": {}} and "ext" not in client.searches[1][1]
     rewritten = _pipeline(ENRICH, client).rewrite({**NEURAL, "ext": copy.deepcopy(ours)})
     assert rewritten["ext"] == {"x": {}}
-    seen = _use_hybrid(fake_module, monkeypatch, lambda *_: RESPONSE)
+    seen = _use_hybrid(monkeypatch, lambda *_: RESPONSE)
     request = {"query": {"hybrid": {"queries": [NEURAL["query"]]}}, "ext": copy.deepcopy(ours)}
     _pipeline({**ENRICH, **PHASE}, client).search("idx", request)
     assert seen[0]["ext"]["neuralpipe"] == {"hybrid_breakdown": True}
@@ -423,9 +398,9 @@ def test_window_without_a_rerank_step_is_plain_search_and_bad_windows_are_refuse
 
 
 def test_window_with_hybrid_keeps_the_other_neuralpipe_options(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen = _use_hybrid(fake_module, monkeypatch, _node_without_ext)
+    seen = _use_hybrid(monkeypatch, _node_without_ext)
     pipeline = _rerank_pipeline(PagingClient(), Counting(), **PHASE)
     ext = {**WINDOW_EXT, "neuralpipe": {"rerank_window": 6, "hybrid_breakdown": True}}
     hybrid = {"hybrid": {"queries": [{"match": {"t": "heat"}}, WINDOWED["query"]]}}
@@ -441,9 +416,9 @@ def overlap_models() -> Any:
 
 
 def test_one_model_call_per_model_however_many_clauses_share_a_text(
-    fake_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _use_hybrid(fake_module, monkeypatch, lambda *_: RESPONSE)
+    _use_hybrid(monkeypatch, lambda *_: RESPONSE)
     counting = Counting()
     defaults = {"v": "dense", "w": "dense", "s": "sparse-tok"}
     spec = parse_search_pipeline("p", {
