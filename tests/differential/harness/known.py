@@ -83,11 +83,6 @@ KNOWN = {
     "ml-commons 3.6 still calls the model when the input field is missing, the template's "
     "${input_map.text} left unfilled as a literal string, and writes that output; neuralpipe "
     "leaves the document unchanged, as ignore_missing is documented to do",
-    "ml-inference-model-input": "documented extension: ml-commons 3.6 refuses a local model without "
-    "model_input ('Please provide model input when using a local model in ML Inference "
-    "Processor', 500 wrapped); neuralpipe's ingest ml_inference accepts it and sends input_map's "
-    "keys as the _predict body (here {text: ...}, which the model refuses: 'Empty text docs'), "
-    "so that Elastic-style task models with input_map [{text_docs: <field>}] need no template",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "
