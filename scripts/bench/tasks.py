@@ -76,7 +76,7 @@ PIPELINES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "text_classification": ("text-classification", {"top_k": None}, {}),
     "zero_shot_classification": ("zero-shot-classification", {}, {"candidate_labels": LABELS}),
 }
-Timed = Callable[[], Any]
+Timed = Callable[[list[str]], Any]
 
 
 def passages(count: int, seed: int = 7) -> list[str]:
@@ -102,7 +102,7 @@ def source_dir(root: Path, size: str, task: str) -> Path:
     return tiny_task_source(root, "bert", TASKS[task], size=SIZES[size])
 
 
-def ours_call(root: Path, source: Path, task: str, texts: list[str], args: Any) -> Timed:
+def ours_call(root: Path, source: Path, task: str, args: Any) -> Timed:
     (built,) = build_model(source, TASKS[task], model_id=f"bench-{source.name}",
                            formats=[ModelFormat.ONNX], cache_dir=root / "zips", yaml_dir=None,
                            model_max_length=512)  # fmt: skip
@@ -110,14 +110,14 @@ def ours_call(root: Path, source: Path, task: str, texts: list[str], args: Any) 
                        threads=args.threads, token_budget=args.token_budget)  # fmt: skip
     if task == "dpr":
         assert isinstance(model, DenseRuntime)
-        return lambda: model.embed(texts)
+        return lambda t: model.embed(t)
     assert isinstance(model, TaskRuntime)
     model.token_budget = args.token_budget
     options = OPTIONS.get(task, {})
-    return lambda: model.infer(texts, options)
+    return lambda t: model.infer(t, options)
 
 
-def theirs_calls(source: Path, task: str, texts: list[str], sizes: list[int]) -> dict[int, Timed]:
+def theirs_calls(source: Path, task: str, sizes: list[int]) -> dict[int, Timed]:
     """One callable per batch size: the pipeline (or, for QA and DPR, what it would do)."""
     import transformers
 
@@ -129,12 +129,12 @@ def theirs_calls(source: Path, task: str, texts: list[str], sizes: list[int]) ->
             task, transformers.AutoModelForSequenceClassification)  # fmt: skip
         model = auto.from_pretrained(str(source)).eval()
         pipe = transformers.pipeline(name, model=model, tokenizer=tokenizer, **init)
-        return {b: (lambda b=b: pipe(texts, batch_size=b, **call)) for b in sizes}
+        return {b: (lambda t, b=b: pipe(t, batch_size=b, **call)) for b in sizes}
     if task == "dpr":
         dpr = transformers.DPRContextEncoder.from_pretrained(str(source)).eval()
-        return {b: (lambda b=b: _dpr(dpr, tokenizer, texts, b)) for b in sizes}
+        return {b: (lambda t, b=b: _dpr(dpr, tokenizer, t, b)) for b in sizes}
     qa = transformers.AutoModelForQuestionAnswering.from_pretrained(str(source)).eval()
-    return {b: (lambda b=b: _qa(qa, tokenizer, texts, b)) for b in sizes}
+    return {b: (lambda t, b=b: _qa(qa, tokenizer, t, b)) for b in sizes}
 
 
 def _dpr(model: Any, tokenizer: Any, texts: list[str], batch: int) -> list[Any]:
@@ -174,25 +174,25 @@ def _qa(model: Any, tokenizer: Any, texts: list[str], batch: int) -> list[Any]:
     return answers
 
 
-def clock(fn: Timed) -> float:
+def clock(fn: Timed, texts: list[str]) -> float:
     started = time.perf_counter()
-    fn()
+    fn(texts)
     return time.perf_counter() - started
 
 
 def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> dict[str, Any]:
     source = source_dir(root / "src", size, task)
     texts = masked(base_texts, "[MASK]") if task == "fill_mask" else base_texts
-    contenders: dict[str, Timed] = {"ours": ours_call(root, source, task, texts, args)}
-    for b, fn in theirs_calls(source, task, texts, args.batch_sizes).items():
+    contenders: dict[str, Timed] = {"ours": ours_call(root, source, task, args)}
+    for b, fn in theirs_calls(source, task, args.batch_sizes).items():
         contenders[f"bs{b}"] = fn
     for fn in contenders.values():  # warm-up: sessions, allocators, lazy imports
-        fn()
+        fn(texts[:8])
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            times[name].append(clock(contenders[name]))
+            times[name].append(clock(contenders[name], texts))
     med = {name: statistics.median(t) for name, t in times.items()}
     theirs = {name: t for name, t in med.items() if name != "ours"}
     best = min(theirs, key=lambda n: theirs[n])
@@ -211,8 +211,8 @@ def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> d
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| shape | task | ours texts/s | transformers bs=1 | × bs=1 | transformers best (bs) "
-        "| × best |",
+        "| shape | task | ours texts/s | transformers bs=1 | x bs=1 | transformers best (bs) "
+        "| x best |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
