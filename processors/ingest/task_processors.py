@@ -51,6 +51,8 @@ LOCAL_FUNCTIONS = ("remote", "text_embedding", *(t for t in ELASTIC_TASKS))
 NO_MODEL_INPUT = "Please provide model input when using a local model in ML Inference Processor"
 """ml-commons 3.x's refusal of an ``ml_inference`` processor whose ``function_name`` is not
 ``remote`` (a local model) and that has no ``model_input`` template."""
+NO_INPUT_FIELD = "Cannot find field name defined from input map: "
+"""ml-commons 3.x's failure of a document that lacks an ``input_map`` field (path appended)."""
 _PLACEHOLDER = re.compile(r'"?\$\{(input_map|model_config)\.([^}]+)\}"?')
 
 
@@ -421,7 +423,7 @@ class MLInferenceProcessor:
                 if not found:
                     if self.config.ignore_missing:
                         raise _Missing(path)
-                    raise ProcessorRuntimeError(f"cannot find all required input fields: [{path}]")
+                    raise ProcessorRuntimeError(f"{NO_INPUT_FIELD}{path}")
                 values[model_key] = found[0]
             response = self._predict(self._request(values))
             outputs = self.config.output_map[index] if self.config.output_map else {}

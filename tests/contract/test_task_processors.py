@@ -163,7 +163,7 @@ def test_ml_inference_ignore_missing_and_missing_field(models: dict[str, TaskRun
     (failed,) = _pipeline(models, {"processors": [{"ml_inference": body}]}).run(
         [{"_id": "1", "_source": {"title": "t"}}]
     )
-    assert failed.error == "[ml_inference] cannot find all required input fields: [body]"
+    assert failed.error == "[ml_inference] Cannot find field name defined from input map: body"
     body["ignore_missing"] = True
     (kept,) = _pipeline(models, {"processors": [{"ml_inference": body}]}).run(
         [{"_id": "1", "_source": {"title": "t"}}]
