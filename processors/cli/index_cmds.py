@@ -29,22 +29,26 @@ def create(
     settings: Settings, name: str, mapping_path: str, bm25_k1: float | None, bm25_b: float | None
 ) -> None:
     """Create index NAME from a mapping file (the body of PUT /NAME)."""
+    from processors.config.index_translation import node_index_body
+    from processors.errors import ConfigError
+    from processors.models.binding import model_store
     from processors.opensearch.client import make_client
     from processors.opensearch.indices import create_index, load_mapping, resolve_mapping, with_bm25
+    from processors.semantic.fields import SemanticMappingError
+    from processors.semantic.ingest import registration_doc
 
     body = with_bm25(load_mapping(resolve_mapping(mapping_path)), k1=bm25_k1, b=bm25_b)
-    if '"semantic"' in json.dumps(body):
-        from processors.errors import ConfigError
-        from processors.models.binding import model_store
-        from processors.semantic.fields import SemanticMappingError, index_body
-        from processors.semantic.ingest import registration_doc
-
-        store = model_store(settings)
-        try:
-            body = index_body(body, lambda m: registration_doc(store.registration(m)))
-        except SemanticMappingError as exc:
-            raise ConfigError(f"{mapping_path}: {exc}") from exc
-    result = create_index(make_client(settings), name, body, embedded=settings.uses_embedded_node)
+    store = model_store(settings)
+    try:  # the translation the proxy makes on PUT /<index> (semantic, sparse_vector, ...)
+        body = node_index_body(
+            body,
+            lambda m: registration_doc(store.registration(m)),
+            embedded=settings.uses_embedded_node,
+            name=name,
+        )
+    except SemanticMappingError as exc:
+        raise ConfigError(f"{mapping_path}: {exc}") from exc
+    result = create_index(make_client(settings), name, body, embedded=False)
     click.echo(json.dumps(result))
 
 

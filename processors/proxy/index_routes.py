@@ -18,7 +18,6 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processors.config.sparse_vector_mapping import has_sparse_vector, to_node_body
 from processors.opensearch.indices import (
     PIPELINE_SETTINGS,
     check_for_embedded_node,
@@ -26,10 +25,10 @@ from processors.opensearch.indices import (
 )
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
-from processors.proxy.semantic_routes import create_body, template_body
+from processors.proxy.semantic_routes import create_body, take_batch_size, template_body
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
-from processors.semantic.fields import META_KEY
+from processors.semantic.fields import BATCH_SETTING, META_KEY
 
 JSONObject = dict[str, Any]
 FINAL = "index.final_pipeline"
@@ -54,12 +53,8 @@ async def _split(state: ProxyState, settings: JSONObject) -> tuple[JSONObject, J
 async def create_index(request: Request) -> Response:
     """``PUT /{index}``."""
     state = state_of(request)
-    raw = await create_body(state, await read_body(request, state.max_body_bytes))
-    if state.embedded_node and b"knn_vector" in raw:
-        safe = check_for_embedded_node(json_object(raw), source=request.path_params["index"])
-        raw = json.dumps(safe).encode()
-    if has_sparse_vector(raw):
-        raw = json.dumps(to_node_body(json_object(raw))).encode()
+    raw = await read_body(request, state.max_body_bytes)
+    raw = await create_body(state, raw, request.path_params["index"])
     if b"pipeline" not in raw:
         response = await state.upstream.forward(request, body=raw)
     else:
@@ -80,11 +75,15 @@ async def update_settings(request: Request) -> Response:
     """``PUT /{index}/_settings``."""
     state = state_of(request)
     raw = await read_body(request, state.max_body_bytes)
-    if b"pipeline" not in raw:
+    if b"pipeline" not in raw and b"semantic_ingest_batch_size" not in raw:
         return await state.upstream.forward(request, body=raw)
     body = json_object(raw)
     wrapped = "settings" in body and isinstance(body["settings"], dict)
-    left, kept = await _split(state, body["settings"] if wrapped else body)
+    settings = body["settings"] if wrapped else body
+    batch = take_batch_size(settings)  # dynamic, like the plugin's index setting
+    left, kept = await _split(state, settings)
+    if batch is not None:
+        kept[BATCH_SETTING] = batch
     if kept:
         await _keep(state, request.path_params["index"], kept)
     state.meta.forget()

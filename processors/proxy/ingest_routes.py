@@ -25,6 +25,11 @@ from starlette.responses import JSONResponse, Response
 from processors.proxy.bulk_body import BulkItem, failed_result, noop_result, parse_bulk, status_of
 from processors.proxy.errors import classify, error_response, guarded, json_object
 from processors.proxy.semantic_routes import has_semantic, run_semantic
+from processors.proxy.sparse_vector_checks import (
+    refusal,
+    refuse_bad_sparse_vectors,
+    sparse_vector_paths,
+)
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body, record
 
@@ -137,15 +142,18 @@ async def bulk(request: Request) -> Response:
         return await state.upstream.forward(request, body=raw)
     for item in items:
         await plan(state, item, url_pipeline)
-    indices = {item.index for item in items if item.op in ("index", "create")}
+    indices = {item.index for item in items if item.op in ("index", "create", "update")}
     semantic = [index for index in indices if await has_semantic(state, index)]
-    if not semantic and not any(item.changed for item in items):
+    sparse = [index for index in indices if await sparse_vector_paths(state, index)]
+    if not semantic and not sparse and not any(item.changed for item in items):
         return await state.upstream.forward(request, body=raw)
     _read_sources(items)
     ingest_started = time.perf_counter()
     await run_pipelines(state, items)
     if semantic:
         await run_semantic(state, items)
+    if sparse:
+        await refuse_bad_sparse_vectors(state, items)
     ingest_ms = int((time.perf_counter() - ingest_started) * 1000)
     if url_pipeline and await state.pipelines.spec("ingest", url_pipeline) is not None:
         params.pop("pipeline")
@@ -187,15 +195,25 @@ async def index_document(request: Request) -> Response:
     item = BulkItem(op, {} if doc_id is None else {"_id": doc_id}, b"", None, index)
     await plan(state, item, params.get("pipeline"))
     semantic = await has_semantic(state, index)
-    if not item.pipelines and not semantic:
+    sparse = await sparse_vector_paths(state, index)
+    if not item.pipelines and not semantic and not sparse:
         if item.node_pipeline is None:
             return await state.upstream.forward(request)
         return await state.upstream.forward(request, query=urlencode(
             {**params, "pipeline": item.node_pipeline}))  # fmt: skip
-    item.source = json_object(await read_body(request, state.max_body_bytes), allow_empty=False)
+    raw = await read_body(request, state.max_body_bytes)
+    item.source = json_object(raw, allow_empty=False)
     await run_pipelines(state, [item])
     if semantic:
         await run_semantic(state, [item])
+    problem = refusal(item.source, sparse) if item.result is None else None
+    if problem is not None:
+        return JSONResponse(problem.body(doc_id), status_code=400)
+    if not item.pipelines and not semantic:  # only checked: the body goes as it came
+        query_text = request.url.query
+        if item.node_pipeline is not None:
+            query_text = urlencode({**params, "pipeline": item.node_pipeline})
+        return await state.upstream.forward(request, body=raw, query=query_text)
     if item.result is not None:
         answer = item.result[op]
         if "error" in answer:

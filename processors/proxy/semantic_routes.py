@@ -23,26 +23,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from processors.config.index_translation import node_index_body, translate_semantic
+from processors.config.index_translation import take_batch_size as _take_batch_size
 from processors.config.sparse_vector_mapping import META_KEY as SPARSE_META_KEY
-from processors.config.sparse_vector_mapping import restore_mapping
+from processors.config.sparse_vector_mapping import has_sparse_vector, restore_mapping
 from processors.models.mlcommons.errors import model_not_found
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
 from processors.semantic.fields import (
+    BATCH_SETTING,
     DENSE,
     META_KEY,
     ModelDoc,
     SemanticMappingError,
     SemanticParseError,
     shown_mapping,
-    to_node,
 )
-from processors.semantic.ingest import SemanticIngest, registration_doc
+from processors.semantic.ingest import SemanticIngest, batch_size_of, registration_doc
 from processors.semantic.query import SemanticQueryError, rewrite
 
 JSONObject = dict[str, Any]
-BATCH_SETTING = "index.neural_search.semantic_ingest_batch_size"
 MARKER = b'"semantic"'
 
 
@@ -80,84 +81,56 @@ def _model_doc(state: ProxyState) -> ModelDoc:
     return describe
 
 
-def _take_batch_setting(settings: Any) -> Any:
-    """Remove ``index.neural_search.semantic_ingest_batch_size`` (any form) and return it."""
-    if not isinstance(settings, dict):
-        return None
-    found = None
-    for holder, key in (
-        (settings, BATCH_SETTING),
-        (settings.get("index"), "neural_search.semantic_ingest_batch_size"),
-    ):
-        if isinstance(holder, dict) and key in holder:
-            found = holder.pop(key)
-    index = settings.get("index")
-    if isinstance(index, dict):
-        ns = index.get("neural_search")
-        if isinstance(ns, dict) and "semantic_ingest_batch_size" in ns:
-            found = ns.pop("semantic_ingest_batch_size")
-            if not ns:
-                index.pop("neural_search")
-    return found
-
-
-def _bad_batch_size(value: Any) -> str | None:
+def take_batch_size(settings: Any) -> str | None:
+    """:func:`processors.config.index_translation.take_batch_size`, refusals as the node's 400."""
     try:
-        number = int(str(value))
-    except ValueError:
-        return f"Failed to parse value [{value}] for setting [{BATCH_SETTING}]"
-    if number < 1:
-        return f"Failed to parse value [{value}] for setting [{BATCH_SETTING}] must be >= 1"
-    if number > 100:
-        return f"Failed to parse value [{value}] for setting [{BATCH_SETTING}] must be <= 100"
-    return None
+        return _take_batch_size(settings)
+    except SemanticMappingError as exc:
+        raise ProxyError(400, "illegal_argument_exception", str(exc)) from exc
+
+
+def _refusal(exc: SemanticMappingError) -> ProxyError:
+    if isinstance(exc, SemanticParseError):
+        return ProxyError(400, "mapper_parsing_exception", f"Failed to parse mapping [_doc]: {exc}")
+    return ProxyError(400, "illegal_argument_exception", str(exc))
 
 
 async def node_body(state: ProxyState, holder: JSONObject) -> None:
-    """``holder`` (an index body, or a template's ``template``) made for the node, in place.
+    """``holder`` (an index body, or a template's ``template``) made for the node, in place
+    (:func:`~processors.config.index_translation.translate_semantic`).
 
     Raises:
         ProxyError: the plugin's refusal (400 ``illegal_argument_exception``); a model
             that does not exist: ml-commons' not-found error.
     """
-    mappings = holder.get("mappings")
-    settings = holder.get("settings")
-    batch = _take_batch_setting(settings)
-    if (
-        isinstance(settings, dict)
-        and isinstance(settings.get("index"), dict)
-        and not settings["index"]
+    try:
+        await run_in_threadpool(translate_semantic, holder, _model_doc(state))
+    except SemanticMappingError as exc:
+        raise _refusal(exc) from exc
+
+
+async def create_body(state: ProxyState, raw: bytes, index: str = "mapping") -> bytes:
+    """``PUT /<index>``'s body as the node gets it
+    (:func:`~processors.config.index_translation.node_index_body`, the translation
+    ``neuralpipe index create`` makes too); unchanged when there is nothing to translate."""
+    embedded = bool(getattr(state, "embedded_node", False))
+    if not any(
+        (
+            MARKER in raw,
+            b"semantic_ingest_batch_size" in raw,
+            has_sparse_vector(raw),
+            embedded and b"knn_vector" in raw,
+        )
     ):
-        settings.pop("index")
-    kept: JSONObject = {}
-    if batch is not None:
-        problem = _bad_batch_size(batch)
-        if problem:
-            raise ProxyError(400, "illegal_argument_exception", problem)
-        kept[BATCH_SETTING] = str(batch)
-    if isinstance(mappings, dict):
-        try:
-            node, semantic = await run_in_threadpool(to_node, mappings, _model_doc(state))
-        except SemanticParseError as exc:
-            raise ProxyError(400, "mapper_parsing_exception",
-                             f"Failed to parse mapping [_doc]: {exc}") from exc  # fmt: skip
-        except SemanticMappingError as exc:
-            raise ProxyError(400, "illegal_argument_exception", str(exc)) from exc
-        if semantic:
-            kept[META_KEY] = semantic
-            holder["mappings"] = node
-    if kept:
-        meta = holder.setdefault("mappings", {}).setdefault("_meta", {})
-        meta.setdefault("neuralpipe", {}).update(kept)
-
-
-async def create_body(state: ProxyState, raw: bytes) -> bytes:
-    """``PUT /<index>``'s body with its semantic fields made for the node."""
-    if MARKER not in raw and b"semantic_ingest_batch_size" not in raw:
         return raw
     body = json_object(raw)
-    await node_body(state, body)
-    return json.dumps(body).encode()
+    try:
+        node = await run_in_threadpool(
+            lambda: node_index_body(body, _model_doc(state), embedded=embedded, name=index)
+        )
+    except SemanticMappingError as exc:
+        raise _refusal(exc) from exc
+    return json.dumps(node).encode()
 
 
 async def template_body(state: ProxyState, raw: bytes, legacy: bool) -> bytes:
@@ -298,14 +271,51 @@ async def rewrite_search(state: ProxyState, index: str | None, body: JSONObject)
     return result
 
 
+UPDATE_NPE = (
+    'Cannot invoke "org.opensearch.action.index.IndexRequest.getPipeline()" because '
+    '"indexRequest" is null'
+)
+"""The 3.6 node's whole-``_bulk`` answer (500 ``null_pointer_exception``) when the semantic
+processor refuses the ``doc`` of an ``update`` that has no upsert."""
+
+
+def _bodies(item: Any) -> list[JSONObject]:
+    """The documents of a bulk item the semantic processor sees: the source of an
+    ``index``/``create``; the ``doc`` (partial, merged by the node afterwards) and the
+    ``upsert`` of an ``update`` (a ``script`` is not looked at)."""
+    if item.op != "update":
+        return [item.source]
+    return [item.source[key] for key in ("doc", "upsert") if isinstance(item.source.get(key), dict)]
+
+
+def _update_failed(item: Any, index: str, error: str) -> None:
+    """The plugin's failure of an ``update`` item, as the 3.6 node reports it: with an upsert
+    (``upsert`` or ``doc_as_upsert``) an ``index`` item without ``_id``; without one the whole
+    request fails (the node's null pointer)."""
+    from processors.proxy.bulk_body import failed_result
+
+    if "upsert" in item.source or item.source.get("doc_as_upsert") is True:
+        item.result = failed_result("index", index, None, 400, "illegal_argument_exception",
+                                    error)  # fmt: skip
+        return
+    raise ProxyError(500, "null_pointer_exception", UPDATE_NPE)
+
+
 async def run_semantic(state: ProxyState, items: list[Any]) -> None:
-    """Write the semantic info of every pending ``index``/``create`` item (failures become
-    failed items, as the plugin's processor fails them)."""
+    """Write the semantic info of every pending ``index``/``create`` item, and into the
+    ``doc``/``upsert`` of every ``update`` item (the node merges the partial document, info
+    included, into the stored one, as the 3.6 node does for ``_bulk`` updates); failures become
+    failed items, as the plugin's processor fails them.
+
+    Raises:
+        ProxyError: an ``update`` without upsert whose ``doc`` the processor refuses (the 3.6
+            node fails the whole request then).
+    """
     from processors.proxy.bulk_body import failed_result
 
     groups: dict[str, list[Any]] = {}
     for item in items:
-        if item.result is None and item.op in ("index", "create") and item.index:
+        if item.result is None and item.op in ("index", "create", "update") and item.index:
             groups.setdefault(item.index, []).append(item)
     for index, group in groups.items():
         fields = await semantic_of(state, index)
@@ -314,15 +324,31 @@ async def run_semantic(state: ProxyState, items: list[Any]) -> None:
         for item in group:
             if item.source is None and item.source_raw is not None:
                 item.source = json.loads(item.source_raw)
-        runner = SemanticIngest(fields, _model_doc(state), state.models, state.client)
-        docs = [{"_index": index, "_id": it.doc_id, "_source": it.source} for it in group]
+        group = [item for item in group if isinstance(item.source, dict)]
+        runner = SemanticIngest(fields, _model_doc(state), state.models, state.client,
+                                batch_size=await _batch_size(state, index))  # fmt: skip
+        owners = [(item, body) for item in group for body in _bodies(item)]
+        docs = [{"_index": index, "_id": it.doc_id, "_source": body} for it, body in owners]
         errors = await run_in_threadpool(runner.run, docs)
-        for item, error in zip(group, errors, strict=True):
+        failed: dict[int, str] = {}
+        for (item, _), error in zip(owners, errors, strict=True):
             if error is not None:
+                failed.setdefault(id(item), error)
+        for item in group:
+            error = failed.get(id(item))
+            if error is None:
+                item.changed = True
+            elif item.op == "update":
+                _update_failed(item, index, error)
+            else:
                 item.result = failed_result(item.op, item.index, item.doc_id, 400,
                                             "illegal_argument_exception", error)  # fmt: skip
-            else:
-                item.changed = True
+
+
+async def _batch_size(state: ProxyState, index: str) -> int:
+    """``index.neural_search.semantic_ingest_batch_size`` of ``index`` (10 unless set)."""
+    sizes = [batch_size_of(ours) for ours in (await state.meta.of(index)).values()]
+    return sizes[0] if sizes else batch_size_of({})
 
 
 async def has_semantic(state: ProxyState, index: str | None) -> bool:

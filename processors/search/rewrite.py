@@ -34,6 +34,9 @@ from processors.search.query_walk import ClauseRef, find_clauses
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
+Analyze = Callable[[str, str], Mapping[str, float]]
+"""``(analyzer name, text) -> token weights`` by the node's analyzers
+(:class:`processors.search.node_analyzer.IndexAnalyzerTokens`)."""
 AnyQuery = NeuralQuery | NeuralSparseQuery
 
 ANALYZER_MODELS: Mapping[str, str] = {
@@ -84,10 +87,18 @@ def apply_enricher(found: Sequence[Found], config: NeuralQueryEnricherConfig) ->
 
 
 def rewrite_clauses(
-    found: Sequence[Found], models: ModelFor, *, analyzers: Mapping[str, str] = ANALYZER_MODELS
+    found: Sequence[Found],
+    models: ModelFor,
+    *,
+    analyzers: Mapping[str, str] = ANALYZER_MODELS,
+    analyze: Analyze | None = None,
 ) -> None:
-    """Validate, infer (one call per model) and replace every clause in place."""
-    sources = {id(f): _validate(f.query, analyzers) for f in found}
+    """Validate, infer (one call per model) and replace every clause in place.
+
+    ``analyze`` tokenizes with the node's analyzers those ``neural_sparse`` clauses whose
+    ``analyzer`` is not one of ml-commons' (``analyzers``); without it they are refused.
+    """
+    sources = {id(f): _validate(f.query, analyzers, analyze is not None) for f in found}
     dense: dict[str, list[str]] = defaultdict(list)
     # model and analyzer clauses share calls; sparse_vector fields take token ids
     sparse: dict[tuple[str, bool], list[str]] = defaultdict(list)
@@ -95,7 +106,7 @@ def rewrite_clauses(
         kind, model_id = sources[id(f)]
         if kind == "dense":
             dense[model_id].append(f.query.query_text or "")
-        elif kind != "tokens":
+        elif kind not in ("tokens", "node analyzer"):
             sparse[(model_id, _token_ids(f.query))].append(f.query.query_text or "")
     vectors = {key: v for m, texts in dense.items() for key, v in _embed(models, m, texts)}
     weights = {
@@ -110,6 +121,8 @@ def rewrite_clauses(
             f.ref.replace(f.query.to_knn(vectors[key]))
         elif kind == "tokens":
             f.ref.replace(f.query.to_query(f.query.tokens()))
+        elif kind == "node analyzer" and analyze is not None:
+            f.ref.replace(f.query.to_query(analyze(model_id, f.query.query_text or "")))
         else:
             found_weights = weights[(_token_ids(f.query), *key)]
             tokens = analyzer_tokens(found_weights) if kind == "analyzer" else found_weights
@@ -132,7 +145,9 @@ def rewrite_request(
     return out
 
 
-def _validate(query: AnyQuery, analyzers: Mapping[str, str]) -> tuple[str, str]:
+def _validate(
+    query: AnyQuery, analyzers: Mapping[str, str], node_analyzers: bool = False
+) -> tuple[str, str]:
     if isinstance(query, NeuralQuery):
         query.check()
         increment("neural_query_against_knn_requests")
@@ -140,6 +155,8 @@ def _validate(query: AnyQuery, analyzers: Mapping[str, str]) -> tuple[str, str]:
     kind, name = query.source()
     if kind != "analyzer":
         return (kind, name)
+    if name not in analyzers and node_analyzers:
+        return ("node analyzer", name)
     if name not in analyzers:
         raise UnsupportedFeatureError(
             f"neural_sparse analyzer [{name}] is not emulated; supported: {', '.join(analyzers)}"

@@ -52,6 +52,10 @@ ALGORITHMS = "TEXT_EMBEDDING,REMOTE,SPARSE_ENCODING,SPARSE_TOKENIZE"
 _MODEL_INFO = {"type": "text", "index": False}
 MODEL_MAPPING = {"properties": {"id": _MODEL_INFO, "name": _MODEL_INFO, "type": _MODEL_INFO}}
 META_KEY = "semantic"
+BATCH_SETTING = "index.neural_search.semantic_ingest_batch_size"
+"""The index setting (kept in ``_meta.neuralpipe`` under this name, the node has no such
+setting): how many documents the semantic processor sends to the models together."""
+DEFAULT_BATCH_SIZE = 10
 """``_meta.neuralpipe.semantic``: ``{path of the semantic field: its definition}``."""
 
 

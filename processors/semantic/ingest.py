@@ -23,7 +23,15 @@ from typing import Any
 
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.prune import prune
-from processors.semantic.fields import DENSE, META_KEY, ModelDoc, chunking_enabled, info_name
+from processors.semantic.fields import (
+    BATCH_SETTING,
+    DEFAULT_BATCH_SIZE,
+    DENSE,
+    META_KEY,
+    ModelDoc,
+    chunking_enabled,
+    info_name,
+)
 
 JSONObject = dict[str, Any]
 DEFAULT_PRUNE = ("max_ratio", 0.1)
@@ -41,10 +49,25 @@ def for_index(
     except Exception:  # no such index: the caller reports it
         return None
     fields: JSONObject = {}
+    batch_size = DEFAULT_BATCH_SIZE
     for entry in answer.values():
         meta = ((entry.get("mappings") or {}).get("_meta") or {}).get("neuralpipe") or {}
         fields.update(meta.get(META_KEY) or {})
-    return SemanticIngest(fields, model_doc, encoders, client) if fields else None
+        batch_size = batch_size_of(meta)
+    if not fields:
+        return None
+    return SemanticIngest(fields, model_doc, encoders, client, batch_size=batch_size)
+
+
+def batch_size_of(meta: JSONObject) -> int:
+    """``index.neural_search.semantic_ingest_batch_size`` of an index's ``_meta.neuralpipe``
+    (the plugin's default, 10, when it is not set).
+
+    >>> batch_size_of({BATCH_SETTING: "3"}), batch_size_of({})
+    (3, 10)
+    """
+    value = meta.get(BATCH_SETTING)
+    return DEFAULT_BATCH_SIZE if value is None else int(str(value))
 
 
 def registration_doc(registration: Any) -> JSONObject:
@@ -103,19 +126,39 @@ class SemanticIngest:
         model_doc: The model's ml-commons document (name, algorithm).
         encoders: ``model_id -> loaded model`` (``embed`` / ``encode``).
         client: A synchronous client of the node (``_analyze``, existing documents).
+        batch_size: ``index.neural_search.semantic_ingest_batch_size``: documents are taken
+            this many at a time, in their order (as the plugin's batching system processor
+            cuts its sub-batches, documents without semantic text included); each sub-batch
+            makes one model call per model with the distinct texts of its documents, and a
+            failed call fails only the documents of its sub-batch.
     """
 
     def __init__(
-        self, fields: JSONObject, model_doc: ModelDoc, encoders: Callable[[str], Any], client: Any
+        self,
+        fields: JSONObject,
+        model_doc: ModelDoc,
+        encoders: Callable[[str], Any],
+        client: Any,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.fields = fields
         self.model_doc = model_doc
         self.encoders = encoders
         self.client = client
+        self.batch_size = batch_size
 
     def run(self, docs: list[JSONObject]) -> list[str | None]:
         """Write the semantic info into each ``{"_index", "_id", "_source"}`` in place; one
         error message (or None) per document."""
+        outcome: list[str | None] = []
+        for start in range(0, len(docs), self.batch_size):
+            outcome += self._run_batch(docs[start : start + self.batch_size])
+        return outcome
+
+    def _run_batch(self, docs: list[JSONObject]) -> list[str | None]:
         outcome: list[str | None] = [None] * len(docs)
         slots: list[tuple[int, _Slot]] = []
         for row, doc in enumerate(docs):

@@ -3,7 +3,9 @@
 Dense model: ``neural`` on ``<info>.embedding`` with the query's ``model_id``, else the field's
 ``search_model_id``, else its ``model_id``; with chunking, inside ``nested`` on
 ``<info>.chunks`` with ``score_mode: max``. Sparse model: ``neural_sparse`` on the
-``rank_features`` embedding (``query_tokens`` when given, else the model), nested the same way.
+``rank_features`` embedding (``query_tokens`` when given; else the query's ``model_id``; else
+the ``semantic_field_search_analyzer`` of the query, then of the field, as the ``analyzer`` of
+``neural_sparse`` (doc-only mode); else the field's model), nested the same way.
 
 Example:
     >>> fields = {"t": {"type": "semantic", "model_id": "m", "chunking": True}}
@@ -66,8 +68,15 @@ def _semantic(field: str, options: JSONObject, definition: JSONObject, dense: bo
         for key in ("boost", "_name"):
             if key in options:
                 sparse[key] = options.pop(key)
+        analyzer = options.get("semantic_field_search_analyzer")
+        if analyzer is None:
+            analyzer = definition.get("semantic_field_search_analyzer")
         if "query_tokens" in options:
             sparse["query_tokens"] = options["query_tokens"]
+        elif given is None and analyzer is not None:
+            # doc-only mode: the analyzer tokenizes the text (the query's, else the field's)
+            sparse["query_text"] = options.get("query_text")
+            sparse["analyzer"] = analyzer
         else:
             sparse["query_text"] = options.get("query_text")
             sparse["model_id"] = model

@@ -25,6 +25,7 @@ DENSE = {"name": "fake-dense", "function_name": "TEXT_EMBEDDING",
                           "additional_config": {"space_type": "cosinesimil"}}}  # fmt: skip
 SPARSE = {"name": "fake-sparse", "function_name": "SPARSE_ENCODING"}
 LUCENE = {"method": {"engine": "lucene"}}
+TOKENIZER = "bert-uncased-tokenizer"
 TEXTS = {
     "1": "the wing produces lift. A second sentence about wing lift.",
     "2": "turbulent boundary layer over a flat plate",
@@ -44,8 +45,18 @@ def proxied(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         ml_index_prefix=f".nptest-{run}-ml", pipeline_index=f".nptest-{run}-pipelines",
         cache_ttl=0.2, warm_models=False,
     )  # fmt: skip
-    with serve(create_app(settings, models=fake_models)) as url:
+    with serve(create_app(settings, models=_models)) as url:
         yield OpenSearch(hosts=[url], timeout=60)
+
+
+def _models(model_id: str) -> Any:
+    """The fakes, and the real bert-uncased tokenizer (the ``bert-uncased`` analyzer)."""
+    if model_id == TOKENIZER:
+        from processors.models.binding import model_store
+        from processors.settings import Settings
+
+        return model_store(Settings()).get(TOKENIZER)
+    return fake_models(model_id)
 
 
 @pytest.fixture()
@@ -125,3 +136,38 @@ def test_errors_are_the_plugins(proxied: Any, index: str) -> None:
         proxied.index(index=index, id="x", body={"sparse": 5})
     assert not_string.value.status_code == 400
     assert "to be a string but found: class java.lang.Integer" in str(not_string.value.info)
+
+
+def test_search_analyzer_and_bulk_updates(proxied: Any, client: Any, index: str) -> None:
+    proxied.indices.create(index=index, body={
+        "settings": {"index.neural_search.semantic_ingest_batch_size": 1},
+        "mappings": {"properties": {"sparse": {
+            "type": "semantic", "model_id": "sparse",
+            "semantic_field_search_analyzer": "bert-uncased"}}}})  # fmt: skip
+    actions = [{"_index": index, "_id": i, "_source": {"sparse": t}} for i, t in TEXTS.items()]
+    assert helpers.bulk(proxied, actions, refresh=True) == (2, [])
+    # doc-only mode: the field's analyzer tokenizes the query (no query model is loaded)
+    hits = proxied.search(index=index, body={"query": {"neural": {"sparse": {
+        "query_text": "Boundary layers"}}}})["hits"]["hits"]  # fmt: skip
+    assert [h["_id"] for h in hits] == ["2"]
+
+    answer = proxied.bulk(refresh=True, body=[
+        {"update": {"_index": index, "_id": "1"}}, {"doc": {"sparse": "a glider"}},
+        {"update": {"_index": index, "_id": "3"}},
+        {"doc": {"sparse": "a comet"}, "doc_as_upsert": True},
+    ])  # fmt: skip
+    assert [next(iter(i.values()))["status"] for i in answer["items"]] == [200, 201]
+    merged = client.get(index=index, id="1")["_source"]["sparse_semantic_info"]["embedding"]
+    assert "glider" in merged and "wing" in merged  # the node merges the partial's embedding
+    assert (
+        "comet" in client.get(index=index, id="3")["_source"]["sparse_semantic_info"]["embedding"]
+    )
+
+    refused = proxied.bulk(body=[{"update": {"_index": index, "_id": "2"}},
+                                 {"doc": {"sparse": 5}, "doc_as_upsert": True}])  # fmt: skip
+    assert refused["items"][0]["index"]["_id"] is None
+    assert "class java.lang.Integer" in refused["items"][0]["index"]["error"]["reason"]
+    with pytest.raises(TransportError) as caught:
+        proxied.bulk(body=[{"update": {"_index": index, "_id": "2"}}, {"doc": {"sparse": 5}}])
+    assert caught.value.status_code == 500
+    assert caught.value.info["error"]["type"] == "null_pointer_exception"

@@ -7,6 +7,7 @@ model, analyzer and token ids, below and at the ``approximate_threshold``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -142,3 +143,61 @@ def test_bad_mapping_is_the_plugins_error(proxied: OpenSearch, index_name: str) 
     assert caught.value.info["error"]["reason"] == (
         "Failed to parse mapping [_doc]: [method.name]: hnsw is not supported"
     )
+
+
+def test_documents_are_refused_as_the_plugins_mapper_refuses_them(
+    proxied: OpenSearch, client: Any, index_name: str
+) -> None:
+    proxied.indices.create(index=index_name, body=_body())
+    with pytest.raises(TransportError) as caught:
+        proxied.index(index=index_name, id="w", body={"emb": {"wing": 1.5}})
+    assert caught.value.status_code == 400
+    assert caught.value.info["error"] == {
+        "root_cause": [{"type": "mapper_parsing_exception", "reason": (
+            "failed to parse field [emb] of type [sparse_vector] in document with id 'w'. "
+            "Preview of field's value: '1.5'")}],
+        "type": "mapper_parsing_exception",
+        "reason": "failed to parse field [emb] of type [sparse_vector] in document with id 'w'. "
+        "Preview of field's value: '1.5'",
+        "caused_by": {"type": "illegal_argument_exception",
+                      "reason": "[sparse_vector] fields should be valid integer"},
+    }  # fmt: skip
+    answer = proxied.bulk(index=index_name, refresh=True, body=[
+        {"index": {"_id": "n"}}, {"emb": {"-3": 1.0}},
+        {"index": {"_id": "ok"}}, {"emb": {"101": 0.5, "+7": 1.0}},
+    ])  # fmt: skip
+    refused, taken = (item["index"] for item in answer["items"])
+    assert refused["status"] == 400 and refused["error"]["caused_by"]["reason"] == (
+        "[sparse_vector] fields should be text of non-negative integer"
+    )
+    assert taken["status"] == 201
+    assert client.get(index=index_name, id="ok")["_source"] == {"emb": {"101": 0.5, "+7": 1.0}}
+    assert not client.exists(index=index_name, id="w") and not client.exists(
+        index=index_name, id="n"
+    )
+
+
+def test_index_create_cli_translates_as_the_proxy_does(
+    proxied: OpenSearch, client: Any, opensearch_url: str, tmp_path: Any, index_name: str
+) -> None:
+    from click.testing import CliRunner
+
+    from processors.cli.main import cli
+
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(_body()))
+    result = CliRunner().invoke(
+        cli, ["--url", opensearch_url, "index", "create", index_name, "--mapping", str(mapping)]
+    )
+    assert result.exit_code == 0, result.output
+    via_cli = client.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    other = f"{index_name}-proxy"
+    proxied.indices.create(index=other, body=_body())
+    try:
+        via_proxy = client.indices.get_mapping(index=other)[other]["mappings"]
+    finally:
+        client.indices.delete(index=other)
+    assert via_cli == via_proxy  # what the node holds: one translation
+    assert via_cli["properties"]["emb"]["type"] == "rank_features"
+    shown = proxied.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    assert shown["properties"]["emb"]["type"] == "sparse_vector"

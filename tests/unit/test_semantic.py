@@ -114,6 +114,49 @@ def test_ingest_writes_info_next_to_each_value_and_prunes_sparse() -> None:
     assert source["list"][1]["b_semantic_info"]["embedding"] == {"big": 2.0}  # max_ratio 0.1
 
 
+class _Counting(_Dense):
+    """Records each call's texts; fails a call holding ``boom``."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: list[str], side: str) -> Any:
+        self.calls.append(list(texts))
+        if "boom" in texts:
+            raise RuntimeError("model failed")
+        return super().embed(texts, side)
+
+
+@pytest.mark.parametrize(("batch_size", "calls"), [(10, 1), (2, 3), (1, 5)])
+def test_ingest_calls_the_model_once_per_sub_batch(batch_size: int, calls: int) -> None:
+    model = _Counting()
+    fields = {"a": {"type": "semantic", "model_id": "dense"}}
+    texts = ["x", "y", "x", "z", "x"]
+    docs = [{"_index": "i", "_id": str(n), "_source": {"a": t}} for n, t in enumerate(texts)]
+    writer = SemanticIngest(fields, doc_of, lambda _: model, None, batch_size=batch_size)
+    assert writer.run(docs) == [None] * 5
+    assert len(model.calls) == calls
+    # each sub-batch sends its distinct texts once; the result does not depend on the cut
+    cuts = [texts[i : i + batch_size] for i in range(0, 5, batch_size)]
+    assert model.calls == [list(dict.fromkeys(cut)) for cut in cuts]
+    assert [d["_source"]["a_semantic_info"]["embedding"] for d in docs] == [[1.0, 0.0, 1.0]] * 5
+
+
+def test_a_failed_model_call_fails_only_its_sub_batch() -> None:
+    model = _Counting()
+    fields = {"a": {"type": "semantic", "model_id": "dense"}}
+    texts = ["x", "boom", "y", "z"]
+    docs = [{"_index": "i", "_id": str(n), "_source": {"a": t}} for n, t in enumerate(texts)]
+    outcome = SemanticIngest(fields, doc_of, lambda _: model, None, batch_size=2).run(docs)
+    assert outcome == ["model failed", "model failed", None, None]
+    assert "a_semantic_info" in docs[2]["_source"] and "a_semantic_info" not in docs[0]["_source"]
+
+
+def test_batch_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        SemanticIngest({}, doc_of, _encoders, None, batch_size=0)
+
+
 def test_ingest_refuses_a_value_that_is_not_a_string() -> None:
     fields = {"a": {"type": "semantic", "model_id": "dense"}}
     docs = [{"_index": "i", "_id": "1", "_source": {"a": 5}},
@@ -132,6 +175,40 @@ def test_neural_on_a_semantic_field_is_rewritten_inside_hybrid() -> None:
     assert out["query"]["hybrid"]["queries"][0] == {
         "neural_sparse": {"t_semantic_info.embedding": {"query_text": "q", "model_id": "tok"}}
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "options", "expected"),
+    [
+        # the field's analyzer: doc-only mode, no model
+        ({"semantic_field_search_analyzer": "bert-uncased"}, {},
+         {"query_text": "q", "analyzer": "bert-uncased"}),
+        # the query's analyzer wins over the field's, and over its search_model_id
+        ({"semantic_field_search_analyzer": "bert-uncased"},
+         {"semantic_field_search_analyzer": "mbert-uncased"},
+         {"query_text": "q", "analyzer": "mbert-uncased"}),
+        ({"search_model_id": "tok"}, {"semantic_field_search_analyzer": "bert-uncased"},
+         {"query_text": "q", "analyzer": "bert-uncased"}),
+        # a model_id in the query wins over the field's analyzer
+        ({"semantic_field_search_analyzer": "bert-uncased"}, {"model_id": "tok"},
+         {"query_text": "q", "model_id": "tok"}),
+    ],
+)  # fmt: skip
+def test_sparse_semantic_field_search_analyzer(
+    field: dict[str, Any], options: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    fields = {"t": {"type": "semantic", "model_id": "sparse", "chunking": True, **field}}
+    body = {"query": {"neural": {"t": {"query_text": "q", "boost": 2.0, **options}}}}
+    out = rewrite(body, fields, lambda d: False)
+    inner = out["query"]["nested"]["query"]["neural_sparse"]["t_semantic_info.chunks.embedding"]
+    assert inner == {"boost": 2.0, **expected}
+
+
+def test_sparse_semantic_field_tokens_and_analyzer_cannot_coexist() -> None:
+    fields = {"t": {"type": "semantic", "model_id": "sparse"}}
+    options = {"query_tokens": {"a": 1.0}, "semantic_field_search_analyzer": "bert-uncased"}
+    with pytest.raises(SemanticQueryError, match="can not coexist"):
+        rewrite({"query": {"neural": {"t": options}}}, fields, lambda d: False)
 
 
 def test_dense_semantic_field_refuses_query_tokens() -> None:

@@ -10,7 +10,7 @@ import pytest
 from processors.errors import InvalidQueryError, ModelError, UnsupportedFeatureError
 from processors.models.encoders import ContentType
 from processors.search.neural_sparse import DOTTED_TOKEN_SCRIPT, NeuralSparseQuery
-from processors.search.rewrite import rewrite_request
+from processors.search.rewrite import parse_clauses, rewrite_clauses, rewrite_request
 from processors.testing.fakes import CountSparseEncoder, HashEmbedder
 
 
@@ -192,3 +192,20 @@ def test_max_token_score_is_accepted_and_ignored() -> None:
 def test_a_dense_model_cannot_serve_neural_sparse() -> None:
     with pytest.raises(ModelError, match="not a SPARSE_ENCODING or SPARSE_TOKENIZE model"):
         _rewrite(_sparse(query_text="a", model_id="m"), lambda model_id: HashEmbedder(4))
+
+
+def test_other_analyzers_are_the_nodes_when_it_can_be_asked() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def analyze(name: str, text: str) -> dict[str, float]:
+        asked.append((name, text))
+        return {"hello": 1.0, "world": 2.0}
+
+    body = _sparse(query_text="Hello world", analyzer="standard")
+    found = parse_clauses(body)
+    rewrite_clauses(found, lambda model_id: CountSparseEncoder(), analyze=analyze)
+    assert asked == [("standard", "Hello world")]
+    assert body["query"]["bool"]["should"] == [
+        {"rank_feature": {"field": "f.hello", "linear": {}, "boost": 1.0}},
+        {"rank_feature": {"field": "f.world", "linear": {}, "boost": 2.0}},
+    ]
