@@ -10,7 +10,8 @@
 ``input_map`` (one map per prediction: model input key -> document field or JSON path),
 ``output_map`` (one map per prediction: document field -> JSON path in the model response),
 ``model_config`` (the task's options, also ``${model_config.<key>}`` in ``model_input``),
-``model_input`` (a JSON template with ``${input_map.<key>}``), ``full_response_path`` (default
+``model_input`` (a JSON template with ``${input_map.<key>}``; required, as in ml-commons, unless
+``function_name`` is ``remote``, the default), ``full_response_path`` (default
 true for local models: output paths start at the whole ``_predict`` response; false: at the
 first result's ``dataAsMap``), ``ignore_missing``, ``ignore_failure``,
 ``max_prediction_tasks`` (10).
@@ -47,6 +48,11 @@ ML_INFERENCE_KEYS = ("model_id", "function_name", "input_map", "output_map", "mo
                      "max_prediction_tasks", "tag", "description", "on_failure")  # fmt: skip
 LOCAL_FUNCTIONS = ("remote", "text_embedding", *(t for t in ELASTIC_TASKS))
 """``function_name`` values ``ml_inference`` runs (lower case, as ml-commons writes them)."""
+NO_MODEL_INPUT = "Please provide model input when using a local model in ML Inference Processor"
+"""ml-commons 3.x's refusal of an ``ml_inference`` processor whose ``function_name`` is not
+``remote`` (a local model) and that has no ``model_input`` template."""
+NO_INPUT_FIELD = "Cannot find field name defined from input map: "
+"""ml-commons 3.x's failure of a document that lacks an ``input_map`` field (path appended)."""
 _PLACEHOLDER = re.compile(r'"?\$\{(input_map|model_config)\.([^}]+)\}"?')
 
 
@@ -350,6 +356,8 @@ def parse_ml_inference(body: Any, extra_keys: tuple[str, ...] = ()) -> MLInferen
     template = body.get("model_input")
     if template is not None and not isinstance(template, str):
         _problem(problems, "model_input", "[model_input] must be a string (a JSON template)")
+    if template is None and function != "remote":  # ml-commons: mandatory for a local model
+        _problem(problems, "model_input", NO_MODEL_INPUT)
     _raise("ml_inference", problems)
     return MLInferenceConfig(
         model_id=body["model_id"],
@@ -415,7 +423,7 @@ class MLInferenceProcessor:
                 if not found:
                     if self.config.ignore_missing:
                         raise _Missing(path)
-                    raise ProcessorRuntimeError(f"cannot find all required input fields: [{path}]")
+                    raise ProcessorRuntimeError(f"{NO_INPUT_FIELD}{path}")
                 values[model_key] = found[0]
             response = self._predict(self._request(values))
             outputs = self.config.output_map[index] if self.config.output_map else {}

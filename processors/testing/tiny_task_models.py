@@ -257,12 +257,16 @@ def tiny_task_source(
     return dest
 
 
-def tiny_dpr_source(root: Path, kind: str, seed: int = 0) -> Path:
-    """A tiny ``DPRContextEncoder`` (``kind="ctx"``) or ``DPRQuestionEncoder`` (``"question"``)."""
+def tiny_dpr_source(
+    root: Path, kind: str, seed: int = 0, size: dict[str, Any] | None = None
+) -> Path:
+    """A tiny ``DPRContextEncoder`` (``kind="ctx"``) or ``DPRQuestionEncoder`` (``"question"``);
+    ``size`` overrides config values as in :func:`tiny_task_source`."""
     import torch
     import transformers
 
-    dest = root / f"dpr-{kind}"
+    shape = "-" + "-".join(f"{k}{v}" for k, v in sorted(size.items())) if size else ""
+    dest = root / f"dpr-{kind}{shape}"
     if (dest / "config.json").is_file():
         return dest
     tokenizer = fast_tokenizer("wordpiece", token_types=True)
@@ -272,6 +276,8 @@ def tiny_dpr_source(root: Path, kind: str, seed: int = 0) -> Path:
         num_attention_heads=2, intermediate_size=37, max_position_embeddings=MAX_LENGTH + 2,
         pad_token_id=tokenizer.pad_token_id, projection_dim=16 if kind == "ctx" else 0,
     )  # fmt: skip
+    for key, value in (size or {}).items():
+        setattr(config, key, value)
     cls = transformers.DPRContextEncoder if kind == "ctx" else transformers.DPRQuestionEncoder
     dest.mkdir(parents=True, exist_ok=True)
     cls(config).eval().save_pretrained(str(dest))  # type: ignore[no-untyped-call]

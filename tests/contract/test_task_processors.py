@@ -15,6 +15,7 @@ import pytest
 
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.errors import ConfigError, InvalidProcessorConfigError, ModelError
+from processors.ingest.task_processors import parse_ml_inference
 from processors.models.build.builder import build_model
 from processors.models.loader import load_model
 from processors.models.mlcommons.errors import MLCommonsError
@@ -25,6 +26,7 @@ from processors.pipeline.ingest import IngestPipeline
 from processors.testing.tiny_task_models import NER_LABELS, tiny_task_source
 
 TEXT = "Waldo is in Paris with Anna."
+TEXT_DOCS = '{"text_docs": [${input_map.text_docs}]}'
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +109,8 @@ def test_ml_inference_maps_inputs_and_outputs_with_json_paths(
                         "doc.scores": "$.inference_results[*].output[*].dataAsMap.top_classes[*]"
                                       ".class_probability"}],
         "model_config": {"labels": ["sports", "science"], "multi_label": True},
+        "model_input": '{"text_docs": [${input_map.text_docs}], "parameters": {"labels": '
+                       '${model_config.labels}, "multi_label": ${model_config.multi_label}}}',
     }}]})  # fmt: skip
     (result,) = pipe.run([{"_id": "1", "_source": {"doc": {"body": TEXT}}}])
     assert result.ok, result.error
@@ -153,18 +157,29 @@ def test_ml_inference_model_input_template_for_question_answering(
 
 def test_ml_inference_ignore_missing_and_missing_field(models: dict[str, TaskRuntime]) -> None:
     body: dict[str, Any] = {"model_id": "tc", "function_name": "text_classification",
-                            "input_map": [{"text_docs": "body"}],
+                            "input_map": [{"text_docs": "body"}], "model_input": TEXT_DOCS,
                             "output_map": [{"label": "$.inference_results[0].output[0]"
                                             ".dataAsMap.predicted_value"}]}  # fmt: skip
     (failed,) = _pipeline(models, {"processors": [{"ml_inference": body}]}).run(
         [{"_id": "1", "_source": {"title": "t"}}]
     )
-    assert failed.error == "[ml_inference] cannot find all required input fields: [body]"
+    assert failed.error == "[ml_inference] Cannot find field name defined from input map: body"
     body["ignore_missing"] = True
     (kept,) = _pipeline(models, {"processors": [{"ml_inference": body}]}).run(
         [{"_id": "1", "_source": {"title": "t"}}]
     )
     assert kept.ok and kept.source == {"title": "t"}
+
+
+def test_ml_inference_local_model_needs_model_input() -> None:
+    """ml-commons 3.x: a ``function_name`` other than ``remote`` (the default) is a local model,
+    whose processor must have a ``model_input`` template."""
+    body: dict[str, Any] = {"model_id": "tc", "function_name": "text_classification",
+                            "input_map": [{"text_docs": "body"}]}  # fmt: skip
+    with pytest.raises(ConfigError, match="Please provide model input when using a local model"):
+        parse_ingest_pipeline("bad", {"processors": [{"ml_inference": body}]})
+    body["function_name"] = "remote"
+    assert parse_ml_inference(body).model_input is None
 
 
 def test_ml_inference_config_errors_are_listed_together() -> None:

@@ -43,7 +43,9 @@ ENRICH = {
             "input_map": [{"text_docs": "text"}],
             "output_map": [{"sentiment": "$.inference_results[0].output[0].dataAsMap"
                                          ".predicted_value"}],
-            "model_config": {"num_top_classes": 1}}},
+            "model_config": {"num_top_classes": 1},
+            "model_input": '{"text_docs": ["${input_map.text_docs}"], "parameters": '
+                           '{"num_top_classes": ${model_config.num_top_classes}}}'}},
         {"set": {"field": "enriched", "value": True}},
     ],
 }  # fmt: skip
@@ -55,11 +57,13 @@ HITS = {
         {"ml_inference": {
             "model_id": "tiny-tc-onnx", "function_name": "text_classification",
             "input_map": [{"text_docs": "text"}],
+            "model_input": '{"text_docs": ${input_map.text_docs}}',
             "output_map": [{"label": "$.inference_results[*].output[0].dataAsMap"
                                     ".predicted_value"}]}},
         {"ml_inference": {
             "model_id": "tiny-ner-onnx", "function_name": "ner", "one_to_one": True,
             "input_map": [{"text_docs": "text"}],
+            "model_input": '{"text_docs": ["${input_map.text_docs}"]}',
             "output_map": [{"entities": "$.inference_results[0].output[0].dataAsMap"
                                        ".entities"}]}},
     ]

@@ -93,14 +93,19 @@ def int8_quality(
     """
     from processors.models.loader import load_model
     from processors.models.runtimes import CrossRuntime, DenseRuntime
+    from processors.models.task_runtime import TaskRuntime
 
     extracted = cache_dir / "extracted"
     ref = load_model(fp32.zip_path, fp32.registration, cache_dir=extracted, truncation="silent")
     got = load_model(int8[0], int8[1], cache_dir=extracted, truncation="silent")
     if isinstance(ref, CrossRuntime) and isinstance(got, CrossRuntime):
         return cross_quality(ref, got)
+    if isinstance(ref, TaskRuntime) and isinstance(got, TaskRuntime):
+        return task_quality(ref, got)
     if not isinstance(ref, DenseRuntime) or not isinstance(got, DenseRuntime):
-        raise ModelError("int8 quality is measured for TEXT_EMBEDDING and TEXT_SIMILARITY models")
+        raise ModelError(
+            "int8 quality is measured for TEXT_EMBEDDING, TEXT_SIMILARITY and NLP task models"
+        )
     cos = cosine_rows(ref.embed(SAMPLE_SENTENCES), got.embed(SAMPLE_SENTENCES))
     return {
         "mean_cosine": float(cos.mean()),
@@ -122,4 +127,48 @@ def cross_quality(ref: Any, got: Any, k: int = 5) -> dict[str, float]:
         f"min_top{k}_overlap": min(overlaps),
         "queries": float(len(SAMPLE_QUERIES)),
         "sentences": float(len(SAMPLE_SENTENCES)),
+    }
+
+
+TASK_SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "QUESTION_ANSWERING": {"question": "What is it about?"},
+    "ZERO_SHOT_CLASSIFICATION": {"labels": ["science", "sports", "travel", "politics"]},
+}
+
+
+def task_outcome(result: dict[str, Any]) -> tuple[Any, list[float]]:
+    """What a task result decides (entity spans; else the predicted value and its offsets)
+    and the probabilities behind it.
+
+    >>> task_outcome({"predicted_value": "a", "prediction_probability": 0.75})
+    (('a', None), [0.75])
+    """
+    entities = result.get("entities")
+    if entities is not None:
+        spans = tuple((e["class_name"], e["start_pos"], e["end_pos"]) for e in entities)
+        return spans, [float(e["class_probability"]) for e in entities]
+    decided = (result.get("predicted_value"), result.get("start_offset"))
+    return decided, [float(result.get("prediction_probability", 0.0))]
+
+
+def task_quality(ref: Any, got: Any) -> dict[str, float]:
+    """Agreement of two runtimes of one NLP task on the sample sentences: the share of texts
+    whose decision (entity spans, label, answer span, token) is the same, and the largest
+    difference of its probability where it is."""
+    function = ref.function.value
+    texts = list(SAMPLE_SENTENCES)
+    if function == "FILL_MASK":
+        mask = str(ref.spec.mask_token)
+        texts = [" ".join([*t.split()[:-1], mask]) for t in texts]
+    options = TASK_SAMPLE_OPTIONS.get(function, {})
+    same, diffs = 0, [0.0]
+    for a, b in zip(ref.infer(texts, options), got.infer(texts, options), strict=True):
+        (da, pa), (db, pb) = task_outcome(a), task_outcome(b)
+        if da == db:
+            same += 1
+            diffs.extend(abs(x - y) for x, y in zip(pa, pb, strict=True))
+    return {
+        "agreement": same / len(texts),
+        "max_abs_prob_diff": max(diffs),
+        "sentences": float(len(texts)),
     }

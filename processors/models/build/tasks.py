@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -156,7 +157,9 @@ def task_exporter(
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
             sequence = outputs if per_token else ()
-            ex.export_onnx(module, batch, path, names, outputs, fusion, sequence_outputs=sequence)
+            # int8: Q/K/V stay plain MatMuls (MultiHeadAttention), which quantize
+            fused = dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
+            ex.export_onnx(module, batch, path, names, outputs, fused, sequence_outputs=sequence)
 
     return export
 

@@ -71,10 +71,10 @@ KNOWN = {
     "quotes the request as OpenSearch renders it (every default filled in, e.g. "
     "'match_all':{'boost':1.0}); neuralpipe quotes the request as written (short forms of leaf "
     "queries expanded): same message up to that quoted JSON",
-    "ml-inference-missing": "not emulated yet (message): ml-commons 3.6 answers an input_map field "
-    "the document lacks with 'Cannot find field name defined from input map: <field>'; "
-    "neuralpipe's ingest ml_inference (issue #21, shared by its task models) names it "
-    "'cannot find all required input fields: [<field>]'",
+    "ml-inference-missing": "not emulated yet (unconfirmed): ml-commons 3.6 answers an input_map "
+    "field the document lacks with 'Cannot find field name defined from input map: <field>' "
+    "(MLInferenceIngestProcessor); neuralpipe's ingest ml_inference now sends that message too "
+    "(issue #21), but no run against the reference has confirmed the case identical yet",
     "ml-inference-output-path": "not emulated yet (error type): ml-commons 3.6 fails the document "
     "with a runtime_exception ('An unexpected error occurred: model inference output cannot find "
     "such json path: <path>'); neuralpipe's ingest failures are all illegal_argument_exception "
@@ -83,11 +83,6 @@ KNOWN = {
     "ml-commons 3.6 still calls the model when the input field is missing, the template's "
     "${input_map.text} left unfilled as a literal string, and writes that output; neuralpipe "
     "leaves the document unchanged, as ignore_missing is documented to do",
-    "ml-inference-model-input": "documented extension: ml-commons 3.6 refuses a local model without "
-    "model_input ('Please provide model input when using a local model in ML Inference "
-    "Processor', 500 wrapped); neuralpipe's ingest ml_inference accepts it and sends input_map's "
-    "keys as the _predict body (here {text: ...}, which the model refuses: 'Empty text docs'), "
-    "so that Elastic-style task models with input_map [{text_docs: <field>}] need no template",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "

@@ -70,7 +70,7 @@ INGEST: list[tuple[str, JSONObject, list[JSONObject], str]] = [
         "ml_inference local model without model_input",
         _ingest(model_input=None),
         DOC,
-        KNOWN["ml-inference-model-input"],
+        "",
     ),
 ]
 
