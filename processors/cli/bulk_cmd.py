@@ -73,18 +73,37 @@ INPUT_FILE = click.Path(path_type=Path, allow_dash=True, exists=True, dir_okay=F
               show_default=True, help="Texts over the model limit: warn (count, reported once; "
               "details with -v) | fail | silent")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-@click.option("--ray", "use_ray", is_flag=True,
-              help="Run on a Ray cluster (Ray Data readers, model actors, an OpenSearch "
-                   "datasink); needs the ray extra. --resume then skips ids the index holds.")
+@click.option(
+    "--ray",
+    "use_ray",
+    is_flag=True,
+    help="Run on a Ray cluster (Ray Data readers, model actors, an OpenSearch "
+    "datasink); needs the ray extra. --resume then skips ids the index holds.",
+)
 @click.option("--ray-address",
               help="Address of a running Ray cluster (e.g. 10.0.0.5:6379 or auto); default: "
                    "RAY_ADDRESS, else a local Ray started for this run.")  # fmt: skip
-@click.option("--actors", type=int, default=2, show_default=True,
-              help="With --ray: model actors (each loads the pipeline's models once).")
-@click.option("--num-gpus-per-actor", type=float, default=0.0, show_default=True,
-              help="With --ray: GPUs each actor asks Ray for (0: CPU actors).")
-@click.option("--cpus-per-actor", type=float, default=1.0, show_default=True,
-              help="With --ray: CPUs each actor asks Ray for (also its model's threads).")
+@click.option(
+    "--actors",
+    type=int,
+    default=2,
+    show_default=True,
+    help="With --ray: model actors (each loads the pipeline's models once).",
+)
+@click.option(
+    "--num-gpus-per-actor",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --ray: GPUs each actor asks Ray for (0: CPU actors).",
+)
+@click.option(
+    "--cpus-per-actor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="With --ray: CPUs each actor asks Ray for (also its model's threads).",
+)
 @click.pass_obj
 def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
          batch_size: int, token_budget: int, dead_letter: Path | None, checkpoint: Path | None,

@@ -87,9 +87,12 @@ def install(settings: Settings, reference: bool) -> None:
     "--timeout", type=float, help="Seconds to wait for health (default 180; 240 with --reference)."
 )
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
-@click.option("--nodes", type=click.IntRange(min=1),
-              help="Form a local cluster of N nodes on 127.0.0.1 (own HTTP/transport ports, "
-                   "discovery, cluster-manager election; heap 768m each unless --heap).")
+@click.option(
+    "--nodes",
+    type=click.IntRange(min=1),
+    help="Form a local cluster of N nodes on 127.0.0.1 (own HTTP/transport ports, "
+    "discovery, cluster-manager election; heap 768m each unless --heap).",
+)
 @_version_options
 @click.pass_obj
 def start(
@@ -207,13 +210,24 @@ def _cluster_report(settings: Settings) -> dict[str, Any]:
         states[shard["state"]] = states.get(shard["state"], 0) + 1
     return {
         "number_of_nodes": health["number_of_nodes"],
-        "nodes": [{"name": n["name"], "roles": n["node.role"], "http": n["http_address"],
-                   "heap": n["heap.max"], "cluster_manager": n["name"] == elected}
-                  for n in sorted(nodes, key=lambda n: n["name"])],  # fmt: skip
-        "shards": {"primaries": health["active_primary_shards"],
-                   "active": health["active_shards"], "relocating": health["relocating_shards"],
-                   "initializing": health["initializing_shards"],
-                   "unassigned": health["unassigned_shards"], "by_state": states},  # fmt: skip
+        "nodes": [
+            {
+                "name": n["name"],
+                "roles": n["node.role"],
+                "http": n["http_address"],
+                "heap": n["heap.max"],
+                "cluster_manager": n["name"] == elected,
+            }
+            for n in sorted(nodes, key=lambda n: n["name"])
+        ],  # fmt: skip
+        "shards": {
+            "primaries": health["active_primary_shards"],
+            "active": health["active_shards"],
+            "relocating": health["relocating_shards"],
+            "initializing": health["initializing_shards"],
+            "unassigned": health["unassigned_shards"],
+            "by_state": states,
+        },  # fmt: skip
     }
 
 

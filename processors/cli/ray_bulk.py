@@ -21,9 +21,7 @@ def ray_bulk(
     try:
         from processors.indexing.ray_datasink import run_ray_ingest
     except ImportError as exc:
-        raise ConfigError(
-            f"--ray needs Ray Data (pip install 'neuralpipe[ray]'): {exc}"
-        ) from None
+        raise ConfigError(f"--ray needs Ray Data (pip install 'neuralpipe[ray]'): {exc}") from None
     from processors.indexing.ray_ingest import RayIngestJob, RayResources
 
     if actors < 1:

@@ -106,7 +106,7 @@ def run_ray_ingest(
     job = replace(job, fingerprint=fingerprint["digest"], trust_present=found == "matched")
     report = IndexReport(fingerprint=fingerprint["digest"])
     connect(address)
-    source = dataset if dataset is not None else read_dataset(paths)
+    source = dataset if dataset is not None else read_dataset(paths, read_cpus=resources.read_cpus)
     prepared = prepare_dataset(source, job, resources)
     sink = OpenSearchDatasink(job)
     prepared.write_datasink(sink, ray_remote_args={"num_cpus": resources.write_cpus})

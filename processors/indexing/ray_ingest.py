@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from processors.errors import ConfigError
-from processors.indexing.fingerprint import check_index_fingerprint
 from processors.indexing.prepare import UNHASHED, Failure, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, document_id, estimated_tokens, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport
@@ -280,7 +279,9 @@ def _loads(text: str) -> Any:
         return text
 
 
-def merge_summaries(report: IndexReport, summaries: Iterable[WriteSummary], dead: DeadLetter) -> None:
+def merge_summaries(
+    report: IndexReport, summaries: Iterable[WriteSummary], dead: DeadLetter
+) -> None:
     """Add the write tasks' counts to ``report``; write their failures to the dead letters."""
     for summary in summaries:
         for key, value in summary.counts.items():
@@ -294,7 +295,7 @@ def merge_summaries(report: IndexReport, summaries: Iterable[WriteSummary], dead
             dead.write(Failure(record["location"], record["_id"], record["reason"], record["doc"]))
 
 
-def read_dataset(paths: list[Path]) -> Any:
+def read_dataset(paths: list[Path], *, read_cpus: float = 0.0) -> Any:
     """A Ray dataset over the input files with Ray's readers (one format per run).
 
     JSONL (``.jsonl``/``.json``/``.ndjson``, ``.gz`` too): ``read_text`` (one row per line,
@@ -313,10 +314,11 @@ def read_dataset(paths: list[Path]) -> Any:
     if "-" in names:
         raise ConfigError("--ray reads files (Ray's readers run on the cluster), not stdin (-)")
     if kind == "csv":
-        return ray.data.read_csv(names)
+        return ray.data.read_csv(names, num_cpus=read_cpus)
     if kind == "parquet":
-        return ray.data.read_parquet(names)
-    return ray.data.read_text(names, include_paths=True, drop_empty_lines=True)
+        return ray.data.read_parquet(names, num_cpus=read_cpus)
+    return ray.data.read_text(names, include_paths=True, drop_empty_lines=True,
+                              num_cpus=read_cpus)  # fmt: skip
 
 
 def _kind(path: Path) -> str:
@@ -336,7 +338,8 @@ class RayResources:
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
     batch_rows: int = 1024
-    write_cpus: float = 0.25
+    read_cpus: float = 0.0
+    write_cpus: float = 0.0
 
 
 def prepare_dataset(dataset: Any, job: RayIngestJob, resources: RayResources) -> Any:
@@ -348,12 +351,14 @@ def prepare_dataset(dataset: Any, job: RayIngestJob, resources: RayResources) ->
         prepared = prepare_dataset(ds, job, RayResources(actors=8, gpus_per_actor=1))
         prepared.write_datasink(OpenSearchDatasink(job))
     """
+    from ray.data import ActorPoolStrategy
+
     return dataset.map_batches(
         PrepareDocuments,
         fn_constructor_kwargs={"job": job},
         batch_size=resources.batch_rows,
         batch_format="numpy",
-        concurrency=resources.actors,
+        compute=ActorPoolStrategy(size=resources.actors),
         num_cpus=resources.cpus_per_actor,
         num_gpus=resources.gpus_per_actor or None,
     )

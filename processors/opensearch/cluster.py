@@ -70,7 +70,9 @@ class ClusterInfo:
 class LocalCluster:
     """``nodes`` local nodes forming one cluster named ``neuralpipe-<name>-cluster``."""
 
-    def __init__(self, settings: Settings, nodes: int | None = None, heap: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, nodes: int | None = None, heap: str | None = None
+    ) -> None:
         self.settings = settings
         self.name = f"{settings.node_name}-cluster"
         self.cluster_name = f"neuralpipe-{self.name}"
@@ -176,5 +178,3 @@ class LocalCluster:
             f"the cluster {self.cluster_name} did not reach {count} nodes and {status} health "
             f"in {timeout:.0f}s", tails,
         )  # fmt: skip
-
-

@@ -71,7 +71,10 @@ def run_single(settings: Settings, client: Any, args: Any, corpus: Path,
     report = indexer.index_files([corpus])
     seconds = time.monotonic() - started
     assert report.ok == args.docs, report.as_dict()
-    return {"docs_s": args.docs / seconds, "bulk_docs_s": args.docs / max(report.seconds["bulk"], 1e-9)}
+    return {
+        "docs_s": args.docs / seconds,
+        "bulk_docs_s": args.docs / max(report.seconds["bulk"], 1e-9),
+    }
 
 
 def run_ray(settings: Settings, client: Any, args: Any, corpus: Path, mapping: dict[str, Any],
@@ -137,8 +140,10 @@ def main() -> None:
         print(f"  {name:>8}: {value:8.1f} docs/s   x single {value / med['single']:.2f}")
     print(f"  per actor (ray-{args.actors}): {per_actor:.1f} docs/s; single-process bulk stage "
           f"alone: {bulk_cap:.0f} docs/s")  # fmt: skip
-    print("model for N machines of this size (one 1-CPU actor per core, the cluster's bulk "
-          "ingest scaled with its data nodes D):")
+    print(
+        "model for N machines of this size (one 1-CPU actor per core, the cluster's bulk "
+        "ingest scaled with its data nodes D):"
+    )
     for n in (1, 4, 16, 64):
         inference = n * actors_per_machine * per_actor
         print(f"  N={n:>3}: inference {inference:9.0f} docs/s; reached = min(that, "

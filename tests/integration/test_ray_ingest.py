@@ -62,7 +62,7 @@ class LocalRay:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def _start(self, *args: str) -> None:
-        log = open(Path(self.temp) / f"start-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        log = open(Path(self.temp) / f"start-{len(self.procs)}.log", "wb")
         self.procs.append(subprocess.Popen(
             [_ray_bin(), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=2",
              "--object-store-memory=150000000", "--disable-usage-stats", *args],
@@ -86,7 +86,9 @@ class LocalRay:
             if done.returncode == 0 and done.stdout.strip().splitlines()[-1:] == [str(count)]:
                 return
             time.sleep(1)
-        logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in Path(self.temp).glob("*.log"))
+        logs = "\n".join(
+            p.read_text(errors="replace")[-2000:] for p in Path(self.temp).glob("*.log")
+        )
         raise AssertionError(f"the local Ray cluster did not reach {count} nodes:\n{logs}")
 
     def worker_pids(self, name: str) -> list[int]:
@@ -227,6 +229,8 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
                                         "--pipeline", str(pipeline), "--resume"))  # fmt: skip
     assert code == 0, err[-3000:]
     indexed, lost, duplicated = lost_and_extra(client, index_name, DOCS)
-    print(f"\nray fault test: sent {DOCS}, killed an actor at {killed[0]} indexed, re-runs "
-          f"{reruns}, indexed {indexed}, lost {lost}, duplicated {duplicated}")
+    print(
+        f"\nray fault test: sent {DOCS}, killed an actor at {killed[0]} indexed, re-runs "
+        f"{reruns}, indexed {indexed}, lost {lost}, duplicated {duplicated}"
+    )
     assert (indexed, lost, duplicated) == (DOCS, 0, 0)
