@@ -163,9 +163,8 @@ def status(settings: Settings, reference: bool) -> None:
 
     if not reference:
         url = resolve_url(settings)
-        report = _report(settings.model_copy(update={"opensearch_url": url}))
-        report.update(_cluster_report(settings.model_copy(update={"opensearch_url": url})))
-        click.echo(json.dumps(report, indent=2))
+        wired = settings.model_copy(update={"opensearch_url": url})
+        click.echo(json.dumps({**_report(wired), **_cluster_report(wired)}, indent=2))
         return
     from processors.opensearch.reference_models import ReferenceModels
 
@@ -219,7 +218,7 @@ def _cluster_report(settings: Settings) -> dict[str, Any]:
                 "cluster_manager": n["name"] == elected,
             }
             for n in sorted(nodes, key=lambda n: n["name"])
-        ],  # fmt: skip
+        ],
         "shards": {
             "primaries": health["active_primary_shards"],
             "active": health["active_shards"],
@@ -227,7 +226,7 @@ def _cluster_report(settings: Settings) -> dict[str, Any]:
             "initializing": health["initializing_shards"],
             "unassigned": health["unassigned_shards"],
             "by_state": states,
-        },  # fmt: skip
+        },
     }
 
 

@@ -12,11 +12,24 @@ from processors.settings import Settings
 
 
 def ray_bulk(
-    settings: Settings, index: str, files: list[Path], *, spec: IngestPipelineSpec | None,
-    fingerprint: dict[str, Any], options: IndexingOptions, address: str | None, actors: int,
-    gpus_per_actor: float, cpus_per_actor: float, id_field: str | None, skip_unchanged: bool,
-    resume: bool, force: bool, truncation: str, dead_letter: Path | None,
-) -> IndexReport:  # fmt: skip
+    settings: Settings,
+    index: str,
+    files: list[Path],
+    *,
+    spec: IngestPipelineSpec | None,
+    fingerprint: dict[str, Any],
+    options: IndexingOptions,
+    address: str | None,
+    actors: int,
+    gpus_per_actor: float,
+    cpus_per_actor: float,
+    id_field: str | None,
+    skip_unchanged: bool,
+    resume: bool,
+    force: bool,
+    truncation: str,
+    dead_letter: Path | None,
+) -> IndexReport:
     """Run the bulk ingest on Ray with the CLI's options; the report of the run."""
     try:
         from processors.indexing.ray_datasink import run_ray_ingest
@@ -31,12 +44,25 @@ def ray_bulk(
     # the workers get the resolved URL: they cannot look for this machine's embedded node
     wired = settings.model_copy(update={"opensearch_url": resolve_url(settings)})
     job = RayIngestJob(
-        index=index, settings=wired.model_dump(mode="json"),
+        index=index,
+        settings=wired.model_dump(mode="json"),
         pipeline=(spec.pipeline_id, spec.body) if spec is not None else None,
-        options=options, id_field=id_field, skip_unchanged=skip_unchanged, resume=resume,
-        truncation=truncation, threads=max(1, int(cpus_per_actor)),
-    )  # fmt: skip
-    resources = RayResources(actors=actors, cpus_per_actor=cpus_per_actor,
-                             gpus_per_actor=gpus_per_actor)  # fmt: skip
-    return run_ray_ingest(job, files, resources=resources, address=address,
-                          dead_letter=dead_letter, fingerprint=fingerprint, force=force)  # fmt: skip
+        options=options,
+        id_field=id_field,
+        skip_unchanged=skip_unchanged,
+        resume=resume,
+        truncation=truncation,
+        threads=max(1, int(cpus_per_actor)),
+    )
+    resources = RayResources(
+        actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor
+    )
+    return run_ray_ingest(
+        job,
+        files,
+        resources=resources,
+        address=address,
+        dead_letter=dead_letter,
+        fingerprint=fingerprint,
+        force=force,
+    )

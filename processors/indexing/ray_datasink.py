@@ -34,7 +34,7 @@ from processors.indexing.ray_ingest import (
 from processors.indexing.runner import DeadLetter, IndexReport
 
 
-class OpenSearchDatasink(Datasink[WriteSummary]):  # type: ignore[misc]
+class OpenSearchDatasink(Datasink[WriteSummary]):
     """Writes prepared rows to the job's index: one :class:`WriteSummary` per write task.
 
     The summaries reach :meth:`on_write_complete` on the driver, which keeps them in
@@ -68,9 +68,13 @@ def connect(address: str | None, *, quiet: bool = True) -> None:
         return
     import logging
 
-    ray.init(address=address, logging_level=logging.WARNING if quiet else logging.INFO,
-             log_to_driver=not quiet, include_dashboard=False if address is None else None,
-             configure_logging=True)  # fmt: skip
+    ray.init(
+        address=address,
+        logging_level=logging.WARNING if quiet else logging.INFO,
+        log_to_driver=not quiet,
+        include_dashboard=False if address is None else None,
+        configure_logging=True,
+    )
 
 
 def run_ray_ingest(

@@ -158,15 +158,32 @@ def batch_rows(batch: PreparedBatch) -> list[JSONObject]:
     rows: list[JSONObject] = []
     for action in batch.actions:
         location, original = batch.origins.get(action["_id"], ("?", None))
-        rows.append({"kind": "index", "id": action["_id"], "location": location,
-                     "source": _dumps(action["_source"]), "doc": _dumps(original),
-                     "reason": ""})  # fmt: skip
+        rows.append(
+            {
+                "kind": "index",
+                "id": action["_id"],
+                "location": location,
+                "source": _dumps(action["_source"]),
+                "doc": _dumps(original),
+                "reason": "",
+            }
+        )
     for failure in batch.failures:
-        rows.append({"kind": "failed", "id": failure.doc_id or "", "location": failure.location,
-                     "source": "", "doc": _dumps(failure.doc), "reason": failure.reason})  # fmt: skip
+        rows.append(
+            {
+                "kind": "failed",
+                "id": failure.doc_id or "",
+                "location": failure.location,
+                "source": "",
+                "doc": _dumps(failure.doc),
+                "reason": failure.reason,
+            }
+        )
     for kind, count in (("dropped", batch.dropped), ("unchanged", batch.unchanged)):
-        rows.extend({"kind": kind, "id": "", "location": "", "source": "", "doc": "",
-                     "reason": ""} for _ in range(count))  # fmt: skip
+        rows.extend(
+            {"kind": kind, "id": "", "location": "", "source": "", "doc": "", "reason": ""}
+            for _ in range(count)
+        )
     return rows
 
 
@@ -193,11 +210,16 @@ class PrepareDocuments:
             from processors.config.ingest_body import parse_ingest_pipeline
             from processors.pipeline.ingest import IngestPipeline
 
-            store = model_store(job.make_settings(), truncation=store_truncation(job.truncation),
-                                spin=False, threads=job.threads)  # fmt: skip
+            store = model_store(
+                job.make_settings(),
+                truncation=store_truncation(job.truncation),
+                spin=False,
+                threads=job.threads,
+            )
             spec = parse_ingest_pipeline(*job.pipeline)
-            self.pipeline = IngestPipeline(spec, encoders=store.get, client=self.client,
-                                           retry_for=job.options.retry_for)  # fmt: skip
+            self.pipeline = IngestPipeline(
+                spec, encoders=store.get, client=self.client, retry_for=job.options.retry_for
+            )
             for step in spec.steps:  # load now: once per actor, before the first batch
                 model_id = step.body.get("model_id")
                 if isinstance(model_id, str):
@@ -209,18 +231,27 @@ class PrepareDocuments:
         records.sort(key=lambda r: 0 if r.is_bad else estimated_tokens(r.doc))
         records = [SourceRecord(i, r.location, r.doc, r.doc_id) for i, r in enumerate(records)]
         rows: list[JSONObject] = []
-        for group in token_batches(records, token_budget=job.options.token_budget,
-                                   max_docs=job.options.max_batch_docs):  # fmt: skip
+        for group in token_batches(
+            records, token_budget=job.options.token_budget, max_docs=job.options.max_batch_docs
+        ):
             known = None
             if job.resume or job.skip_unchanged:
                 ids = [r.doc_id for r in group if not r.is_bad]
-                known = known_ids(self.client, job.index, ids, with_hash=job.skip_unchanged,
-                                  trust_present=job.resume and job.trust_present)  # fmt: skip
+                known = known_ids(
+                    self.client,
+                    job.index,
+                    ids,
+                    with_hash=job.skip_unchanged,
+                    trust_present=job.resume and job.trust_present,
+                )
             prepared = prepare_batch(
-                group, self.pipeline, job.index,
-                hash_field=HASH_FIELD if job.skip_unchanged else None, known_hashes=known,
+                group,
+                self.pipeline,
+                job.index,
+                hash_field=HASH_FIELD if job.skip_unchanged else None,
+                known_hashes=known,
                 fingerprint=job.fingerprint,
-            )  # fmt: skip
+            )
             rows.extend(batch_rows(prepared))
         return {column: [row[column] for row in rows] for column in ROW_COLUMNS}
 
@@ -243,20 +274,30 @@ def write_rows(client: Any, job: RayIngestJob, rows: Iterable[Mapping[str, Any]]
     for row in rows:
         kind = str(row["kind"])
         if kind == "index":
-            actions.append({"_index": job.index, "_id": row["id"],
-                            "_source": json.loads(row["source"])})  # fmt: skip
+            actions.append(
+                {"_index": job.index, "_id": row["id"], "_source": json.loads(row["source"])}
+            )
             origins[str(row["id"])] = (str(row["location"]), str(row["doc"]))
         elif kind == "failed":
             summary.counts["failed"] += 1
-            summary.failures.append(Failure(str(row["location"]), str(row["id"]) or None,
-                                            str(row["reason"]),
-                                            _loads(str(row["doc"]))).record())  # fmt: skip
+            summary.failures.append(
+                Failure(
+                    str(row["location"]),
+                    str(row["id"]) or None,
+                    str(row["reason"]),
+                    _loads(str(row["doc"])),
+                ).record()
+            )
         else:
             summary.counts[kind] += 1
     opts = job.options
-    for ok, item in send_actions(client, actions, chunk_docs=opts.chunk_docs,
-                                 max_chunk_bytes=opts.max_chunk_bytes,
-                                 retry_for=opts.retry_for):  # fmt: skip
+    for ok, item in send_actions(
+        client,
+        actions,
+        chunk_docs=opts.chunk_docs,
+        max_chunk_bytes=opts.max_chunk_bytes,
+        retry_for=opts.retry_for,
+    ):
         if ok:
             summary.counts["ok"] += 1
             continue
@@ -317,8 +358,7 @@ def read_dataset(paths: list[Path], *, read_cpus: float = 0.0) -> Any:
         return ray.data.read_csv(names, num_cpus=read_cpus)
     if kind == "parquet":
         return ray.data.read_parquet(names, num_cpus=read_cpus)
-    return ray.data.read_text(names, include_paths=True, drop_empty_lines=True,
-                              num_cpus=read_cpus)  # fmt: skip
+    return ray.data.read_text(names, include_paths=True, drop_empty_lines=True, num_cpus=read_cpus)
 
 
 def _kind(path: Path) -> str:

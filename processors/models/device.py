@@ -46,9 +46,13 @@ def onnx_providers(ort: Any, device: str) -> tuple[list[Any], str]:
     if kind == "cpu":
         return ["CPUExecutionProvider"], "cpu"
     if ONNX_CUDA not in ort.get_available_providers():
-        log.warning(fallback_message(
-            "the ONNX model", "this onnxruntime has no CUDA execution provider (install "
-            "onnxruntime-gpu, pip install 'neuralpipe[gpu]', on a machine with an NVIDIA GPU)"))  # fmt: skip
+        log.warning(
+            fallback_message(
+                "the ONNX model",
+                "this onnxruntime has no CUDA execution provider (install "
+                "onnxruntime-gpu, pip install 'neuralpipe[gpu]', on a machine with an NVIDIA GPU)",
+            )
+        )
         return ["CPUExecutionProvider"], "cpu"
     return [(ONNX_CUDA, {"device_id": ordinal}), "CPUExecutionProvider"], f"cuda:{ordinal}"
 
@@ -59,9 +63,12 @@ def torch_device(torch: Any, device: str) -> str:
     if kind == "cpu":
         return "cpu"
     if not torch.cuda.is_available():
-        log.warning(fallback_message("the TorchScript model",
-                                     "torch finds no CUDA device (torch.cuda.is_available() "
-                                     "is False)"))  # fmt: skip
+        log.warning(
+            fallback_message(
+                "the TorchScript model",
+                "torch finds no CUDA device (torch.cuda.is_available() is False)",
+            )
+        )
         return "cpu"
     return f"cuda:{ordinal}"
 

@@ -32,8 +32,15 @@ DEFAULT_CLUSTER_HEAP = "768m"
 class ClusterNode(LocalNode):
     """One node of a :class:`LocalCluster`: cluster discovery instead of single-node."""
 
-    def __init__(self, settings: Settings, *, cluster_name: str, index: int,
-                 seeds: list[str], names: list[str]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cluster_name: str,
+        index: int,
+        seeds: list[str],
+        names: list[str],
+    ) -> None:
         super().__init__(settings)
         self.cluster_name = cluster_name
         self.index = index
@@ -48,12 +55,14 @@ class ClusterNode(LocalNode):
         path = self.state_dir / "config" / "opensearch.yml"
         config: dict[str, Any] = json.loads(path.read_text())
         config.pop("discovery.type", None)
-        config.update({
-            "cluster.name": self.cluster_name,
-            "discovery.seed_hosts": self.seeds,
-            "cluster.initial_cluster_manager_nodes": self.names,
-            "node.roles": ["cluster_manager", "data", "ingest"],
-        })  # fmt: skip
+        config.update(
+            {
+                "cluster.name": self.cluster_name,
+                "discovery.seed_hosts": self.seeds,
+                "cluster.initial_cluster_manager_nodes": self.names,
+                "node.roles": ["cluster_manager", "data", "ingest"],
+            }
+        )
         path.write_text(json.dumps(config, indent=2) + "\n")
 
 
@@ -87,18 +96,24 @@ class LocalCluster:
         names = [n["name"] for n in self.layout["nodes"]]
         seeds = [f"127.0.0.1:{n['transport_port']}" for n in self.layout["nodes"]]
         self.nodes = [
-            ClusterNode(settings.model_copy(update={"node_name": name}),
-                        cluster_name=self.cluster_name, index=i, seeds=seeds, names=names)
+            ClusterNode(
+                settings.model_copy(update={"node_name": name}),
+                cluster_name=self.cluster_name,
+                index=i,
+                seeds=seeds,
+                names=names,
+            )
             for i, name in enumerate(names)
-        ]  # fmt: skip
+        ]
 
     def _new_nodes(self, count: int) -> list[dict[str, Any]]:
         base = self.settings.node_name
         nodes: list[dict[str, Any]] = []
         for i in range(count):
             http = _choose_port(self.settings.node_port + i if self.settings.node_port else None)
-            nodes.append({"name": f"{base}-c{i + 1}", "http_port": http,
-                          "transport_port": free_port()})  # fmt: skip
+            nodes.append(
+                {"name": f"{base}-c{i + 1}", "http_port": http, "transport_port": free_port()}
+            )
         return nodes
 
     def _read_layout(self) -> dict[str, Any] | None:
@@ -134,16 +149,21 @@ class LocalCluster:
         for i in pending:
             self._launch(i)
         self.wait_nodes(len(self.nodes), timeout=timeout)
-        return ClusterInfo(url=self.urls[0], urls=self.urls, reused=reused,
-                           start_s=round(time.monotonic() - started, 1))  # fmt: skip
+        return ClusterInfo(
+            url=self.urls[0],
+            urls=self.urls,
+            reused=reused,
+            start_s=round(time.monotonic() - started, 1),
+        )
 
     def _launch(self, i: int) -> NodeInfo:
         node, spec = self.nodes[i], self.layout["nodes"][i]
         node.distribution.ensure_installed()
         node._prepare_state(spec["http_port"], spec["transport_port"], self.heap)
         pid = node._launch()
-        node._write_state({"pid": pid, "port": spec["http_port"],
-                           "transport_port": spec["transport_port"]})  # fmt: skip
+        node._write_state(
+            {"pid": pid, "port": spec["http_port"], "transport_port": spec["transport_port"]}
+        )
         return NodeInfo(self.urls[i], pid, spec["http_port"], reused=False)
 
     def start_node(self, i: int, timeout: float = 300) -> None:
@@ -169,12 +189,16 @@ class LocalCluster:
                 if node.running() is None:
                     continue
                 health = _health(url)
-                if health and health.get("number_of_nodes") == count and \
-                        health.get("status") in wanted:  # fmt: skip
+                if (
+                    health
+                    and health.get("number_of_nodes") == count
+                    and health.get("status") in wanted
+                ):
                     return
             time.sleep(0.5)
         tails = "\n".join(f"--- {n.settings.node_name}\n{n.log_tail(15)}" for n in self.nodes)
         raise NodeStartError(
             f"the cluster {self.cluster_name} did not reach {count} nodes and {status} health "
-            f"in {timeout:.0f}s", tails,
-        )  # fmt: skip
+            f"in {timeout:.0f}s",
+            tails,
+        )

@@ -56,8 +56,9 @@ def fresh_index(client: Any, name: str, mapping: dict[str, Any]) -> None:
     create_index(client, name, mapping, embedded=True)
 
 
-def run_single(settings: Settings, client: Any, args: Any, corpus: Path,
-               mapping: dict[str, Any]) -> dict[str, float]:  # fmt: skip
+def run_single(
+    settings: Settings, client: Any, args: Any, corpus: Path, mapping: dict[str, Any]
+) -> dict[str, float]:
     fresh_index(client, "bench-ray-single", mapping)
     store = model_store(settings, spin=False, threads=args.threads)
     spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{args.pipeline}.yaml")
@@ -77,8 +78,16 @@ def run_single(settings: Settings, client: Any, args: Any, corpus: Path,
     }
 
 
-def run_ray(settings: Settings, client: Any, args: Any, corpus: Path, mapping: dict[str, Any],
-            actors: int, cpus: float, address: str | None) -> dict[str, float]:  # fmt: skip
+def run_ray(
+    settings: Settings,
+    client: Any,
+    args: Any,
+    corpus: Path,
+    mapping: dict[str, Any],
+    actors: int,
+    cpus: float,
+    address: str | None,
+) -> dict[str, float]:
     from processors.indexing.ray_datasink import run_ray_ingest
 
     index = f"bench-ray-{actors}x{cpus:g}"
@@ -86,13 +95,18 @@ def run_ray(settings: Settings, client: Any, args: Any, corpus: Path, mapping: d
     spec = load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{args.pipeline}.yaml")
     store = model_store(settings)
     fingerprint = pipeline_fingerprint(spec, describe=store.registration)
-    job = RayIngestJob(index=index, settings=settings.model_dump(mode="json"),
-                       pipeline=(spec.pipeline_id, spec.body), options=IndexingOptions(),
-                       threads=max(1, int(cpus)))  # fmt: skip
+    job = RayIngestJob(
+        index=index,
+        settings=settings.model_dump(mode="json"),
+        pipeline=(spec.pipeline_id, spec.body),
+        options=IndexingOptions(),
+        threads=max(1, int(cpus)),
+    )
     resources = RayResources(actors=actors, cpus_per_actor=cpus, write_cpus=0.01)
     started = time.monotonic()
-    report = run_ray_ingest(replace(job), [corpus], resources=resources, address=address,
-                            fingerprint=fingerprint)  # fmt: skip
+    report = run_ray_ingest(
+        replace(job), [corpus], resources=resources, address=address, fingerprint=fingerprint
+    )
     seconds = time.monotonic() - started
     assert report.ok == args.docs, report.as_dict()
     return {"docs_s": args.docs / seconds}
@@ -116,8 +130,12 @@ def main() -> None:
     import ray
 
     if args.ray_address is None:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)  # fmt: skip
+        ray.init(
+            num_cpus=os.cpu_count(),
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
     else:
         ray.init(address=args.ray_address, logging_level="ERROR", log_to_driver=False)
     runs: dict[str, list[dict[str, float]]] = {"single": [], "ray-1": [], f"ray-{args.actors}": []}
@@ -126,28 +144,45 @@ def main() -> None:
         write_corpus(corpus, args.docs)
         for _ in range(args.rounds):
             runs["single"].append(run_single(settings, client, args, corpus, mapping))
-            runs["ray-1"].append(run_ray(settings, client, args, corpus, mapping, 1,
-                                         float(args.threads), args.ray_address))  # fmt: skip
-            runs[f"ray-{args.actors}"].append(run_ray(settings, client, args, corpus, mapping,
-                                                      args.actors, 1.0, args.ray_address))  # fmt: skip
+            runs["ray-1"].append(
+                run_ray(
+                    settings,
+                    client,
+                    args,
+                    corpus,
+                    mapping,
+                    1,
+                    float(args.threads),
+                    args.ray_address,
+                )
+            )
+            runs[f"ray-{args.actors}"].append(
+                run_ray(settings, client, args, corpus, mapping, args.actors, 1.0, args.ray_address)
+            )
     med = {name: statistics.median(r["docs_s"] for r in rs) for name, rs in runs.items()}
     bulk_cap = statistics.median(r["bulk_docs_s"] for r in runs["single"])
     per_actor = med[f"ray-{args.actors}"] / args.actors
     actors_per_machine = os.cpu_count() or 1
-    print(f"{args.docs} docs, pipeline {args.pipeline}, {args.rounds} round(s), "
-          f"{os.cpu_count()} cores (shared machine: numbers are noisy)")  # fmt: skip
+    print(
+        f"{args.docs} docs, pipeline {args.pipeline}, {args.rounds} round(s), "
+        f"{os.cpu_count()} cores (shared machine: numbers are noisy)"
+    )
     for name, value in med.items():
         print(f"  {name:>8}: {value:8.1f} docs/s   x single {value / med['single']:.2f}")
-    print(f"  per actor (ray-{args.actors}): {per_actor:.1f} docs/s; single-process bulk stage "
-          f"alone: {bulk_cap:.0f} docs/s")  # fmt: skip
+    print(
+        f"  per actor (ray-{args.actors}): {per_actor:.1f} docs/s; single-process bulk stage "
+        f"alone: {bulk_cap:.0f} docs/s"
+    )
     print(
         "model for N machines of this size (one 1-CPU actor per core, the cluster's bulk "
         "ingest scaled with its data nodes D):"
     )
     for n in (1, 4, 16, 64):
         inference = n * actors_per_machine * per_actor
-        print(f"  N={n:>3}: inference {inference:9.0f} docs/s; reached = min(that, "
-              f"D x {bulk_cap:.0f} docs/s)")  # fmt: skip
+        print(
+            f"  N={n:>3}: inference {inference:9.0f} docs/s; reached = min(that, "
+            f"D x {bulk_cap:.0f} docs/s)"
+        )
     print(json.dumps({"docs_s": med, "per_actor": per_actor, "bulk_docs_s": bulk_cap}))
 
 
