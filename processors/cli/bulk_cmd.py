@@ -108,7 +108,8 @@ INPUT_FILE = click.Path(path_type=Path, allow_dash=True, exists=True, dir_okay=F
 def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
          batch_size: int, token_budget: int, dead_letter: Path | None, checkpoint: Path | None,
          resume: bool, id_field: str | None, skip_unchanged: bool, force: bool,
-         truncation: str, progress: bool, use_ray: bool, ray_address: str | None, actors: int,
+         truncation: str, progress: bool, device: str, use_ray: bool,
+         ray_address: str | None, actors: int,
          num_gpus_per_actor: float, cpus_per_actor: float) -> None:  # fmt: skip
     """Index FILES (JSONL or CSV, .gz ok, - for stdin; Parquet with --ray) into NAME."""
     from processors.indexing.fingerprint import pipeline_fingerprint
@@ -120,7 +121,12 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
 
     client = make_client(settings)
     # the node and the bulk writer share the cores: ONNX threads must not spin-wait
-    store = model_store(settings, truncation=store_truncation(truncation), spin=False)
+    from processors.models.device import parse_device
+
+    parse_device(device)  # a bad value is a usage error before anything runs
+    store = model_store(
+        settings, truncation=store_truncation(truncation), spin=False, device=device
+    )
     ref = pipeline_ref or default_pipeline_of(client, name)
     pipeline, spec = None, None
     if ref is not None:
@@ -138,7 +144,8 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
                           options=options, address=ray_address, actors=actors,
                           gpus_per_actor=num_gpus_per_actor, cpus_per_actor=cpus_per_actor,
                           id_field=id_field, skip_unchanged=skip_unchanged, resume=resume,
-                          force=force, truncation=truncation, dead_letter=dead_letter)  # fmt: skip
+                          force=force, truncation=truncation, dead_letter=dead_letter,
+                          device=device)  # fmt: skip
         _finish(name, ref, report, truncation, dead_letter)
         return
     control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,

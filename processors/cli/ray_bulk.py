@@ -29,6 +29,7 @@ def ray_bulk(
     force: bool,
     truncation: str,
     dead_letter: Path | None,
+    device: str = "cpu",
 ) -> IndexReport:
     """Run the bulk ingest on Ray with the CLI's options; the report of the run."""
     try:
@@ -53,6 +54,7 @@ def ray_bulk(
         resume=resume,
         truncation=truncation,
         threads=max(1, int(cpus_per_actor)),
+        device=device,
     )
     resources = RayResources(
         actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor

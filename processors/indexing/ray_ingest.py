@@ -69,6 +69,7 @@ class RayIngestJob:
         fingerprint: The pipeline fingerprint digest (part of every content hash).
         truncation: The CLI's ``--truncation`` mode.
         threads: Intra-op threads per actor's models (None: the runtime's default).
+        device: Where each actor runs its models (``cpu``, ``cuda``, ``cuda:N``).
     """
 
     index: str
@@ -82,6 +83,7 @@ class RayIngestJob:
     fingerprint: str = ""
     truncation: str = "warn"
     threads: int | None = 1
+    device: str = "cpu"
 
     def make_settings(self) -> Settings:
         return Settings(**dict(self.settings))
@@ -96,18 +98,19 @@ def _client(job: RayIngestJob) -> Any:
 def rows_to_records(batch: Mapping[str, Any], id_field: str | None) -> list[SourceRecord]:
     """Rows of a Ray batch (columns → sequences) as records with deterministic ids.
 
-    A ``text`` column (``read_text``: one JSONL line per row, ``path`` beside it) is parsed as
-    the single process parses a line; otherwise every row's columns are the document (nulls are
+    Exactly the columns ``text`` and ``path`` (``read_text(..., include_paths=True)``: one JSONL
+    line per row) are parsed as the single process parses a line; otherwise every row's columns are the document (nulls are
     dropped: a columnar reader fills absent fields with them).
     """
     columns = list(batch)
     size = len(batch[columns[0]]) if columns else 0
     paths = batch.get(PATH_COLUMN)
+    jsonl = set(columns) == {LINE_COLUMN, PATH_COLUMN}
     records: list[SourceRecord] = []
     for row in range(size):
         where = str(paths[row]) if paths is not None else "dataset"
         doc: JSONObject | BadLine
-        if LINE_COLUMN in batch and len(columns) <= 2:
+        if jsonl:
             doc = _parse_line(str(batch[LINE_COLUMN][row]))
         else:
             doc = {c: _plain(batch[c][row]) for c in columns if c != PATH_COLUMN}
@@ -215,6 +218,7 @@ class PrepareDocuments:
                 truncation=store_truncation(job.truncation),
                 spin=False,
                 threads=job.threads,
+                device=job.device,
             )
             spec = parse_ingest_pipeline(*job.pipeline)
             self.pipeline = IngestPipeline(
