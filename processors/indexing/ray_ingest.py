@@ -99,7 +99,8 @@ def rows_to_records(batch: Mapping[str, Any], id_field: str | None) -> list[Sour
     """Rows of a Ray batch (columns → sequences) as records with deterministic ids.
 
     Exactly the columns ``text`` and ``path`` (``read_text(..., include_paths=True)``: one JSONL
-    line per row) are parsed as the single process parses a line; otherwise every row's columns are the document (nulls are
+    line per row) are parsed as the single process parses a line; otherwise every row's columns
+    are the document (nulls are
     dropped: a columnar reader fills absent fields with them).
     """
     columns = list(batch)

@@ -26,6 +26,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 DOCS = 20_000
+# the head turns Ray's token authentication on; the worker node and the drivers must use it too
+RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "token"}
 PIPELINE = (
     "processors:\n"
     "  - sparse_encoding:\n"
@@ -70,7 +72,7 @@ class LocalRay:
                     [_ray_bin(), "start", "--block", "--node-ip-address=127.0.0.1",
                      "--num-cpus=2", "--object-store-memory=150000000",
                      "--disable-usage-stats", *args],
-                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=RAY_ENV,
                 )
             )  # fmt: skip
         return log
@@ -141,7 +143,7 @@ def corpus(path: Path, count: int, bad: int = 0) -> Path:
 
 
 def bulk(url: str, address: str, index: str, files: list[Path], *args: str) -> Any:
-    env = {**os.environ, "NEURALPIPE_OPENSEARCH_URL": url}
+    env = {**RAY_ENV, "NEURALPIPE_OPENSEARCH_URL": url}
     return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("neuralpipe")),
