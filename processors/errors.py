@@ -146,6 +146,10 @@ class ModelError(NeuralpipeError):
     """A model artifact is invalid or a model runtime failed."""
 
 
+MODEL_NOT_FOUND = "Failed to find model"
+"""ml-commons' reason for a model id it does not know (the runtime's store and the registry)."""
+
+
 class ModelNotRegisteredError(ModelError):
     """A model id that no registration knows."""
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.bundled import TOKENIZERS, tokenizer_zip
 from processors.models.registration import FunctionName, ModelFormat
 from processors.settings import Settings

@@ -20,9 +20,9 @@ from typing import Any
 
 from processors.config.ingest_body import load_ingest_pipeline
 from processors.config.search_body import load_search_pipeline
+from processors.indexing.bulk import BulkIndexer
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.models.binding import model_store
-from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.client import make_client
 from processors.opensearch.indices import create_index, load_mapping
 from processors.pipeline.ingest import IngestPipeline

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from processors.config.ingest_body import load_ingest_pipeline
+from processors.indexing.bulk import BulkIndexer, RunControl
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.models.binding import model_store
-from processors.opensearch.bulk import BulkIndexer, RunControl
 from processors.opensearch.client import make_client
 from processors.pipeline.ingest import IngestPipeline
 from processors.settings import Settings

@@ -4,7 +4,7 @@
 Starts (or reuses) the main node and the reference node
 (:mod:`processors.opensearch.reference`; the reference is stopped again at the end unless it
 was already running or ``--keep``), registers the models there, runs every case of
-:mod:`processors.differential.cases` on both sides and prints the table. The main node gets a
+:mod:`tests.differential.harness.cases` on both sides and prints the table. The main node gets a
 temporary index, dropped at the end; it is left running.
 
     python scripts/verify_against_reference.py [--only predict,ingest,search,errors] [--keep]
@@ -24,10 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from processors.differential.cases import CATEGORIES  # noqa: E402
-from processors.differential.compare import table  # noqa: E402
-from processors.differential.run import run_against_reference  # noqa: E402
 from processors.settings import Settings  # noqa: E402
+from tests.differential.harness.cases import CATEGORIES  # noqa: E402
+from tests.differential.harness.compare import table  # noqa: E402
+from tests.differential.harness.run import run_against_reference  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

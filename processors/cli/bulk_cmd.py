@@ -112,10 +112,10 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
          ray_address: str | None, actors: int,
          num_gpus_per_actor: float, cpus_per_actor: float) -> None:  # fmt: skip
     """Index FILES (JSONL or CSV, .gz ok, - for stdin; Parquet with --ray) into NAME."""
+    from processors.indexing.bulk import BulkIndexer, RunControl
     from processors.indexing.fingerprint import pipeline_fingerprint
     from processors.indexing.runner import IndexingOptions
     from processors.models.binding import model_store
-    from processors.opensearch.bulk import BulkIndexer, RunControl
     from processors.opensearch.client import make_client
     from processors.opensearch.indices import default_pipeline_of
 

@@ -88,7 +88,7 @@ def build(
     max_length: int | None,
 ) -> None:
     """Build OpenSearch model zip(s) from a local HF / sentence-transformers SOURCE directory."""
-    from processors.models.build import build_model
+    from processors.models.build.builder import build_model
     from processors.models.registration import FunctionName, ModelFormat
 
     formats = (
@@ -128,7 +128,7 @@ def build(
 @click.pass_context
 def inspect(ctx: click.Context, zip_path: Path) -> None:
     """Show a model ZIP: files, format, sha256, tokenizer limits, graph inputs/outputs."""
-    from processors.models.inspection import inspect_zip
+    from processors.models.build.inspection import inspect_zip
 
     _echo(inspect_zip(zip_path, _settings(ctx).home / "models" / "extracted"))
 
@@ -179,7 +179,7 @@ def predict(
     """
     from processors.models.artifact import resolve_artifact_url
     from processors.models.loader import load_model
-    from processors.models.registry_predict import predict_response
+    from processors.models.mlcommons.predict import predict_response
     from processors.models.store import read_registration, yaml_resolver
 
     home_models = _settings(ctx).home / "models"

@@ -49,7 +49,7 @@ def fetch(
     timeout_s: float,
 ) -> None:
     """Download catalog model NAME, check its SHA-256, write its _register body."""
-    from processors.models.fetch import fetch_model
+    from processors.models.build.fetch import fetch_model
 
     obj = ctx.find_root().obj
     settings = obj if isinstance(obj, Settings) else Settings()

@@ -19,7 +19,7 @@ _PREFIX_HELP = "Prefix of the registry's indices (<prefix>-model, -model-group, 
 
 
 def _registry(settings: Settings, index_prefix: str, **kwargs: Any) -> Any:
-    from processors.models.registry import ModelRegistry
+    from processors.models.mlcommons.model_registry import ModelRegistry
     from processors.opensearch.client import make_client
 
     return ModelRegistry(
@@ -54,7 +54,7 @@ def _prefix_option(func: Any) -> Any:
 def list_models(settings: Settings, show_catalog: bool, as_json: bool, index_prefix: str) -> None:
     """List registered models (from the node), or the pretrained catalog with --catalog."""
     if show_catalog:
-        from processors.models import catalog
+        from processors.models.mlcommons import catalog
 
         entries = catalog.all_models()
         if as_json:
@@ -88,7 +88,7 @@ def _body_from_file(path: Path) -> dict[str, Any]:
 
 
 def _catalog_body(name: str, version: str | None, model_format: str | None) -> dict[str, Any]:
-    from processors.models import catalog
+    from processors.models.mlcommons import catalog
 
     entry = catalog.get_model(name, version, model_format)
     fmt = model_format or entry.default_format().value

@@ -12,14 +12,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from processors.bodies import read_body as read_body
 from processors.errors import ConfigError, InvalidProcessorConfigError, configuration_error_type
 from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
 from processors.ingest.inference import (
@@ -80,20 +78,6 @@ class IngestPipelineSpec:
     description: str | None
     steps: tuple[Step, ...]
     body: JSONObject
-
-
-def read_body(path: Path) -> Any:
-    """YAML or JSON (YAML is a superset); a ConfigError naming the file if unreadable."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(
-            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
-        ) from None
 
 
 def load_ingest_pipeline(path: Path) -> IngestPipelineSpec:

@@ -203,7 +203,7 @@ def index_corpus(
     ``neuralpipe index bulk``) are trusted when the fingerprint matches: not embedded again.
     ``token_stats`` (the model store's) fills the report's ``tokens`` and ``truncated``.
     """
-    from processors.opensearch.bulk import BulkIndexer, RunControl
+    from processors.indexing.bulk import BulkIndexer, RunControl
     from processors.opensearch.indices import create_index, delete_index
 
     exists = bool(client.indices.exists(index=index))

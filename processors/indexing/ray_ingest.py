@@ -1,6 +1,6 @@
 """Bulk ingest on a Ray cluster: Ray Data readers → model actors → an OpenSearch datasink.
 
-The same stages as the single-process indexer (:mod:`processors.opensearch.bulk`), driven by
+The same stages as the single-process indexer (:mod:`processors.indexing.bulk`), driven by
 Ray Data instead of a thread:
 
 * **read**: Ray's readers (``read_text`` for JSONL, one row per line, parsed by the same line
@@ -42,7 +42,7 @@ from processors.indexing.prepare import UNHASHED, Failure, PreparedBatch, prepar
 from processors.indexing.records import SourceRecord, document_id, estimated_tokens, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport
 from processors.indexing.sender import send_actions
-from processors.opensearch.sources import BadLine, _parse_line
+from processors.indexing.sources import BadLine, _parse_line
 from processors.settings import Settings
 
 JSONObject = dict[str, Any]
@@ -204,7 +204,6 @@ class PrepareDocuments:
     """
 
     def __init__(self, job: RayIngestJob) -> None:
-        from processors.cli.bulk_cmd import store_truncation
         from processors.models.binding import model_store
 
         self.job = job
@@ -216,7 +215,7 @@ class PrepareDocuments:
 
             store = model_store(
                 job.make_settings(),
-                truncation=store_truncation(job.truncation),
+                truncation="count" if job.truncation == "warn" else job.truncation,
                 spin=False,
                 threads=job.threads,
                 device=job.device,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processors.opensearch.sources import BadLine, read_documents
+from processors.indexing.sources import BadLine, read_documents
 
 JSONObject = dict[str, Any]
 CHARS_PER_TOKEN = 4  # a WordPiece token of English text is about four characters

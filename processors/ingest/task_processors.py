@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.errors import InvalidProcessorConfigError, ModelError, ProcessorRuntimeError
-from processors.models.registry_errors import MLCommonsError
+from processors.models.mlcommons.errors import MLCommonsError
+from processors.models.mlcommons.task_predict import task_response
 from processors.models.runtimes import DenseRuntime
-from processors.models.task_predict import task_response
 from processors.models.task_runtime import ELASTIC_TASKS, TASK_OPTIONS, TaskRuntime
 
 JSONObject = dict[str, Any]
@@ -501,7 +501,7 @@ def predictor(config: MLInferenceConfig, model: object) -> Callable[[JSONObject]
     if isinstance(model, DenseRuntime):
 
         def embed(request: JSONObject) -> JSONObject:
-            from processors.models.registry_predict import predict_response
+            from processors.models.mlcommons.predict import predict_response
 
             try:
                 return predict_response("TEXT_EMBEDDING", model, request)

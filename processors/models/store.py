@@ -20,11 +20,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from processors.errors import ConfigError, ModelError, ModelNotRegisteredError
+from processors.errors import MODEL_NOT_FOUND, ConfigError, ModelError, ModelNotRegisteredError
 from processors.models.artifact import resolve_artifact_url
 from processors.models.loader import LoadedModel, load_model
 from processors.models.registration import ModelRegistration
-from processors.models.registry_errors import MODEL_NOT_FOUND
 from processors.models.runtimes import CrossRuntime, DenseRuntime, SparseRuntime
 from processors.models.sparse_tokenize import SparseTokenizer
 from processors.models.tokenization import TokenStats

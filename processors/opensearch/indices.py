@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from processors.bodies import read_body
 from processors.errors import ConfigError
 
 JSONObject = dict[str, Any]
@@ -28,8 +29,6 @@ PIPELINE_SETTINGS = ("default_pipeline", "search.default_pipeline")
 
 def load_mapping(path: Path) -> JSONObject:
     """Read an index body; a clear ``ConfigError`` naming the file when it is not one."""
-    from processors.config.ingest_body import read_body
-
     body = read_body(path)
     if not isinstance(body, dict):
         raise ConfigError(f"{path}: an index body must be an object with settings/mappings")

@@ -1,7 +1,7 @@
 """The *reference* node: OpenSearch with the real ml-commons and neural-search plugins (issue #8).
 
 neuralpipe emulates neural-search + ml-commons in Python; this second node runs the real
-plugins on the same inputs so the two can be diffed (:mod:`processors.differential`). It is
+plugins on the same inputs so the two can be diffed (:mod:`tests.differential.harness`). It is
 started only by the differential check (``neuralpipe opensearch start --reference``,
 ``scripts/verify_against_reference.py``, ``pytest -m differential``), never by the main job, and
 never touches the main node's state (``$NEURALPIPE_HOME/nodes/default``): everything lives under

@@ -163,7 +163,7 @@ def default_models(settings: ProxySettings) -> ModelFor:
 
 def default_registry(settings: ProxySettings) -> RegistryFactory:
     def make(client: Any) -> Any:
-        from processors.models.registry import ModelRegistry
+        from processors.models.mlcommons.model_registry import ModelRegistry
 
         return ModelRegistry(
             client, index_prefix=settings.ml_index_prefix,

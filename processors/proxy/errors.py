@@ -38,7 +38,7 @@ from processors.errors import (
     ModelNotRegisteredError,
     ProcessorRuntimeError,
 )
-from processors.models.registry_errors import MLCommonsError
+from processors.models.mlcommons.errors import MLCommonsError
 
 logger = logging.getLogger(__name__)
 JSONObject = dict[str, Any]

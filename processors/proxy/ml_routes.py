@@ -43,8 +43,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from processors.errors import NeuralpipeError
-from processors.models.registry_errors import MLCommonsError
-from processors.models.registry_sources import local_path
+from processors.models.mlcommons.errors import MLCommonsError
+from processors.models.mlcommons.sources import local_path
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 
 from processors.errors import ModelNotRegisteredError
-from processors.models.registry_errors import MLNotFoundError
+from processors.models.mlcommons.errors import MLNotFoundError
 from processors.pipeline.ingest import IngestPipeline
 from processors.pipeline.search import SearchPipeline
 from processors.proxy.pipeline_store import IndexMeta, PipelineStore

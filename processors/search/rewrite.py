@@ -24,7 +24,7 @@ from typing import Any
 
 from processors.errors import ModelError, ModelNotRegisteredError, UnsupportedFeatureError
 from processors.models.encoders import SparseEncoder, TextEmbedder
-from processors.models.registry_errors import MODEL_NOT_FOUND, MLNotFoundError
+from processors.models.mlcommons.errors import MODEL_NOT_FOUND, MLNotFoundError
 from processors.search.dsl_values import copy_json
 from processors.search.neural import NeuralQuery
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig, enrich

@@ -2,7 +2,7 @@
 
 A small WordPiece ``tokenizer.json`` and three 2-layer BERTs (hidden size 32) saved as HF /
 sentence-transformers directories, then built into OpenSearch zips through
-:func:`processors.models.build.build_model`, the same path users take for real models:
+:func:`processors.models.build.builder.build_model`, the same path users take for real models:
 
 * ``embed``: sentence-transformers dir (BertModel + mean Pooling + Normalize), TEXT_EMBEDDING;
 * ``sparse``: BertForMaskedLM, SPARSE_ENCODING;
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processors.models.build import BuildResult, build_model
+from processors.models.build.builder import BuildResult, build_model
 from processors.models.registration import FunctionName, ModelFormat
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

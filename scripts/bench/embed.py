@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime

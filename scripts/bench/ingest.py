@@ -31,9 +31,9 @@ from opensearchpy import helpers
 
 from processors.config.ingest_body import load_ingest_pipeline, parse_ingest_pipeline
 from processors.datasets.cranfield import read_cranfield_docs
+from processors.indexing.bulk import BulkIndexer
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.models.binding import model_store
-from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.client import make_client
 from processors.opensearch.indices import create_index, load_mapping
 from processors.pipeline.ingest import IngestPipeline

@@ -147,9 +147,9 @@ def index_plain(client: Any, index: str, count: int) -> None:
 def index_neural(client: Any, settings: Any, index: str) -> None:
     """The corpus with vectors, as ``scripts/demo.py`` indexes it."""
     from processors.config.ingest_body import load_ingest_pipeline
+    from processors.indexing.bulk import BulkIndexer
     from processors.indexing.fingerprint import pipeline_fingerprint
     from processors.models.binding import model_store
-    from processors.opensearch.bulk import BulkIndexer
     from processors.opensearch.indices import create_index, load_mapping
     from processors.pipeline.ingest import IngestPipeline
 

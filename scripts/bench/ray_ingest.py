@@ -30,11 +30,11 @@ from typing import Any
 
 from processors.config.ingest_body import load_ingest_pipeline
 from processors.datasets.cranfield import read_cranfield_docs
+from processors.indexing.bulk import BulkIndexer
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.ray_ingest import RayIngestJob, RayResources
 from processors.indexing.runner import IndexingOptions
 from processors.models.binding import model_store
-from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.client import make_client, resolve_url
 from processors.opensearch.indices import create_index, load_mapping
 from processors.pipeline.ingest import IngestPipeline

@@ -53,7 +53,7 @@ from processors.config.ingest_body import load_ingest_pipeline
 from processors.config.search_body import load_search_pipeline
 from processors.datasets.cranfield import read_cranfield_docs, read_cranfield_queries
 from processors.models.binding import model_store
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import CrossRuntime

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.task_runtime import TaskRuntime

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.proxy.app import ProxySettings, create_app
 from processors.testing.serving import serve
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 
 pytestmark = [
     pytest.mark.integration,

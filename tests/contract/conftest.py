@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.models.loader import LoadedModel, load_model
 from processors.testing.tiny_models import build_tiny_sources, build_tiny_zips
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.models.loader import LoadedModel, load_model
 from processors.models.runtimes import CrossRuntime
 

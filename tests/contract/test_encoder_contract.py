@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from processors.errors import ModelError
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.models.encoders import CrossEncoder, SparseEncoder, TextEmbedder
 from processors.models.loader import LoadedModel, load_model
-from processors.models.registry_predict import predict_response
+from processors.models.mlcommons.predict import predict_response
 from processors.models.runtimes import CrossRuntime, DenseRuntime, SparseRuntime
 from processors.testing.tiny_models import HIDDEN, MAX_LENGTH, SPECIALS
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.models.loader import LoadedModel
 from processors.models.runtimes import CrossRuntime, DenseRuntime
 

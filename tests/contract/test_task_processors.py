@@ -15,11 +15,11 @@ import pytest
 
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.errors import ConfigError, InvalidProcessorConfigError, ModelError
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
+from processors.models.mlcommons.errors import MLCommonsError
+from processors.models.mlcommons.predict import predict_response
 from processors.models.registration import FunctionName, ModelFormat
-from processors.models.registry_errors import MLCommonsError
-from processors.models.registry_predict import predict_response
 from processors.models.task_runtime import TaskRuntime
 from processors.pipeline.ingest import IngestPipeline
 from processors.testing.tiny_task_models import NER_LABELS, tiny_task_source

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from processors.differential.cases import MODELS, Sides, run_all
-from processors.differential.compare import table
 from processors.opensearch.reference import ReferenceNode
 from processors.opensearch.reference_models import ReferenceModels
 from processors.settings import Settings
+from tests.differential.harness.cases import MODELS, Sides, run_all
+from tests.differential.harness.compare import table
 
 
 @pytest.mark.differential

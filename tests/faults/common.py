@@ -9,10 +9,10 @@ from typing import Any
 from opensearchpy import helpers
 
 from processors.config.ingest_body import parse_ingest_pipeline
+from processors.indexing.bulk import BulkIndexer
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.records import content_id
 from processors.indexing.runner import IndexingOptions
-from processors.opensearch.bulk import BulkIndexer
 from processors.pipeline.ingest import IngestPipeline
 from processors.testing.fakes import HashEmbedder
 

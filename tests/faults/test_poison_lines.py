@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from processors.cli.main import cli
 from processors.errors import CheckpointError, ClusterUnavailableError
+from processors.indexing.bulk import RunControl
 from processors.indexing.runner import IndexingOptions, IndexReport
 from processors.indexing.sender import send_actions
-from processors.opensearch.bulk import RunControl
 from processors.opensearch.client import make_client
 from processors.settings import Settings
 from tests.faults.common import MAPPING, good_docs, ledger, make_indexer, stored_ids

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from processors.config.ingest_body import parse_ingest_pipeline
+from processors.indexing.bulk import BulkIndexer, RunControl
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.runner import IndexingOptions
-from processors.opensearch.bulk import BulkIndexer, RunControl
 from processors.opensearch.client import make_client
 from processors.pipeline.ingest import IngestPipeline
 from processors.settings import Settings

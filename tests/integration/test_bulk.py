@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from processors.config.ingest_body import parse_ingest_pipeline
+from processors.indexing.bulk import BulkIndexer
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.runner import IndexingOptions
-from processors.opensearch.bulk import BulkIndexer
 from processors.opensearch.indices import create_index, load_mapping
 from processors.pipeline.ingest import IngestPipeline
 from processors.testing.fakes import CountSparseEncoder, HashEmbedder

@@ -17,10 +17,10 @@ from opensearchpy import helpers
 
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.errors import ClusterUnavailableError, FingerprintMismatchError
+from processors.indexing.bulk import BulkIndexer, RunControl
 from processors.indexing.fingerprint import pipeline_fingerprint
 from processors.indexing.records import content_id
 from processors.indexing.runner import IndexingOptions, IndexReport
-from processors.opensearch.bulk import BulkIndexer, RunControl
 from processors.opensearch.client import make_client
 from processors.pipeline.ingest import IngestPipeline
 from processors.settings import Settings

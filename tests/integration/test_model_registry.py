@@ -20,12 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.models import catalog
 from processors.models.bundled import tokenizer_zip
 from processors.models.encoders import ContentType
-from processors.models.registration import ModelRegistration
-from processors.models.registry import ModelRegistry
-from processors.models.registry_errors import (
+from processors.models.mlcommons import catalog
+from processors.models.mlcommons.errors import (
     CONTENT_CHANGED,
     DELETE_DEPLOYED,
     HASH_REQUIRED,
@@ -33,6 +31,8 @@ from processors.models.registry_errors import (
     MLCommonsError,
     MLNotFoundError,
 )
+from processors.models.mlcommons.model_registry import ModelRegistry
+from processors.models.registration import ModelRegistration
 from processors.opensearch.client import make_client
 from processors.settings import Settings
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from processors.cli.main import cli
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.errors import UnsupportedFeatureError
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.pipeline.simulate import ingest_timestamp, simulate
 from processors.testing.fakes import HashEmbedder

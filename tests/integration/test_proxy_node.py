@@ -20,8 +20,8 @@ import pytest
 import yaml
 from opensearchpy import NotFoundError, OpenSearch, TransportError, helpers
 
+from processors.models.mlcommons.model_registry import ModelRegistry
 from processors.models.registration import ModelRegistration
-from processors.models.registry import ModelRegistry
 from processors.opensearch.indices import load_mapping
 from processors.proxy.app import ProxySettings, create_app
 from processors.settings import Settings

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from opensearchpy import OpenSearch, helpers
 
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.task_runtime import TaskRuntime

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors.models.build import BuildResult, build_model
+from processors.models.build.builder import BuildResult, build_model
 from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors.models.build import BuildResult
+from processors.models.build.builder import BuildResult
 from processors.models.loader import load_model
 from processors.models.runtimes import DenseRuntime, SparseRuntime
 

@@ -9,9 +9,9 @@ import pytest
 from processors.config.ingest_body import parse_ingest_pipeline
 from processors.config.search_body import parse_search_pipeline
 from processors.errors import ConfigError, configuration_error_type
+from processors.models.mlcommons.errors import MLCommonsError
+from processors.models.mlcommons.register import _check_config
 from processors.models.registration import ModelRegistration
-from processors.models.registry_errors import MLCommonsError
-from processors.models.registry_register import _check_config
 from processors.proxy.errors import classify
 
 

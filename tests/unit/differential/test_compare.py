@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from processors.differential.compare import Case, compare_errors, compare_json, core_reason, table
+from tests.differential.harness.compare import (
+    Case,
+    compare_errors,
+    compare_json,
+    core_reason,
+    table,
+)
 
 
 def test_compare_json_sees_differences() -> None:
@@ -47,9 +53,9 @@ def test_java_sets_in_reasons_compare_as_sets() -> None:
 
 
 def test_the_cases_cover_every_category_and_explain_only_three_kinds() -> None:
-    from processors.differential import error_cases, ingest_cases, predict_cases, search_cases
-    from processors.differential.known import KNOWN, VERSION_219
-    from processors.differential.sides import WRAPPERS
+    from tests.differential.harness import error_cases, ingest_cases, predict_cases, search_cases
+    from tests.differential.harness.known import KNOWN, VERSION_219
+    from tests.differential.harness.sides import WRAPPERS
 
     names = [
         *(n for n, *_ in error_cases.BAD_SEARCHES),

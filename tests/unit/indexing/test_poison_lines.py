@@ -13,7 +13,7 @@ from processors.errors import CheckpointError
 from processors.indexing.checkpoint import Checkpoint, input_state
 from processors.indexing.prepare import prepare_batch
 from processors.indexing.records import content_id, read_records
-from processors.opensearch.sources import BadLine, read_documents
+from processors.indexing.sources import BadLine, read_documents
 
 
 def lines(path: Path, *rows: str | bytes) -> Path:

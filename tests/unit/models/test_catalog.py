@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from processors.errors import ArtifactError, ConfigError
-from processors.models import catalog
+from processors.models.mlcommons import catalog
 from processors.models.registration import FunctionName, ModelFormat
 
 ST = "huggingface/sentence-transformers/"

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from processors.cli.main import cli
 from processors.errors import ArtifactDownloadError, ArtifactError
-from processors.models import catalog
+from processors.models.build.fetch import fetch_model
 from processors.models.bundled import tokenizer_zip
-from processors.models.fetch import fetch_model
+from processors.models.mlcommons import catalog
 from processors.models.registration import ModelFormat
 from processors.models.sparse_tokenize import SparseTokenizer
 from processors.models.store import ModelStore, yaml_resolver

@@ -16,7 +16,7 @@ from processors.errors import (
     ModelNotRegisteredError,
 )
 from processors.models.artifact import ModelArtifact
-from processors.models.build import build_model
+from processors.models.build.builder import build_model
 from processors.models.bundled import tokenizer_zip
 from processors.models.loader import check_memory, load_model
 from processors.models.registration import FunctionName, ModelFormat, ModelRegistration

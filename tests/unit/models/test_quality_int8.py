@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from processors.errors import ModelError
-from processors.models.build import build_model
-from processors.models.quality import cross_quality, top_k_overlap
+from processors.models.build.builder import build_model
+from processors.models.build.quality import cross_quality, top_k_overlap
 from processors.models.registration import FunctionName
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from processors.models.registry_errors import MLCommonsError
-from processors.models.registry_predict import java_hashmap_order, predict_response
+from processors.models.mlcommons.errors import MLCommonsError
+from processors.models.mlcommons.predict import java_hashmap_order, predict_response
 from processors.models.runtimes import DenseRuntime
 from processors.models.tokenization import TextTokenizer
 from processors.proxy.errors import classify

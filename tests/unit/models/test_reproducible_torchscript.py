@@ -27,7 +27,7 @@ TRACE = """
 import importlib.util, sys, warnings
 from pathlib import Path
 import torch
-from processors.models.export import make_reproducible
+from processors.models.build.export import make_reproducible
 warnings.simplefilter("ignore")
 example = ({"input_ids": torch.ones(2, 4)},)
 folder = Path(sys.argv[1])

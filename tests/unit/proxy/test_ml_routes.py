@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 
-from processors.models.registry_errors import NOT_DEPLOYED, MLCommonsError, model_not_found
+from processors.models.mlcommons.errors import NOT_DEPLOYED, MLCommonsError, model_not_found
 from processors.testing.fakes import HashEmbedder
 from tests.unit.proxy.conftest import caller
 from tests.unit.proxy.fake_node import FakeNode

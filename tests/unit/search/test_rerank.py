@@ -391,7 +391,7 @@ def test_unknown_model_fails_unless_ignored() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_cross(tmp_path_factory: pytest.TempPathFactory) -> CrossEncoder:
-    from processors.models.build import build_model
+    from processors.models.build.builder import build_model
     from processors.models.loader import load_model
     from processors.models.registration import FunctionName, ModelFormat
     from processors.testing.tiny_models import build_tiny_sources

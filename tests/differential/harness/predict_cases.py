@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from processors.differential.compare import Case
-from processors.differential.known import KNOWN
-from processors.differential.sides import (
+from tests.differential.harness.compare import Case
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.sides import (
     INT8,
     ONNX,
     SPLADE,

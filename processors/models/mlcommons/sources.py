@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from processors.errors import ArtifactError
-from processors.models import catalog
+from processors.models.mlcommons import catalog
 from processors.models.registration import ModelFormat
 
 MAX_MODEL_BYTES = 4 * 1024**3

@@ -7,10 +7,11 @@ from typing import Any
 
 import requests
 
-from processors.differential.compare import Case, compare_hits
-from processors.differential.ingest_cases import _embed
-from processors.differential.known import KNOWN
-from processors.differential.sides import (
+from processors.settings import Settings
+from tests.differential.harness.compare import Case, compare_hits
+from tests.differential.harness.ingest_cases import _embed
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.sides import (
     ONNX,
     TOKENIZER,
     JSONObject,
@@ -18,7 +19,6 @@ from processors.differential.sides import (
     judge,
     short_json,
 )
-from processors.settings import Settings
 
 CORPUS = [
     ("1", "Lift on a swept wing", "A swept wing delays wave drag at transonic speed.", 3.0),

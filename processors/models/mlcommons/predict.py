@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from processors.models.encoders import ContentType, CrossEncoder, SparseEncoder, TextEmbedder
-from processors.models.registry_errors import MLCommonsError, illegal_argument
-from processors.models.registry_store import JSONObject
+from processors.models.mlcommons.errors import MLCommonsError, illegal_argument
+from processors.models.mlcommons.system_indices import JSONObject
+from processors.models.mlcommons.task_predict import task_response
 from processors.models.runtimes import DenseRuntime, SparseRuntime
 from processors.models.sparse_tokenize import SparseTokenizer
-from processors.models.task_predict import task_response
 from processors.models.task_runtime import TASK_FUNCTIONS
 
 TASK_FUNCTION_NAMES = tuple(f.value for f in TASK_FUNCTIONS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from processors.differential.compare import Case, compare_json
-from processors.differential.known import KNOWN
-from processors.differential.sides import (
+from tests.differential.harness.compare import Case, compare_json
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.sides import (
     INT8,
     ONNX,
     SPLADE,

@@ -1,4 +1,4 @@
-"""Read a local model source and plan its export (used by :mod:`processors.models.build`).
+"""Read a local model source and plan its export (used by :mod:`processors.models.build.builder`).
 
 A plan holds the ``tokenizer.json`` to ship (truncation filled in, padding removed), the
 ``model_config`` of the register body and an ``export(format, path, for_int8)`` callable that
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import ArtifactError, ModelError
-from processors.models import build_tasks
-from processors.models import export as ex
+from processors.models.build import tasks as build_tasks
+from processors.models.build import export as ex
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.tokenization import ML_COMMONS_INPUT_PREFIX, Encoded, TextTokenizer
 
@@ -39,7 +39,7 @@ _POOLING_KEYS = {
 _ST_MODULES = ("Transformer", "Pooling", "Normalize")
 Exporter = Callable[[ModelFormat, Path, bool], None]
 """``export(format, path, for_int8)``: ``for_int8`` fuses ONNX attention as
-``MultiHeadAttention`` (see :func:`processors.models.export.quantize_int8`)."""
+``MultiHeadAttention`` (see :func:`processors.models.build.export.quantize_int8`)."""
 
 
 def _no_export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:

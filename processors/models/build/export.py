@@ -1,6 +1,6 @@
 """Build-time export of torch modules to TorchScript (``.pt``) and ONNX (``.onnx``).
 
-Used only by :mod:`processors.models.build` (the ``build`` extra: torch, transformers,
+Used only by :mod:`processors.models.build.builder` (the ``build`` extra: torch, transformers,
 sentence-transformers, onnx). Every export traces with a *padded* example batch and eager
 attention, so no mask-dependent shortcut of ``transformers`` is frozen into the graph.
 

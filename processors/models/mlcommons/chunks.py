@@ -17,8 +17,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from processors.models.registry_errors import CONTENT_CHANGED, MLCommonsError
-from processors.models.registry_store import ML_CHUNK_SIZE, DocStore, JSONObject, now_ms
+from processors.models.mlcommons.errors import CONTENT_CHANGED, MLCommonsError
+from processors.models.mlcommons.system_indices import ML_CHUNK_SIZE, DocStore, JSONObject, now_ms
 
 __all__ = ["ML_CHUNK_SIZE", "chunk_count", "chunk_doc", "read_model", "sha256", "write_chunks"]
 

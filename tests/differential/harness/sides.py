@@ -2,7 +2,7 @@
 
 Reference side: the real node's REST API (``_predict``, ``_ingest/pipeline/_simulate``, search
 pipelines PUT there, ``_search?search_pipeline=``). neuralpipe side, in this process:
-:func:`processors.models.registry_predict.predict_response`,
+:func:`processors.models.mlcommons.predict.predict_response`,
 :func:`processors.pipeline.simulate.simulate` and
 :class:`processors.pipeline.search.SearchPipeline` against the main node; its errors become
 ``(status, error.type, reason)`` through :func:`processors.proxy.errors.classify`, as the proxy
@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 
-from processors.differential.compare import Case, compare_errors, compare_json
 from processors.settings import Settings
+from tests.differential.harness.compare import Case, compare_errors, compare_json
 
 JSONObject = dict[str, Any]
 Answer = tuple[int, Any]
@@ -127,7 +127,7 @@ class Sides:
 
     # -- neuralpipe calls --------------------------------------------------------------
     def predict(self, model_id: str, body: JSONObject) -> JSONObject:
-        from processors.models.registry_predict import predict_response
+        from processors.models.mlcommons.predict import predict_response
 
         reg = self.store.registration(model_id)
         config = reg.model_config_.model_dump(exclude_none=True) if reg.model_config_ else None
@@ -137,7 +137,7 @@ class Sides:
     def register_meta(self, body: JSONObject) -> JSONObject:
         """neuralpipe's ``_register_meta`` (a registry on throwaway indices: these bodies are
         refused before anything is written)."""
-        from processors.models.registry import ModelRegistry
+        from processors.models.mlcommons.model_registry import ModelRegistry
 
         registry = ModelRegistry(self.client, index_prefix=f".{self.index}-ml")
         return registry.register_model_meta(copy.deepcopy(body))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from processors.models.registry_errors import task_not_found
-from processors.models.registry_store import DocStore, JSONObject, new_id, now_ms
+from processors.models.mlcommons.errors import task_not_found
+from processors.models.mlcommons.system_indices import DocStore, JSONObject, new_id, now_ms
 
 REGISTER_MODEL = "REGISTER_MODEL"
 DEPLOY_MODEL = "DEPLOY_MODEL"

@@ -7,9 +7,9 @@ Example:
 
 from __future__ import annotations
 
-from processors.differential.cases import CATEGORIES, MODELS, Sides, run_all
-from processors.differential.compare import Case
 from processors.settings import Settings
+from tests.differential.harness.cases import CATEGORIES, MODELS, Sides, run_all
+from tests.differential.harness.compare import Case
 
 
 def run_against_reference(

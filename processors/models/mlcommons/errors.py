@@ -15,9 +15,9 @@ Example:
 
 from __future__ import annotations
 
+from processors.errors import MODEL_NOT_FOUND as MODEL_NOT_FOUND
 from processors.errors import ModelError, ModelNotRegisteredError
 
-MODEL_NOT_FOUND = "Failed to find model"
 TASK_NOT_FOUND = "Failed to find task"
 GROUP_NOT_FOUND = "Failed to find model group with the provided model group id: {}"
 GROUP_NAME_TAKEN = "The name you provided is already being used by a model group with ID: {}."

@@ -6,7 +6,7 @@ options, so a zip is built once) and, unless ``yaml_dir`` is None, the ``_regist
 directory, ``Settings().home / "models"``). Model ids get a format suffix: ``<id>-onnx``,
 ``<id>-torchscript``, ``<id>-onnx-int8``; SPARSE_TOKENIZE ids are used as given.
 
-What each artifact contains is described in :mod:`processors.models.export`.
+What each artifact contains is described in :mod:`processors.models.build.export`.
 
 Example:
     >>> results = build_model(Path("all-MiniLM-L6-v2"), FunctionName.TEXT_EMBEDDING,
@@ -31,7 +31,7 @@ import yaml
 
 from processors.errors import ArtifactError, ModelError
 from processors.models.artifact import sha256_file
-from processors.models.build_sources import SourcePlan, plan_source
+from processors.models.build.sources import SourcePlan, plan_source
 from processors.models.registration import FunctionName, ModelFormat, ModelRegistration
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def _build_one(
                 if quantize:
                     fp32 = model_file.with_name("fp32.onnx")
                     model_file.rename(fp32)
-                    from processors.models.export import drop_unused_opsets, quantize_int8
+                    from processors.models.build.export import drop_unused_opsets, quantize_int8
 
                     quantize_int8(fp32, model_file)
                     drop_unused_opsets(model_file)
@@ -244,7 +244,7 @@ def _build_one(
     quality = None
     if quantize:
         if not sidecar.is_file():
-            from processors.models.quality import int8_quality
+            from processors.models.build.quality import int8_quality
 
             fp32_zip = _build_one(plan, digest, fmt, None, base_id, cache_dir, name, version)
             sidecar.write_text(json.dumps(int8_quality(fp32_zip, (zip_path, reg), cache_dir)))

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.errors import ModelError
+from processors.models.mlcommons.errors import illegal_argument
 from processors.models.registration import FunctionName
-from processors.models.registry_errors import illegal_argument
 from processors.models.task_runtime import TaskRuntime
 
 JSONObject = dict[str, Any]

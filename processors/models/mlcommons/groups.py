@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from processors.models.registry_errors import (
+from processors.models.mlcommons.errors import (
     GROUP_HAS_MODELS,
     GROUP_NAME_TAKEN,
     MLCommonsError,
     group_not_found,
 )
-from processors.models.registry_store import DocStore, JSONObject, new_id, now_ms
+from processors.models.mlcommons.system_indices import DocStore, JSONObject, new_id, now_ms
 
 _ACCESS_MODES = ("public", "private", "restricted")
 

@@ -130,7 +130,9 @@ class _CatalogDocument(BaseModel):
 
 @cache
 def _document() -> _CatalogDocument:
-    text = resources.files("processors.models").joinpath("catalog.json").read_text("utf-8")
+    text = (
+        resources.files("processors.models.mlcommons").joinpath("catalog.json").read_text("utf-8")
+    )
     return _CatalogDocument.model_validate(json.loads(text))
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 from processors.errors import ArtifactDownloadError, ArtifactError
-from processors.models import catalog
+from processors.models.mlcommons import catalog
 from processors.models.artifact import sha256_file
 from processors.models.registration import ModelConfig, ModelFormat, ModelRegistration
 

@@ -7,13 +7,13 @@ One module per category (:mod:`.predict_cases`, :mod:`.ingest_cases`, :mod:`.sea
 
 from __future__ import annotations
 
-from processors.differential.compare import Case
-from processors.differential.error_cases import error_cases
-from processors.differential.ingest_cases import ingest_cases
-from processors.differential.known import explain_for_version
-from processors.differential.predict_cases import predict_cases
-from processors.differential.search_cases import drop_corpus, index_corpus, search_cases
-from processors.differential.sides import MODELS, Sides
+from tests.differential.harness.compare import Case
+from tests.differential.harness.error_cases import error_cases
+from tests.differential.harness.ingest_cases import ingest_cases
+from tests.differential.harness.known import explain_for_version
+from tests.differential.harness.predict_cases import predict_cases
+from tests.differential.harness.search_cases import drop_corpus, index_corpus, search_cases
+from tests.differential.harness.sides import MODELS, Sides
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 

@@ -20,30 +20,36 @@ from typing import Any
 from pydantic import ValidationError
 
 from processors.errors import ConfigError, NeuralpipeError
-from processors.models import catalog
-from processors.models.registration import (
-    FunctionName,
-    ModelConfig,
-    ModelFormat,
-    ModelRegistration,
-)
-from processors.models.registry_chunks import (
+from processors.models.mlcommons import catalog
+from processors.models.mlcommons.chunks import (
     ML_CHUNK_SIZE,
     chunk_doc,
     delete_chunks,
     sha256,
     write_chunks,
 )
-from processors.models.registry_errors import (
+from processors.models.mlcommons.errors import (
     CONTENT_CHANGED,
     HASH_REQUIRED,
     MLCommonsError,
     illegal_argument,
 )
-from processors.models.registry_groups import ModelGroups
-from processors.models.registry_sources import zip_for_catalog, zip_for_url
-from processors.models.registry_store import DocStore, IndexNames, JSONObject, new_id, now_ms
-from processors.models.registry_tasks import REGISTER_MODEL, Tasks
+from processors.models.mlcommons.groups import ModelGroups
+from processors.models.mlcommons.sources import zip_for_catalog, zip_for_url
+from processors.models.mlcommons.system_indices import (
+    DocStore,
+    IndexNames,
+    JSONObject,
+    new_id,
+    now_ms,
+)
+from processors.models.mlcommons.tasks import REGISTER_MODEL, Tasks
+from processors.models.registration import (
+    FunctionName,
+    ModelConfig,
+    ModelFormat,
+    ModelRegistration,
+)
 
 RegisterBody = Mapping[str, Any] | ModelRegistration
 
@@ -119,7 +125,7 @@ def _check_config(reg: ModelRegistration) -> None:
 
 
 class Registrar:
-    """The register half of :class:`~processors.models.registry.ModelRegistry`."""
+    """The register half of :class:`~processors.models.mlcommons.model_registry.ModelRegistry`."""
 
     names: IndexNames
     store: DocStore

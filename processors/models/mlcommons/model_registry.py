@@ -1,9 +1,9 @@
 """The ml-commons-shaped model registry, with its state in the real OpenSearch node.
 
 Model groups, models (meta document + zip chunks) and tasks live in three indices of the node
-(:mod:`~processors.models.registry_store`), so every neuralpipe process — indexer, proxy, CLI —
-sees the same models, and a restart loses nothing. Only the loaded runtimes are per process:
-a model whose document says ``DEPLOYED`` is loaded on first use in any process.
+(:mod:`~processors.models.mlcommons.system_indices`), so every neuralpipe process — indexer,
+proxy, CLI — sees the same models, and a restart loses nothing. Only the loaded runtimes are per
+process: a model whose document says ``DEPLOYED`` is loaded on first use in any process.
 
 Operations run synchronously; their responses keep ml-commons' asynchronous shapes
 (``{"task_id": ..., "status": "CREATED"}``), and the task document records the outcome.
@@ -29,18 +29,17 @@ from typing import Any
 
 from processors.errors import BackendUnavailableError, NeuralpipeError
 from processors.models.artifact import sha256_file
-from processors.models.registration import ModelRegistration
-from processors.models.registry_chunks import ML_CHUNK_SIZE, delete_chunks, read_model
-from processors.models.registry_errors import (
+from processors.models.mlcommons.chunks import ML_CHUNK_SIZE, delete_chunks, read_model
+from processors.models.mlcommons.errors import (
     DELETE_DEPLOYED,
     NOT_DEPLOYED,
     MLCommonsError,
     model_not_found,
 )
-from processors.models.registry_groups import ModelGroups
-from processors.models.registry_predict import predict_response
-from processors.models.registry_register import Registrar
-from processors.models.registry_store import (
+from processors.models.mlcommons.groups import ModelGroups
+from processors.models.mlcommons.predict import predict_response
+from processors.models.mlcommons.register import Registrar
+from processors.models.mlcommons.system_indices import (
     DEFAULT_INDEX_PREFIX,
     Client,
     DocStore,
@@ -48,7 +47,8 @@ from processors.models.registry_store import (
     JSONObject,
     now_ms,
 )
-from processors.models.registry_tasks import DEPLOY_MODEL, Tasks
+from processors.models.mlcommons.tasks import DEPLOY_MODEL, Tasks
+from processors.models.registration import ModelRegistration
 from processors.settings import default_home
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.differential.compare import Case, compare_hits, compare_json
-from processors.differential.known import KNOWN
-from processors.differential.search_cases import (
+from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.known import KNOWN
+from tests.differential.harness.search_cases import (
     MATCH,
     NEURAL,
     SPARSE_Q,
@@ -14,7 +14,7 @@ from processors.differential.search_cases import (
     _norm,
     _rerank,
 )
-from processors.differential.sides import (
+from tests.differential.harness.sides import (
     ONNX,
     SPLADE,
     TOKENIZER,

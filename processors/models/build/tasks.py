@@ -1,4 +1,4 @@
-"""Plan the export of NLP task heads and DPR encoders (for :mod:`~processors.models.build`).
+"""Plan the export of NLP task heads and DPR encoders (for :mod:`~processors.models.build.builder`).
 
 A task zip holds the ONNX (or TorchScript) graph of the ``transformers`` task model, its
 ``tokenizer.json`` and the HF ``config.json`` (``id2label``/``label2id`` travel with it); the
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import ModelError
-from processors.models import export as ex
+from processors.models.build import export as ex
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.task_runtime import TaskSpec
 from processors.models.tokenization import Encoded
