@@ -78,10 +78,20 @@ class LocalRay:
         return log
 
     def start(self) -> None:
-        head = self._start("--head", f"--port={self.port}", "--include-dashboard=false",
-                           f"--temp-dir={self.temp}")  # fmt: skip
-        self._wait_started(head)
-        self._wait_started(self._start(f"--address={self.address}"))
+        # `ray start` gives a new raylet 30 s (fixed) to register with the GCS; on a loaded
+        # two-core machine that can pass, so each node gets a few tries
+        self._start_node("--head", f"--port={self.port}", "--include-dashboard=false",
+                         f"--temp-dir={self.temp}")  # fmt: skip
+        self._start_node(f"--address={self.address}")
+
+    def _start_node(self, *args: str, tries: int = 3) -> None:
+        for attempt in range(tries):
+            try:
+                self._wait_started(self._start(*args))
+                return
+            except AssertionError:
+                if attempt == tries - 1:
+                    raise
 
     def _wait_started(self, log: Path, timeout: float = 600) -> None:
         """Until ``ray start`` says the runtime started (its processes are up and joined)."""
