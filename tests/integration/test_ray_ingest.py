@@ -8,6 +8,7 @@ ingest runs in a CLI subprocess (its own Ray driver) into the real node, with a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -121,14 +122,16 @@ class LocalRay:
         return found
 
     def stop(self) -> None:
+        """SIGTERM each process group (a failed start may have left its raylet), then wait."""
         for proc in reversed(self.procs):
-            if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in reversed(self.procs):
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 
