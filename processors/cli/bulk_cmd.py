@@ -74,6 +74,13 @@ INPUT_FILE = click.Path(path_type=Path, allow_dash=True, exists=True, dir_okay=F
               "details with -v) | fail | silent")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where models run: cpu, cuda or cuda:N (CUDA needs onnxruntime-gpu or torch with "
+    "CUDA; without a GPU they run on CPU, with a warning).",
+)
+@click.option(
     "--ray",
     "use_ray",
     is_flag=True,
