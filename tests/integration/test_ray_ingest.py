@@ -227,7 +227,7 @@ def test_ray_ingest_of_20k_documents_through_a_two_node_cluster(
     records = [json.loads(line) for line in dead.read_text().splitlines()]
     assert len(records) == 3 and all("not valid JSON" in r["reason"] for r in records)
     stored = client.get(index=index_name, id="d11")["_source"]
-    assert stored["text_sparse"]["number"] == 1.0
+    assert stored["text_sparse"]["number"] > 0  # an IDF weight (SPARSE_TOKENIZE)
     meta = client.indices.get_mapping(index=index_name)[index_name]["mappings"]["_meta"]
     assert meta["neuralpipe"]["fingerprint"]["digest"] == report["fingerprint"]
     # a re-run with --resume finds every id acknowledged: nothing embedded or sent again
