@@ -52,6 +52,18 @@ def _free_port() -> int:
         return port
 
 
+def _descends_from(pid: int, roots: set[int]) -> bool:
+    while pid > 1:
+        if pid in roots:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
 def _ray_bin() -> str:
     return str(Path(sys.executable).with_name("ray"))
 
@@ -107,18 +119,19 @@ class LocalRay:
         raise AssertionError(f"ray start did not start:\n{log.read_text(errors='replace')[-3000:]}")
 
     def worker_pids(self, name: str) -> list[int]:
-        """Processes of this cluster whose title names ``name`` (Ray sets ``ray::<actor>``)."""
-        groups = {os.getpgid(p.pid) for p in self.procs if p.poll() is None}
+        """Processes under this cluster's ``ray start`` processes whose title names ``name``
+        (Ray sets ``ray::<actor>``; workers may run in their own sessions, so by ancestry)."""
+        roots = {p.pid for p in self.procs}
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if name in title and os.getpgid(int(entry.name)) in groups:
-                    found.append(int(entry.name))
-            except (OSError, ProcessLookupError):
+            except OSError:
                 continue
+            if name in title and _descends_from(int(entry.name), roots):
+                found.append(int(entry.name))
         return found
 
     def stop(self) -> None:
