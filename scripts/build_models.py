@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from processors import Settings
 from processors.models.build.builder import build_model
 from processors.models.bundled import TOKENIZERS, tokenizer_zip
 from processors.models.registration import FunctionName, ModelFormat
-from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = Path(site.getsitepackages()[0])

@@ -18,16 +18,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from processors.config.ingest_body import load_ingest_pipeline
-from processors.config.search_body import load_search_pipeline
-from processors.indexing.bulk import BulkIndexer
-from processors.indexing.fingerprint import pipeline_fingerprint
-from processors.models.binding import model_store
-from processors.opensearch.client import make_client
-from processors.opensearch.indices import create_index, load_mapping
-from processors.pipeline.ingest import IngestPipeline
-from processors.pipeline.search import SearchPipeline
-from processors.settings import Settings
+from processors import (
+    BulkIndexer,
+    IngestPipeline,
+    SearchPipeline,
+    Settings,
+    create_index,
+    load_ingest_pipeline,
+    load_mapping,
+    load_search_pipeline,
+    make_client,
+    model_store,
+    pipeline_fingerprint,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "scripts" / "data" / "corpus"

@@ -10,13 +10,16 @@ import json
 import sys
 from pathlib import Path
 
-from processors.config.ingest_body import load_ingest_pipeline
-from processors.indexing.bulk import BulkIndexer, RunControl
-from processors.indexing.fingerprint import pipeline_fingerprint
-from processors.models.binding import model_store
-from processors.opensearch.client import make_client
-from processors.pipeline.ingest import IngestPipeline
-from processors.settings import Settings
+from processors import (
+    BulkIndexer,
+    IngestPipeline,
+    RunControl,
+    Settings,
+    load_ingest_pipeline,
+    make_client,
+    model_store,
+    pipeline_fingerprint,
+)
 
 index, pipeline_file, *files = sys.argv[1:]
 settings = Settings()

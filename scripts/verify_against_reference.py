@@ -7,7 +7,8 @@ was already running or ``--keep``), registers the models there, runs every case 
 :mod:`tests.differential.harness.cases` on both sides and prints the table. The main node gets a
 temporary index, dropped at the end; it is left running.
 
-    python scripts/verify_against_reference.py [--only predict,ingest,search,errors] [--keep]
+    python scripts/verify_against_reference.py [--only predict,ingest,search,errors,search3,...]
+                                               [--keep]
                                                [--json out.json]
 
 Exit status: 0 when every difference is a known one (explained in the table), 1 otherwise.
@@ -24,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from processors.settings import Settings  # noqa: E402
+from processors import Settings  # noqa: E402
 from tests.differential.harness.cases import CATEGORIES  # noqa: E402
 from tests.differential.harness.compare import table  # noqa: E402
 from tests.differential.harness.run import run_against_reference  # noqa: E402

@@ -157,10 +157,14 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
         return
     control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,
                          skip_unchanged=skip_unchanged, force=force, id_field=id_field)  # fmt: skip
+    from processors.semantic.ingest import for_index, registration_doc
+
+    semantic = for_index(client, name, lambda m: registration_doc(store.registration(m)), store.get)
     bar = _progress_bar(files) if progress else None
     indexer = BulkIndexer(client, name, pipeline, fingerprint=fingerprint, options=options,
                           dead_letter=dead_letter, control=control, token_stats=store.token_stats,
-                          on_batch=bar.update if bar is not None else None)  # fmt: skip
+                          on_batch=bar.update if bar is not None else None,
+                          semantic=semantic)  # fmt: skip
     try:
         report = indexer.index_files(list(files))
     finally:

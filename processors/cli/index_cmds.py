@@ -33,6 +33,17 @@ def create(
     from processors.opensearch.indices import create_index, load_mapping, resolve_mapping, with_bm25
 
     body = with_bm25(load_mapping(resolve_mapping(mapping_path)), k1=bm25_k1, b=bm25_b)
+    if '"semantic"' in json.dumps(body):
+        from processors.errors import ConfigError
+        from processors.models.binding import model_store
+        from processors.semantic.fields import SemanticMappingError, index_body
+        from processors.semantic.ingest import registration_doc
+
+        store = model_store(settings)
+        try:
+            body = index_body(body, lambda m: registration_doc(store.registration(m)))
+        except SemanticMappingError as exc:
+            raise ConfigError(f"{mapping_path}: {exc}") from exc
     result = create_index(make_client(settings), name, body, embedded=settings.uses_embedded_node)
     click.echo(json.dumps(result))
 

@@ -12,39 +12,26 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from processors.bodies import read_body as read_body
-from processors.errors import ConfigError, InvalidProcessorConfigError, configuration_error_type
-from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
-from processors.ingest.inference import (
-    InferenceConfig,
-    SparseEncodingProcessor,
-    TextEmbeddingProcessor,
+from processors.errors import ConfigError, configuration_error_type
+from processors.registry import (
+    Kind,
+    is_registered,
+    load_builtin,
+    parse_options,
+    processor_type,
+    suggest,
 )
-from processors.ingest.task_processors import (
-    ElasticInferenceConfig,
-    MLInferenceConfig,
-    parse_inference,
-    parse_ml_inference,
-)
-from processors.registry import suggest
+from processors.registry import registered as registered_processors
 
 JSONObject = dict[str, Any]
-StepConfig = InferenceConfig | ChunkingConfig | ElasticInferenceConfig | MLInferenceConfig
-"""The parsed options of one of our processors."""
+StepConfig = Any
+"""The parsed options of one of our processors (what its registered parser returns)."""
 
-OURS: dict[str, Callable[[Any], StepConfig]] = {
-    "text_embedding": TextEmbeddingProcessor.parse,
-    "sparse_encoding": SparseEncodingProcessor.parse,
-    "text_chunking": TextChunkingProcessor.parse,
-    "inference": parse_inference,
-    "ml_inference": parse_ml_inference,
-}
-"""Processors neuralpipe runs itself: type name -> options parser (raises on invalid options)."""
 NOT_YET: tuple[str, ...] = ()
 """Neural-search processors known but not emulated yet (refused with a clear error)."""
 CORE = tuple(
@@ -129,16 +116,18 @@ def _parse_entry(entry: Any, path: str, errors: list[str]) -> Step | None:
         return None
     ((type_name, options),) = entry.items()
     options = options if options is not None else {}
-    if type_name in OURS:
+    load_builtin()
+    if is_registered(Kind.INGEST, type_name):
         return _parse_ours(type_name, options, f"{path}.{type_name}", errors)
+    ours = registered_processors(Kind.INGEST)
     if type_name in NOT_YET:
         errors.append(
-            f"{path}.{type_name}: not emulated yet by neuralpipe (supported: {', '.join(OURS)})"
+            f"{path}.{type_name}: not emulated yet by neuralpipe (supported: {', '.join(ours)})"
         )
         return None
     if type_name in CORE:
         return Step(type_name, options, None)
-    candidates = [*OURS, *NOT_YET, *CORE]
+    candidates = [*ours, *NOT_YET, *CORE]
     errors.append(  # the node's words (a parse_exception), then our suggestion
         f"{path}: No processor type exists with name [{type_name}].{suggest(type_name, candidates)}"
     )
@@ -149,12 +138,8 @@ def _parse_ours(type_name: str, options: Any, path: str, errors: list[str]) -> S
     if isinstance(options, dict) and "if" in options:
         errors.append(f"{path}.if: a Painless condition on a neuralpipe processor is not emulated")
         options = {k: v for k, v in options.items() if k != "if"}
-    try:
-        config = OURS[type_name](options)
-    except InvalidProcessorConfigError as exc:
-        errors.extend(
-            f"{path}.{key}: {message}" if key else f"{path}: {message}"
-            for key, message in exc.problems
-        )
+    before = len(errors)
+    config = parse_options(processor_type(Kind.INGEST, type_name), options, path, errors)
+    if len(errors) > before:
         return None
     return Step(type_name, options, config)

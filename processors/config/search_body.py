@@ -17,42 +17,45 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from processors.compat.java_text import java_class
+from processors.compat.options import wrong_type
 from processors.config.ingest_body import read_body
 from processors.errors import (
     ConfigError,
-    InvalidProcessorConfigError,
-    UnsupportedFeatureError,
     configuration_error_type,
 )
-from processors.ingest.java_text import java_class
-from processors.registry import suggest
-from processors.search.dsl_values import wrong_type
-from processors.search.fusion_config import NormalizationConfig, RRFConfig
-from processors.search.ml_inference_response import MLInferenceResponseConfig
-from processors.search.neural_query_enricher import NeuralQueryEnricherConfig
-from processors.search.rerank import RerankConfig
+from processors.registry import (
+    Kind,
+    load_builtin,
+    parse_options,
+    processor_type,
+    registered,
+    suggest,
+)
 
 JSONObject = dict[str, Any]
 REQUEST, RESPONSE, PHASE = "request_processors", "response_processors", "phase_results_processors"
 SECTIONS = (REQUEST, RESPONSE, PHASE)
 BODY_KEYS = ("description", "version", *SECTIONS)
 
-OURS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    REQUEST: {"neural_query_enricher": NeuralQueryEnricherConfig.from_body},
-    RESPONSE: {
-        "rerank": RerankConfig.from_body,
-        "ml_inference": MLInferenceResponseConfig.from_body,
-    },
-    PHASE: {
-        "normalization-processor": NormalizationConfig.from_body,
-        "score-ranker-processor": RRFConfig.from_body,
-    },
+KINDS = {
+    REQUEST: Kind.SEARCH_REQUEST,
+    RESPONSE: Kind.SEARCH_RESPONSE,
+    PHASE: Kind.SEARCH_PHASE_RESULTS,
 }
+"""Each section's processors in the registry (:mod:`processors.registry`)."""
+
+
+def ours(section: str) -> list[str]:
+    """The processors neuralpipe runs itself in ``section``."""
+    load_builtin()
+    return registered(KINDS[section])
+
+
 CORE: dict[str, tuple[str, ...]] = {
     REQUEST: ("filter_query", "oversample", "script"),
     RESPONSE: ("collapse", "rename_field", "sort", "split", "truncate_hits"),
@@ -60,9 +63,8 @@ CORE: dict[str, tuple[str, ...]] = {
 }
 """The node's ``search-pipeline-common`` processors (2.19, ``GET _nodes/search_pipelines``)."""
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
-    REQUEST: ("neural_sparse_two_phase_processor", "ml_inference", "agentic_query_translator"),
+    REQUEST: ("neural_sparse_two_phase_processor", "agentic_query_translator"),
     RESPONSE: (
-        "hybrid_score_explanation",
         "retrieval_augmented_generation",
         "personalize_search_ranking",
     ),
@@ -151,7 +153,7 @@ def parse_search_pipeline(pipeline_id: str, body: Any, source: str = "") -> Sear
 def _check_envelope(body: JSONObject, where: str, errors: list[str]) -> None:
     description = body.get("description")
     if description is not None and not isinstance(description, str):
-        errors.append(f"{where}.description: {wrong_type('description', 'a string', description)}")
+        errors.append(f"{where}.description: {wrong_type('description', 'string', description)}")
     version = body.get("version")
     if version is not None and (
         isinstance(version, bool) or not str(version).lstrip("-").isdigit()
@@ -168,7 +170,7 @@ def _section(
     if entries is None:
         return ()
     if not isinstance(entries, list):
-        errors.append(f"{where}.{section}: {wrong_type(section, 'a list', entries)}")
+        errors.append(f"{where}.{section}: {wrong_type(section, 'list', entries)}")
         return ()
     steps: list[SearchStep] = []
     for index, entry in enumerate(entries):
@@ -193,16 +195,10 @@ def _step(
     if not isinstance(options, dict):
         errors.append(f"{where}: processor options must be a map, not [{java_class(options)}]")
         return None
-    if type_name in OURS[section]:
-        try:
-            return SearchStep(section, type_name, options, OURS[section][type_name](options))
-        except InvalidProcessorConfigError as exc:
-            errors.extend(
-                f"{where}.{key}: {msg}" if key else f"{where}: {msg}" for key, msg in exc.problems
-            )
-        except UnsupportedFeatureError as exc:
-            errors.append(f"{where}: {exc}")
-        return None
+    if type_name in ours(section):
+        before = len(errors)
+        config = parse_options(processor_type(KINDS[section], type_name), options, where, errors)
+        return None if len(errors) > before else SearchStep(section, type_name, options, config)
     if type_name in CORE[section]:
         return SearchStep(section, type_name, options, None)
     errors.append(f"{path}: {_unknown(section, type_name)}")
@@ -212,10 +208,10 @@ def _step(
 def _unknown(section: str, type_name: str) -> str:
     if type_name in NOT_EMULATED[section]:
         return f"search processor [{type_name}] is not emulated by neuralpipe"
-    elsewhere = [s for s in SECTIONS if s != section and type_name in (*OURS[s], *CORE[s])]
+    elsewhere = [s for s in SECTIONS if s != section and type_name in (*ours(s), *CORE[s])]
     if elsewhere:
         return f"Invalid processor type {type_name} (it belongs in {elsewhere[0]})"
-    known = [*OURS[section], *CORE[section], *NOT_EMULATED[section]]
+    known = [*ours(section), *CORE[section], *NOT_EMULATED[section]]
     return f"Invalid processor type {type_name}.{suggest(type_name, known)}"
 
 

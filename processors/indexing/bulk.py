@@ -13,7 +13,8 @@ The stages are in :mod:`processors.indexing`: records and token-budget batches, 
 per-batch function, the threaded runner, checkpoints.
 
 Example:
-    >>> indexer = BulkIndexer(client, "docs", pipeline, dead_letter=Path("dead.jsonl"))
+    >>> indexer = BulkIndexer(  # doctest: +SKIP
+    ...     client, "docs", pipeline, dead_letter=Path("dead.jsonl"))
     >>> report = indexer.index_files([Path("docs.jsonl")])   # doctest: +SKIP
 """
 
@@ -84,8 +85,11 @@ class BulkIndexer:
         control: RunControl | None = None,
         token_stats: Callable[[], TokenStats] | None = None,
         on_batch: Callable[[IndexReport], None] | None = None,
+        semantic: Any = None,
     ) -> None:
         self.client, self.index_name, self.pipeline = client, index, pipeline
+        self.semantic = semantic
+        """The index's ``semantic`` fields writer, run after the pipeline (None: none)."""
         self.fingerprint = fingerprint
         self.options = options or IndexingOptions()
         self.dead_letter = dead_letter
@@ -167,7 +171,7 @@ class BulkIndexer:
             yield prepare_batch(
                 batch, self.pipeline, self.index_name,
                 hash_field=HASH_FIELD if skip else None, known_hashes=known,
-                fingerprint=self.fingerprint["digest"],
+                fingerprint=self.fingerprint["digest"], semantic=self.semantic,
             )  # fmt: skip
 
     def _known_hashes(self, batch: list[SourceRecord]) -> dict[str, str]:

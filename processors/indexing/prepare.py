@@ -74,6 +74,7 @@ def prepare_batch(
     hash_field: str | None = None,
     known_hashes: Mapping[str, str] | None = None,
     fingerprint: str = "",
+    semantic: Any = None,
 ) -> PreparedBatch:
     """Run the pipeline over ``records``; return index actions, failures and counts.
 
@@ -85,6 +86,8 @@ def prepare_batch(
         known_hashes: ``id -> hash`` already in the index; equal hashes are skipped unchanged,
             and so are ids whose known hash is :data:`UNHASHED`.
         fingerprint: The pipeline fingerprint digest, part of every content hash.
+        semantic: The index's semantic fields writer
+            (:class:`~processors.semantic.ingest.SemanticIngest`), run after the pipeline.
     """
     started = time.monotonic()
     batch = PreparedBatch(records[0].seq, records[-1].seq + 1) if records else PreparedBatch(0, 0)
@@ -115,6 +118,11 @@ def prepare_batch(
                 continue
             final = outcome.source
         final = dict(final or {})
+        if semantic is not None:
+            error = semantic.run([{"_index": index, "_id": rec.doc_id, "_source": final}])[0]
+            if error is not None:
+                batch.failures.append(Failure(rec.location, rec.doc_id, error, rec.doc))
+                continue
         if hash_field:
             final[hash_field] = digest
         batch.origins[rec.doc_id] = (rec.location, rec.doc)

@@ -1,6 +1,6 @@
 """The ``text_chunking`` algorithms and their parameters, ported from neural-search (§4.1-4.3).
 
-Every algorithm works on a Java view of the text (:mod:`processors.ingest.java_text`), so lengths
+Every algorithm works on a Java view of the text (:mod:`processors.compat.java_text`), so lengths
 and offsets are UTF-16 code units as in the plugin. ``max_chunk_limit`` is enforced through a
 :class:`Budget` shared by every string of one document.
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processors.ingest.java_text import (
+from processors.compat.java_text import (
     from_java,
     java_decode_int,
     java_double_str,

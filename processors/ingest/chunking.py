@@ -71,10 +71,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
+from processors.compat import options
+from processors.compat.java_text import java_class, java_is_blank, java_str
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest.chunkers import FIXED_TOKEN_LENGTH, Algorithm, Budget, parse_algorithm
-from processors.ingest.java_text import java_class, java_is_blank, java_str
 from processors.ingest.token_starts import ModelTokens, NodeAnalyzer, TokenStarts, TokenTable
+from processors.neural_stats.events import increment
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 Problems = list[tuple[str, str]]
@@ -100,36 +103,23 @@ class ChunkingConfig:
     ignore_failure: bool = False
 
 
-def _read(body: JSONObject, key: str, kind: type, what: str, problems: Problems) -> Any:
-    """Core ``ConfigurationUtils`` reads: ``[key] property isn't a <what>, but of type [...]``."""
-    value = body.get(key)
-    if value is not None and not isinstance(value, kind):
-        message = f"[{key}] property isn't a {what}, but of type [{java_class(value)}]"
-        problems.append((key, message))
-        return None
-    return value
-
-
 def _parse(body: JSONObject) -> ChunkingConfig:
     problems: Problems = []
     unknown = [k for k in body if k not in KEYS]
     if unknown:
-        message = (
-            "processor [text_chunking] doesn't support one or more provided configuration "
-            f"parameters [{', '.join(unknown)}]"
-        )
-        problems.append((unknown[0], message))
+        problems.append((unknown[0], options.unsupported("text_chunking", unknown)))
     for key in ("field_map", "algorithm"):
         if body.get(key) is None:
-            problems.append((key, f"[{key}] required property is missing"))
-    field_map = _read(body, "field_map", dict, "map", problems)
-    algorithm_body = _read(body, "algorithm", dict, "map", problems)
+            problems.append((key, options.missing(key)))
+    field_map = options.read(body, "field_map", dict, "map", problems)
+    algorithm_body = options.read(body, "algorithm", dict, "map", problems)
     algorithm, more = parse_algorithm(algorithm_body) if algorithm_body is not None else (None, [])
     problems.extend(more)
     flags = [
-        _read(body, k, bool, "boolean", problems) for k in ("ignore_missing", "ignore_failure")
+        options.read(body, k, bool, "boolean", problems)
+        for k in ("ignore_missing", "ignore_failure")
     ]
-    labels = [_read(body, k, str, "string", problems) for k in ("tag", "description")]
+    labels = [options.read(body, k, str, "string", problems) for k in ("tag", "description")]
     object_key = body.get(CHUNK_OBJECT_KEY)
     if CHUNK_OBJECT_KEY in body and not _is_plain_key(object_key):
         message = (
@@ -261,6 +251,8 @@ class TextChunkingProcessor:
     ) -> list[ProcessorRuntimeError | None]:
         """Chunk ``sources`` in place; ``indices`` are their ``_index`` (for ``_analyze``)."""
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        increment("text_chunking_executions", len(sources))
+        increment(f"text_chunking_{self.config.algorithm.name}_executions", len(sources))
         where = list(indices) if indices is not None else [None] * len(sources)
         rows = []
         for row, source in enumerate(sources):
@@ -304,3 +296,14 @@ class TextChunkingProcessor:
 
     def _error(self, message: str) -> ProcessorRuntimeError:
         return ProcessorRuntimeError(message, processor_type=self.type_name, tag=self.config.tag)
+
+
+register_processor(
+    Kind.INGEST,
+    TextChunkingProcessor.type_name,
+    parse=TextChunkingProcessor.parse,
+    # fixed_token_length: _analyze on the node, or a model's tokenizer
+    build=lambda body, encoders, client: TextChunkingProcessor.from_body(
+        body, client=client, encoders=encoders
+    ),
+)

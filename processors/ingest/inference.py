@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from processors.compat import options
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
 from processors.ingest import field_map as fm
-from processors.ingest.java_text import java_class
 from processors.ingest.prune import check_prune_config, prune
+from processors.ingest.sparse_targets import split_field_map
 from processors.models.encoders import SparseEncoder, TextEmbedder
+from processors.neural_stats.events import increment
+from processors.registry import Kind, register_processor
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
@@ -42,9 +45,6 @@ COMMON_KEYS = (
     "ignore_failure",
     "on_failure",
 )
-
-_JAVA_TYPES = {str: "java.lang.String", int: "java.lang.Integer", float: "java.lang.Double",
-               bool: "java.lang.Boolean", list: "java.util.ArrayList"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,17 +65,15 @@ def _errors_of_common(
 ) -> list[tuple[str, str]]:
     # in the order OpenSearch finds them: the batching factory reads batch_size, the plugin's
     # factory model_id and field_map, and core refuses leftover (unknown) options last
-    errors: list[tuple[str, str]] = [
-        ("batch_size", m) for m in _batch_size_errors(body.get("batch_size", 1))
-    ]
+    errors: list[tuple[str, str]] = [("batch_size", m) for m in _batch_size_errors(body)]
     model_id = body.get("model_id")
     if model_id is None:
-        errors.append(("model_id", "[model_id] required property is missing"))
+        errors.append(("model_id", options.missing("model_id")))
     elif not isinstance(model_id, str):
         errors.append(
             (
                 "model_id",
-                f"[model_id] property isn't a string, but of type [{java_class(model_id)}]",
+                options.wrong_type("model_id", "string", model_id),
             )
         )
     elif not model_id.strip():
@@ -83,23 +81,18 @@ def _errors_of_common(
     errors.extend(("field_map", m) for m in _field_map_errors(body))
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        errors.append(
-            (
-                unknown[0],
-                f"processor [{type_name}] doesn't support one or more provided configuration "
-                f"parameters [{', '.join(unknown)}]",
-            )
-        )
+        errors.append((unknown[0], options.unsupported(type_name, unknown)))
     return errors
 
 
 def _field_map_errors(body: JSONObject) -> list[str]:
     if "field_map" not in body:
-        return ["[field_map] required property is missing"]
+        return [options.missing("field_map")]
     fmap = body["field_map"]
     if not isinstance(fmap, dict):
-        java = _JAVA_TYPES.get(type(fmap), "java.lang.Object")
-        return [f"[field_map] property isn't a map, but of type [{java}]"]
+        if fmap is None:  # an explicit null: readMap's cast of it
+            return ["[field_map] property isn't a map, but of type [java.lang.Object]"]
+        return [options.wrong_type("field_map", "map", fmap)]
     if not fmap or not _field_map_entries_valid(fmap):
         return ["Unable to create the processor as field_map has invalid key or value"]
     return []
@@ -118,13 +111,11 @@ def _field_map_entries_valid(fmap: JSONObject) -> bool:
     return True
 
 
-def _batch_size_errors(value: Any) -> list[str]:
-    try:
-        number = int(str(value)) if not isinstance(value, bool) else None
-    except ValueError:
-        number = None
+def _batch_size_errors(body: JSONObject) -> list[str]:
+    problems: options.Problems = []
+    number = options.read_int(body, "batch_size", 1, problems)
     if number is None:
-        return [f"[batch_size] property cannot be converted to an int [{value}]"]
+        return [message for _, message in problems]
     return [] if number >= 1 else ["[batch_size] batch size must be a positive integer"]
 
 
@@ -176,6 +167,7 @@ class InferenceProcessor:
         neighbours helps nobody).
         """
         outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        increment(f"{self.type_name}_executions", len(sources))
         rows = (self._prepare(sources, row, outcome) for row in range(len(sources)))
         prepared = [p for p in rows if p is not None]
         size = self.config.batch_size
@@ -198,6 +190,11 @@ class InferenceProcessor:
                 if len(group) == 1:
                     outcome[group[0][0]] = self._error(f"{type(exc).__name__}: {exc}")
         return outcome
+
+    @property
+    def skips_existing(self) -> bool:
+        """``skip_existing: true``: stored outputs of unchanged inputs are reused."""
+        return self.config.extra.get("skip_existing") in (True, "true")
 
     def _prepare(
         self, sources: list[JSONObject], row: int, outcome: list[Any]
@@ -232,6 +229,7 @@ class TextEmbeddingProcessor(InferenceProcessor):
 
     type_name = "text_embedding"
     list_key = "knn"
+    extra_keys = ("skip_existing",)
 
     @classmethod
     def from_body(cls, body: JSONObject, *, embedder: TextEmbedder) -> TextEmbeddingProcessor:
@@ -246,7 +244,7 @@ class SparseEncodingProcessor(InferenceProcessor):
 
     type_name = "sparse_encoding"
     list_key = "sparse_encoding"
-    extra_keys = ("prune_type", "prune_ratio")
+    extra_keys = ("prune_type", "prune_ratio", "skip_existing")
 
     @classmethod
     def _extra_errors(cls, body: JSONObject) -> list[str]:
@@ -254,9 +252,7 @@ class SparseEncodingProcessor(InferenceProcessor):
         if "prune_ratio" in body and prune_type == "none":
             return ["prune_ratio field is not supported when prune_type is not provided"]
         if prune_type != "none" and "prune_ratio" not in body:
-            return [
-                check_prune_config(prune_type, None) or "[prune_ratio] required property is missing"
-            ]
+            return [check_prune_config(prune_type, None) or options.missing("prune_ratio")]
         ratio: float | None = None
         if "prune_ratio" in body:
             try:
@@ -278,4 +274,48 @@ class SparseEncodingProcessor(InferenceProcessor):
                 prune(weights, prune_type, ratio) for weights in encoder.encode(texts, "passage")
             ]
 
-        return cls(config, infer)
+        def infer_ids(texts: list[str]) -> list[Any]:
+            found = encoder.encode(texts, "passage", token_ids=True)  # type: ignore[call-arg]
+            return [prune(weights, prune_type, ratio) for weights in found]
+
+        processor = cls(config, infer)
+        processor.infer_token_ids = infer_ids
+        return processor
+
+    infer_token_ids: Infer | None = None
+    """The model asked for ``sparse_embedding_format: TOKEN_ID`` (``sparse_vector`` targets)."""
+
+    def run_with_targets(
+        self, sources: list[JSONObject], token_id_paths: frozenset[str]
+    ) -> list[ProcessorRuntimeError | None]:
+        """:meth:`run`, writing token ids into the targets ``token_id_paths`` names."""
+        words, ids = split_field_map(self.config.field_map, token_id_paths)
+        if not ids or self.infer_token_ids is None:
+            return self.run(sources)
+        increment("sparse_encoding_seismic_executions")
+        outcome: list[ProcessorRuntimeError | None] = [None] * len(sources)
+        for part, infer in ((words, self._infer), (ids, self.infer_token_ids)):
+            if not part:
+                continue
+            sub = SparseEncodingProcessor(replace(self.config, field_map=part), infer)
+            for row, error in enumerate(sub.run(sources)):
+                outcome[row] = outcome[row] or error
+        return outcome
+
+
+register_processor(
+    Kind.INGEST,
+    TextEmbeddingProcessor.type_name,
+    parse=TextEmbeddingProcessor.parse,
+    build=lambda body, encoders, client: TextEmbeddingProcessor.from_body(
+        body, embedder=encoders(body["model_id"])
+    ),
+)
+register_processor(
+    Kind.INGEST,
+    SparseEncodingProcessor.type_name,
+    parse=SparseEncodingProcessor.parse,
+    build=lambda body, encoders, client: SparseEncodingProcessor.from_body(
+        body, encoder=encoders(body["model_id"])
+    ),
+)

@@ -30,11 +30,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from processors.compat.options import missing, unsupported
 from processors.errors import InvalidProcessorConfigError, ModelError, ProcessorRuntimeError
 from processors.models.mlcommons.errors import MLCommonsError
 from processors.models.mlcommons.task_predict import task_response
 from processors.models.runtimes import DenseRuntime
 from processors.models.task_runtime import ELASTIC_TASKS, TASK_OPTIONS, TaskRuntime
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 TEXT_FIELD = "text_field"
@@ -66,15 +68,10 @@ def _common(
         raise InvalidProcessorConfigError(f"[{type_name}] options must be an object")
     model_id = body.get("model_id")
     if not isinstance(model_id, str) or not model_id.strip():
-        _problem(problems, "model_id", "[model_id] required property is missing")
+        _problem(problems, "model_id", missing("model_id"))
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        _problem(
-            problems,
-            unknown[0],
-            f"processor [{type_name}] doesn't support one or more provided configuration "
-            f"parameters [{', '.join(unknown)}]",
-        )
+        _problem(problems, unknown[0], unsupported(type_name, unknown))
     if body.get("on_failure"):
         _problem(problems, "on_failure", "on_failure inside a neuralpipe processor is not emulated")
     for flag in ("ignore_failure", "ignore_missing", "full_response_path"):
@@ -476,7 +473,8 @@ class MLInferenceProcessor:
             found = read_path(base, path if path.startswith("$") else f"$.{path}")
             if not found:
                 raise ProcessorRuntimeError(
-                    f"model inference output cannot find such json path: {path}"
+                    "An unexpected error occurred: model inference output cannot find such "
+                    f"json path: {path}"
                 )
             writes.append((target, found[0] if _definite(path) and len(found) == 1 else found))
         return writes
@@ -513,3 +511,21 @@ def predictor(config: MLInferenceConfig, model: object) -> Callable[[JSONObject]
         f"model [{config.model_id}] is not a model ml_inference can run locally",
         problems=[("model_id", f"model [{config.model_id}] cannot run in ml_inference")],
     )
+
+
+register_processor(
+    Kind.INGEST,
+    "inference",
+    parse=parse_inference,
+    build=lambda body, encoders, client: ElasticInferenceProcessor.from_body(
+        body, model=encoders(body["model_id"])
+    ),
+)
+register_processor(
+    Kind.INGEST,
+    "ml_inference",
+    parse=parse_ml_inference,
+    build=lambda body, encoders, client: MLInferenceProcessor.from_body(
+        body, model=encoders(body["model_id"])
+    ),
+)

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import opensearchpy
 
+from processors.compat.java_text import utf16_offsets
 from processors.errors import InvalidProcessorConfigError, ProcessorRuntimeError
-from processors.ingest.java_text import utf16_offsets
 
 Starts = list[int] | str
 """The token start offsets of one text, or why it could not be tokenized."""

@@ -93,6 +93,7 @@ class TaskSpec:
     labels: tuple[str, ...]
     problem_type: str | None = None
     mask_token: str | None = None
+    sentence_highlighting: bool = False
 
     @classmethod
     def from_config(
@@ -116,7 +117,14 @@ class TaskSpec:
                 f"a {function.value} model needs a label map: config.json has no id2label"
             )
         problem = config.get("problem_type")
-        return cls(function, labels, problem if isinstance(problem, str) else None, mask_token)
+        highlighter = any(
+            str(a).endswith("ForSentenceExtractionWithBackoff")
+            for a in config.get("architectures") or []
+        )
+        return cls(
+            function, labels, problem if isinstance(problem, str) else None, mask_token,
+            sentence_highlighting=highlighter and function is FunctionName.QUESTION_ANSWERING,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class LocalNode:
         transport_port = free_port()
         self._prepare_state(http_port, transport_port, heap or self.default_heap)
         started = time.monotonic()
-        pid = self._launch()
+        pid = self._launch(timeout)
         self._write_state({"pid": pid, "port": http_port, "transport_port": transport_port})
         url = f"http://127.0.0.1:{http_port}"
         self._wait_healthy(url, pid, timeout)
@@ -180,8 +180,22 @@ class LocalNode:
         if _is_root():
             _ensure_node_user()
             _chown_tree(self.state_dir)
+            for path in (self.distribution.install_dir, self.state_dir):
+                closed = closed_ancestor(path)
+                if closed is not None:
+                    raise NodeStartError(
+                        f"the node runs as user {NODE_USER!r}, which cannot enter {closed} "
+                        f"(mode {closed.stat().st_mode & 0o777:04o}): make it searchable "
+                        f"(chmod o+x {closed}) or put NEURALPIPE_HOME elsewhere"
+                    )
 
-    def _launch(self) -> int:
+    def _launch(self, timeout: float = 180) -> int:
+        """Run the launcher in daemon mode; the JVM's pid once it has written it.
+
+        On a loaded machine the JVM may take longer than a minute to write its pid file, so
+        the wait is the start's whole ``timeout``; a JVM still starting when the wait ends is
+        stopped (found by its config dir), so it cannot hold the node lock against a retry.
+        """
         install = self.distribution.install_dir
         pid_file = self.state_dir / "node.pid"
         pid_file.unlink(missing_ok=True)
@@ -197,12 +211,13 @@ class LocalNode:
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir,
                 user=NODE_USER if _is_root() else None, check=False, timeout=120,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not pid_file.exists():
+        deadline = time.monotonic() + max(60.0, timeout)
+        while not (text := _read_pid(pid_file)):  # created empty, then written: wait for both
             if time.monotonic() > deadline or done.returncode != 0:
+                _kill_jvms_of(self.state_dir / "config")
                 raise NodeStartError("the node did not start (no pid file)", self.log_tail())
             time.sleep(0.1)
-        return int(pid_file.read_text().strip())
+        return int(text)
 
     def _wait_healthy(self, url: str, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -215,6 +230,19 @@ class LocalNode:
                 return
             time.sleep(0.25)
         raise NodeStartError(f"the node at {url} was not healthy after {timeout}s", self.log_tail())
+
+
+def _kill_jvms_of(config_dir: Path) -> None:
+    """SIGKILL every process whose command line names ``config_dir`` as its path.conf."""
+    marker = f"-Dopensearch.path.conf={config_dir}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def _health(url: str) -> dict[str, object] | None:
@@ -268,6 +296,19 @@ def _choose_port(requested: int | None) -> int:
     return DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
 
 
+def closed_ancestor(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that other users cannot enter (no ``o+x``), if any.
+
+    Example:
+        >>> closed_ancestor(Path("/usr/bin/env")) is None
+        True
+    """
+    for parent in path.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -286,3 +327,12 @@ def _ensure_node_user() -> None:
 def _chown_tree(path: Path) -> None:
     for entry in [path, *path.rglob("*")]:
         shutil.chown(entry, NODE_USER, NODE_USER)
+
+
+def _read_pid(pid_file: Path) -> str:
+    """The pid file's number, or ``""`` while it is missing or not written yet."""
+    try:
+        text = pid_file.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    return text if text.isdigit() else ""

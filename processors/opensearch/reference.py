@@ -256,12 +256,15 @@ class ReferenceNode:
         Raises:
             NodeError: install failed; NodeStartError: the node did not come up.
         """
-        running = self.node.running()
-        if running:
-            return running
-        self.install()
-        self._seed_ml_cache()  # before start: _prepare_state chowns the state dir to the node user
-        info = self.node.start(port=settled_port(port), heap=heap or DEFAULT_HEAP, timeout=timeout)
+        info = self.node.running()
+        if not info:
+            self.install()
+            # before start: _prepare_state chowns the state dir to the node user
+            self._seed_ml_cache()
+            info = self.node.start(
+                port=settled_port(port), heap=heap or DEFAULT_HEAP, timeout=timeout
+            )
+        # also on a reused node: a start that timed out on a loaded machine never applied them
         answer = requests.put(
             f"{info.url}/_cluster/settings",
             # archived.*: settings a start without the plugins could not read (they block every

@@ -65,7 +65,11 @@ class ReferenceModels:
         digest = hashlib.sha256(data).hexdigest()
         known = self.known()
         entry = known.get(model)
-        if entry and entry.get("sha256") == digest and self._ready(url, entry["model_id"]):
+        probe: dict[str, Any] = {"text_docs": ["ok"]}
+        config = body.get("model_config") or {}
+        if config.get("query_prefix") or config.get("passage_prefix"):  # asymmetric: say a side
+            probe["parameters"] = {"content_type": "query"}
+        if entry and entry.get("sha256") == digest and self._ready(url, entry["model_id"], probe):
             return entry["model_id"]
         if entry:
             self._remove(url, entry["model_id"])
@@ -106,7 +110,9 @@ class ReferenceModels:
             raise ModelError(f"{model}: zip {zip_path} not found (python scripts/build_models.py)")
         return body, zip_path.read_bytes()
 
-    def _ready(self, url: str, model_id: str, wait: float = 180) -> bool:
+    def _ready(
+        self, url: str, model_id: str, probe_body: dict[str, Any], wait: float = 180
+    ) -> bool:
         """True once ``model_id`` answers ``_predict`` (deploying it again if needed); False
         if the node does not know it. After a restart ml-commons redeploys on its own
         (``DEPLOYING``) while the model index may still say ``DEPLOYED``, so readiness is
@@ -117,7 +123,7 @@ class ReferenceModels:
             if got.status_code != 200:
                 return False
             probe = requests.post(f"{url}/_plugins/_ml/models/{model_id}/_predict",
-                                  json={"text_docs": ["ok"]}, timeout=60)  # fmt: skip
+                                  json=probe_body, timeout=60)  # fmt: skip
             if probe.status_code == 200:
                 return True
             if got.json().get("model_state") != "DEPLOYING":

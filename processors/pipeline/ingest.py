@@ -12,8 +12,9 @@ language it does not have) fails every document with the node's own error. With
 :class:`~processors.errors.ClusterUnavailableError`; setting ``stop`` ends the wait at once.
 
 Example:
-    >>> runner = IngestPipeline(spec, encoders=lambda mid: HashEmbedder(), client=client)
-    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])
+    >>> runner = IngestPipeline(  # doctest: +SKIP
+    ...     spec, encoders=lambda mid: HashEmbedder(), client=client)
+    >>> results = runner.run([{"_id": "1", "_source": {"text": "hi"}}])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from processors.errors import ClusterUnavailableError, UnsupportedFeatureError
 from processors.ingest.chunking import TextChunkingProcessor
 from processors.ingest.inference import (
     InferenceProcessor,
-    SparseEncodingProcessor,
-    TextEmbeddingProcessor,
 )
+from processors.ingest.sparse_targets import SparseVectorTargets, run_inference
 from processors.ingest.task_processors import ElasticInferenceProcessor, MLInferenceProcessor
+from processors.registry import Kind, processor_type
 
 JSONObject = dict[str, Any]
 EncoderFor = Callable[[str], Any]
@@ -95,6 +96,7 @@ class IngestPipeline:
                 f"pipeline {spec.pipeline_id} has core processors: a node client is needed"
             )
         self._on_failure = pipeline_on_failure(spec, self._segments)
+        self._sparse_targets = SparseVectorTargets(client)
 
     def run(self, docs: list[JSONObject]) -> list[DocResult]:
         """``docs`` are ``{"_id": ..., "_source": {...}}`` (``_index``/``_routing`` optional).
@@ -139,6 +141,11 @@ class IngestPipeline:
         sources = [r.source for r in live if r.source is not None]
         if isinstance(processor, TextChunkingProcessor):
             errors = processor.run(sources, indices=[r.index for r in live])
+        elif isinstance(processor, InferenceProcessor):
+            indices = [r.index for r in live if r.source is not None]
+            ids = [r.doc_id for r in live if r.source is not None]
+            errors = run_inference(processor, sources, indices, ids, self.client,
+                                   self._sparse_targets)  # fmt: skip
         else:
             errors = processor.run(sources)
         for result, error in zip(live, errors, strict=True):
@@ -193,22 +200,9 @@ def _segments(steps: tuple[Step, ...], encoders: EncoderFor, client: Any) -> lis
             else:
                 segments.append([step])
             continue
-        processor: OurProcessor
-        if step.type_name == "text_chunking":  # _analyze on the node, or a model's tokenizer
-            processor = TextChunkingProcessor.from_body(step.body, client=client, encoders=encoders)
-        elif step.type_name == "inference":
-            model = encoders(step.body["model_id"])
-            processor = ElasticInferenceProcessor.from_body(step.body, model=model)
-        elif step.type_name == "ml_inference":
-            model = encoders(step.body["model_id"])
-            processor = MLInferenceProcessor.from_body(step.body, model=model)
-        elif step.type_name == "text_embedding":
-            processor = TextEmbeddingProcessor.from_body(
-                step.body, embedder=encoders(step.body["model_id"])
-            )
-        else:
-            processor = SparseEncodingProcessor.from_body(
-                step.body, encoder=encoders(step.body["model_id"])
-            )
+        build = processor_type(Kind.INGEST, step.type_name).build
+        if build is None:
+            raise ValueError(f"ingest processor [{step.type_name}] has no builder")
+        processor: OurProcessor = build(step.body, encoders, client)
         segments.append((step, processor))
     return segments

@@ -40,6 +40,7 @@ from typing import Any
 
 from processors.config.search_body import SearchPipelineSpec
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
+from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
@@ -56,12 +57,20 @@ from processors.search.rewrite import (
     parse_clauses,
     rewrite_clauses,
 )
+from processors.search.semantic_highlight import (
+    apply_semantic_highlight,
+    take_semantic_highlight,
+    wants_semantic_highlight,
+)
+from processors.search.sparse_ann import ExactTopK, SparseVectorField
 from processors.search.sparse_dotted import DottedFeatureCheck
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
 HYBRID_MODULE = "processors.search.hybrid"
+EXPLANATION = "hybrid_score_explanation"
 RERANK_MODULE = "processors.search.rerank"
+ML_INFERENCE = "ml_inference"
 HYBRID_WITHOUT_FUSION = (
     "a hybrid query needs a normalization-processor or score-ranker-processor in the search "
     "pipeline (without one the plugin's raw hybrid results are not meaningful)"
@@ -105,7 +114,7 @@ class SearchPipeline:
         self.check_fields = check_fields
         self.node_pipeline = spec.node_pipeline() if spec else None
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
-        self._sparse_ok: dict[str, set[str]] = defaultdict(set)
+        self._sparse_ok: dict[str, dict[str, SparseVectorField | None]] = defaultdict(dict)
         self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
     @property
@@ -138,7 +147,7 @@ class SearchPipeline:
         otherwise (run :meth:`search`). A proxy sends the result itself and streams the
         node's answer back unparsed. With ``owned``, ``body`` itself is rewritten (no copy).
         """
-        if self._rerank:
+        if self._rerank or wants_semantic_highlight(body):
             return None
         request = (body if owned else copy_json(body)) if body is not None else {}
         _refuse_inline_pipeline(request)
@@ -163,13 +172,25 @@ class SearchPipeline:
         return request
 
     def _fetch(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
-        """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response."""
-        self._rewrite_clauses(index, request, check_fields=True)
+        """Steps 1-5 on ``request`` (rewritten in place): the node's (or hybrid's) response,
+        semantic highlights added (the node gets the request without them)."""
+        self._ml_inference_requests(request)
+        plan = take_semantic_highlight(request)
+        self._rewrite_clauses(index, request, check_fields=True, requests_done=True)
         if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
-            return self._hybrid(index, request, params)  # reads ext.neuralpipe, sends no ext
-        self._to_node(request)
-        response: JSONObject = self.client.search(index=index, body=request, params=params)
+            response = self._hybrid(index, request, params)  # reads ext.neuralpipe
+        else:
+            self._to_node(request)
+            response = self.client.search(index=index, body=request, params=params)
+        if plan is not None:
+            apply_semantic_highlight(response, plan, self._highlight_predict)
         return response
+
+    def _highlight_predict(self, model_id: str, body: JSONObject) -> JSONObject:
+        from processors.models.mlcommons.task_predict import task_response
+
+        answer: JSONObject = task_response(self.models(model_id), body)
+        return answer
 
     def _windowed(self, index: str | None, request: JSONObject, params: JSONObject) -> JSONObject:
         """One page of the reranked window (fetched and reranked once per request and window)."""
@@ -194,7 +215,7 @@ class SearchPipeline:
 
     def _request_processors(self, found: list[Found]) -> list[Found]:
         for step in self.spec.request if self.spec else ():
-            if step.runs_on_node:
+            if step.runs_on_node or step.type_name == ML_INFERENCE:
                 continue  # core request processors run on the node, after ours
             try:
                 found = apply_enricher(found, step.config)
@@ -203,13 +224,31 @@ class SearchPipeline:
                     raise
         return found
 
+    def _ml_inference_requests(self, request: JSONObject) -> None:
+        """The ``ml_inference`` request processors, in order, on ``request`` (in place)."""
+        for step in self.spec.request if self.spec else ():
+            if step.type_name == ML_INFERENCE and not step.runs_on_node:
+                from processors.search.ml_inference_request import apply_ml_inference_request
+
+                rewritten = apply_ml_inference_request(request, step.config, self.models)
+                if rewritten is not request:
+                    request.clear()
+                    request.update(rewritten)
+
     def _rewrite_clauses(
-        self, index: str | None, request: JSONObject, *, check_fields: bool
+        self,
+        index: str | None,
+        request: JSONObject,
+        *,
+        check_fields: bool,
+        requests_done: bool = False,
     ) -> None:
         """Steps 1-4 in place: the request processors, then every neural clause rewritten to
         core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
         are checked against ``index``'s mappings; either way, with an index, its clauses ask it
         which dotted tokens exist."""
+        if not requests_done:
+            self._ml_inference_requests(request)
         found = self._request_processors(parse_clauses(request))
         if check_fields:
             self._check_sparse_fields(index, found)
@@ -222,6 +261,7 @@ class SearchPipeline:
         """``request`` as the node takes it: no ``ext.neuralpipe``, the core search processors
         of the pipeline as an inline ``search_pipeline``."""
         _strip_ext(request, "neuralpipe")
+        _strip_ext(request, "ml_inference")  # the ml_inference processors' parameters
         if self.node_pipeline:
             request["search_pipeline"] = copy_json(self.node_pipeline)
 
@@ -231,20 +271,29 @@ class SearchPipeline:
             return
         target = index or "_all"
         fields = {f.query.field for f in found if isinstance(f.query, NeuralSparseQuery)}
-        fields -= self._sparse_ok[target]
-        if not fields:
-            return
-        answer = self.client.indices.get_field_mapping(
-            index=target, fields=",".join(sorted(fields))
-        )
-        for name in sorted(fields):
-            for entry in answer.values():
-                mapping = entry.get("mappings", {}).get(name, {}).get("mapping", {})
-                if [m.get("type") for m in mapping.values()] != ["rank_features"]:
-                    raise InvalidQueryError(
-                        f"[{NEURAL_SPARSE}] query only works on [rank_features] fields"
-                    )
-            self._sparse_ok[target].add(name)
+        known = self._sparse_ok[target]
+        missing = fields - set(known)
+        if missing:
+            answer = self.client.indices.get_field_mapping(
+                index=target, fields=",".join(sorted(missing))
+            )
+            for name in sorted(missing):
+                vector: SparseVectorField | None = None
+                for entry in answer.values():
+                    mapping = entry.get("mappings", {}).get(name, {}).get("mapping", {})
+                    if [m.get("type") for m in mapping.values()] != ["rank_features"]:
+                        raise InvalidQueryError(
+                            f"[{NEURAL_SPARSE}] query only works on [rank_features] fields"
+                        )
+                    for m in mapping.values():
+                        vector = vector or SparseVectorField.from_meta(m.get("meta"))
+                known[name] = vector
+        top_ids = ExactTopK(self.client, target)
+        for i, f in enumerate(found):
+            if isinstance(f.query, NeuralSparseQuery) and known.get(f.query.field) is not None:
+                field = known[f.query.field]
+                assert field is not None
+                found[i] = replace(f, query=f.query.on_sparse_vector(field, top_ids))
 
     def _hybrid(
         self, index: str | None, request: JSONObject, params: Mapping[str, Any] | None
@@ -254,15 +303,21 @@ class SearchPipeline:
             raise UnsupportedFeatureError(HYBRID_WITHOUT_FUSION)
         if self.node_pipeline:
             raise UnsupportedFeatureError(HYBRID_WITH_CORE_STEPS)
+        increment("hybrid_query_requests")
         run_hybrid = _seam(HYBRID_MODULE, "run_hybrid", "hybrid queries")
+        explained = any(s.type_name == EXPLANATION for s in self._rerank)
+        extra = {"explanation": True} if explained else {}
         response: JSONObject = run_hybrid(
-            self.client, index or "_all", request, phase[0].config, params=dict(params or {})
-        )
+            self.client, index or "_all", request, phase[0].config, params=dict(params or {}),
+            **extra,
+        )  # fmt: skip
         return response
 
     def _response_processors(self, response: JSONObject, request: JSONObject) -> JSONObject:
         """``rerank`` steps in order (``apply_rerank`` owns ``ignore_failure``)."""
         for step in self._rerank:
+            if step.type_name == EXPLANATION:
+                continue  # hybrid explanations are written by run_hybrid (see _hybrid)
             if step.type_name == "ml_inference":
                 from processors.search.ml_inference_response import apply_ml_inference
 

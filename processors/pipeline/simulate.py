@@ -34,6 +34,8 @@ from typing import Any
 from processors.config.ingest_body import IngestPipelineSpec, Step
 from processors.errors import ConfigError
 from processors.ingest.chunking import TextChunkingProcessor
+from processors.ingest.inference import InferenceProcessor
+from processors.ingest.sparse_targets import SparseVectorTargets, run_inference
 from processors.pipeline.ingest import EncoderFor, OurProcessor, _segments, pipeline_on_failure
 
 JSONObject = dict[str, Any]
@@ -147,6 +149,11 @@ class _Runner:
         sources = [d.source for d in live]
         if isinstance(processor, TextChunkingProcessor):
             errors = processor.run(sources, indices=[d.meta.get("_index") for d in live])
+        elif isinstance(processor, InferenceProcessor):
+            indices = [d.meta.get("_index") for d in live]
+            ids = [d.meta.get("_id") for d in live]
+            targets = SparseVectorTargets(self.client)
+            errors = run_inference(processor, sources, indices, ids, self.client, targets)
         else:
             errors = processor.run(sources)
         config = processor.config

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
+from processors.proxy import semantic_routes
 from processors.proxy.bridge import bridge_client
 from processors.proxy.cluster_settings import ClusterSettings
 from processors.proxy.fastpath import FastPath
@@ -220,6 +221,9 @@ def create_app(
         model_files_dir=settings.model_files_dir or settings.home / "models",
         embedded_node=settings.embedded_node,
     )  # fmt: skip
+    state.model_doc = semantic_routes.model_doc_for(
+        (settings.pipelines_dir or default_pipelines_dir()) / "models", model_registry
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,8 +12,8 @@ answers it. Item shapes, as the 2.19 node answers them:
 
 Example:
     >>> items = parse_bulk(b'{"index": {"_index": "a", "_id": "1"}}\\n{"x": 1}\\n', None)
-    >>> items[0].op, items[0].index, items[0].source
-    ('index', 'a', {'x': 1})
+    >>> items[0].op, items[0].index, items[0].source_raw
+    ('index', 'a', b'{"x": 1}')
     >>> noop_result("index", "a", "1")["index"]["result"]
     'noop'
 """

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from processors.proxy.cluster_settings import SCOPES, merge, nest, split_update
 from processors.proxy.errors import guarded, json_object
 from processors.proxy.state import state_of
+from processors.proxy.stats_routes import refresh_enabled
 from processors.proxy.upstream import read_body
 
 JSONObject = dict[str, Any]
@@ -56,6 +57,7 @@ async def put_settings(request: Request) -> Response:
                             media_type="application/json")  # fmt: skip
         answer = upstream.json()
     applied = await state.cluster.update(taken)
+    await refresh_enabled(state)  # neural-search counts events only while stats are enabled
     for scope in SCOPES:
         merge(answer.setdefault(scope, {}), applied[scope] if flat else nest(applied[scope]))
     return JSONResponse(answer)

@@ -36,6 +36,11 @@ READ_AHEAD = 1 << 20
 """Bytes of an answer buffered before the socket is paused (the client reads slower)."""
 
 
+IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"))
+"""Methods a request may be resent with when a kept-alive connection drops before any answer
+(RFC 9110 §9.2.2); a POST (``_bulk``, ``_update``, ``_search`` alike) is never resent."""
+
+
 class _Connection(asyncio.Protocol):
     """One kept-alive connection; one request at a time."""
 
@@ -387,8 +392,15 @@ class H1Transport(httpx.AsyncBaseTransport):
             except (httpx.RemoteProtocolError, httpx.WriteError):
                 conn.close()
                 self.release(conn)
-                if attempt == 0 and reused and stream is None and not conn.received:
+                if (
+                    attempt == 0
+                    and reused
+                    and stream is None
+                    and not conn.received
+                    and method in IDEMPOTENT
+                ):
                     continue  # a kept-alive connection the node had closed: once more
+                # a POST may have been acted on before the connection dropped: never resent
                 raise
             except BaseException:
                 conn.close()

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from processors.config.sparse_vector_mapping import has_sparse_vector, to_node_body
 from processors.opensearch.indices import (
     PIPELINE_SETTINGS,
     check_for_embedded_node,
@@ -25,8 +26,10 @@ from processors.opensearch.indices import (
 )
 from processors.proxy.cluster_settings import merge, nest
 from processors.proxy.errors import ProxyError, guarded, json_object
+from processors.proxy.semantic_routes import create_body, template_body
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
+from processors.semantic.fields import META_KEY
 
 JSONObject = dict[str, Any]
 FINAL = "index.final_pipeline"
@@ -51,10 +54,12 @@ async def _split(state: ProxyState, settings: JSONObject) -> tuple[JSONObject, J
 async def create_index(request: Request) -> Response:
     """``PUT /{index}``."""
     state = state_of(request)
-    raw = await read_body(request, state.max_body_bytes)
+    raw = await create_body(state, await read_body(request, state.max_body_bytes))
     if state.embedded_node and b"knn_vector" in raw:
         safe = check_for_embedded_node(json_object(raw), source=request.path_params["index"])
         raw = json.dumps(safe).encode()
+    if has_sparse_vector(raw):
+        raw = json.dumps(to_node_body(json_object(raw))).encode()
     if b"pipeline" not in raw:
         response = await state.upstream.forward(request, body=raw)
     else:
@@ -129,7 +134,7 @@ async def get_settings(request: Request) -> Response:
     kept = await state.meta.of(index)
     for name in sorted(set(body) | set(kept)):
         extra = {k: v for k, v in (kept.get(name) or {}).items()
-                 if v is not None and _wanted(k, pattern)}  # fmt: skip
+                 if v is not None and k != META_KEY and _wanted(k, pattern)}  # fmt: skip
         entry = body.setdefault(name, {}) if extra else body.get(name)
         if not extra or not isinstance(entry, dict):
             continue
@@ -154,8 +159,8 @@ async def put_template(request: Request) -> Response:
     the pipeline settings go to the template's ``mappings._meta.neuralpipe``, so the indices
     it creates carry them as ``PUT /{index}`` would have kept them."""
     state = state_of(request)
-    raw = await read_body(request, state.max_body_bytes)
     legacy = request.url.path.strip("/").startswith("_template")
+    raw = await template_body(state, await read_body(request, state.max_body_bytes), legacy)
     if state.embedded_node and b"knn_vector" in raw:
         body = json_object(raw)
         holder = body if legacy else body.get("template")

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from processors.proxy.bulk_body import BulkItem, failed_result, noop_result, parse_bulk, status_of
 from processors.proxy.errors import classify, error_response, guarded, json_object
+from processors.proxy.semantic_routes import has_semantic, run_semantic
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body, record
 
@@ -136,11 +137,15 @@ async def bulk(request: Request) -> Response:
         return await state.upstream.forward(request, body=raw)
     for item in items:
         await plan(state, item, url_pipeline)
-    if not any(item.changed for item in items):
+    indices = {item.index for item in items if item.op in ("index", "create")}
+    semantic = [index for index in indices if await has_semantic(state, index)]
+    if not semantic and not any(item.changed for item in items):
         return await state.upstream.forward(request, body=raw)
     _read_sources(items)
     ingest_started = time.perf_counter()
     await run_pipelines(state, items)
+    if semantic:
+        await run_semantic(state, items)
     ingest_ms = int((time.perf_counter() - ingest_started) * 1000)
     if url_pipeline and await state.pipelines.spec("ingest", url_pipeline) is not None:
         params.pop("pipeline")
@@ -181,13 +186,16 @@ async def index_document(request: Request) -> Response:
     )
     item = BulkItem(op, {} if doc_id is None else {"_id": doc_id}, b"", None, index)
     await plan(state, item, params.get("pipeline"))
-    if not item.pipelines:
+    semantic = await has_semantic(state, index)
+    if not item.pipelines and not semantic:
         if item.node_pipeline is None:
             return await state.upstream.forward(request)
         return await state.upstream.forward(request, query=urlencode(
             {**params, "pipeline": item.node_pipeline}))  # fmt: skip
     item.source = json_object(await read_body(request, state.max_body_bytes), allow_empty=False)
     await run_pipelines(state, [item])
+    if semantic:
+        await run_semantic(state, [item])
     if item.result is not None:
         answer = item.result[op]
         if "error" in answer:

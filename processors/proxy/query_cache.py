@@ -9,6 +9,7 @@ once). Without micro-batching the same threads run one request's texts per call.
 Cross-encoders are passed through, timed as ``rerank``.
 
 Example:
+    >>> from processors.testing.fakes import HashEmbedder
     >>> models = QueryModels(lambda model_id: HashEmbedder(8), cache_size=100)
     >>> models("m").embed(["hello"], content_type="query").shape
     (1, 8)
@@ -198,8 +199,11 @@ class _Sparse(_Wrapped):
         self._owner, self._model_id = owner, model_id
 
     def encode(
-        self, texts: Sequence[str], content_type: ContentType = "passage"
+        self, texts: Sequence[str], content_type: ContentType = "passage", token_ids: bool = False
     ) -> list[dict[str, float]]:
+        if token_ids:  # keyed by token id (sparse_vector fields): the model itself, uncached
+            found: list[dict[str, float]] = self._model.encode(texts, content_type, token_ids=True)
+            return found
         maps = self._owner.infer("sparse", self._model_id, self._model, texts, content_type)
         return [dict(m) for m in maps]
 

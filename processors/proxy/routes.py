@@ -18,6 +18,8 @@ from processors.proxy import (
     ml_routes,
     pipeline_routes,
     search_routes,
+    semantic_routes,
+    stats_routes,
     workbench_routes,
 )
 from processors.proxy.errors import guarded
@@ -83,6 +85,7 @@ def routes() -> list[BaseRoute]:
     return [
         *workbench_routes.routes(),
         *ml_routes.routes(),
+        *stats_routes.routes(),
         *_pipelines("/_ingest/pipeline", simulate=True),
         *_pipelines("/_search/pipeline", simulate=False),
         Route("/_cluster/settings", cluster_routes.get_settings, methods=["GET"]),
@@ -97,7 +100,11 @@ def routes() -> list[BaseRoute]:
         Route("/{index}/_doc", ingest_routes.index_document, methods=["POST"]),
         Route("/{index}/_doc/{id}", ingest_routes.index_document, methods=WRITE),
         Route("/{index}/_create/{id}", ingest_routes.index_document, methods=WRITE),
+        Route("/{index}/_update/{id}", semantic_routes.update_document, methods=["POST"]),
         Route("/{index}/_settings", index_routes.update_settings, methods=["PUT"]),
+        Route("/_mapping", semantic_routes.get_mapping, methods=["GET"]),
+        Route("/{index}/_mapping", semantic_routes.get_mapping, methods=["GET"]),
+        Route("/{index}/_mapping", semantic_routes.put_mapping, methods=WRITE),
         Route("/_settings", index_routes.get_settings, methods=["GET"]),
         Route("/{index}/_settings", index_routes.get_settings, methods=["GET"]),
         Route("/{index}/_settings/{name}", index_routes.get_settings, methods=["GET"]),

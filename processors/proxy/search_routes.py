@@ -33,11 +33,12 @@ from starlette.responses import JSONResponse, Response
 
 from processors.config.search_body import parse_search_pipeline
 from processors.proxy.errors import ProxyError, classify, guarded, json_object
+from processors.proxy.semantic_routes import rewrite_search
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
 
 JSONObject = dict[str, Any]
-MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"')
+MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"', b'"semantic"')
 """Bytes whose absence lets a request through untouched (no clause or inline pipeline)."""
 BOTH = "Both named and inline search pipeline were specified. Please only specify one or the other."
 AD_HOC = "_ad_hoc_pipeline"
@@ -100,7 +101,7 @@ async def search(request: Request) -> Response:
             return await state.upstream.forward(request, body=raw, query=query)
         body: JSONObject = json_object(raw)
     else:
-        body = json_object(raw)
+        body = await rewrite_search(state, index, json_object(raw))
         choice = await choose(state, index, named, body.pop("search_pipeline", None))
     pipeline = state.search_pipeline(choice.spec)
     sent = await run_in_threadpool(pipeline.node_request, index, body, True)
@@ -124,8 +125,8 @@ async def msearch(request: Request) -> Response:
     plain: list[int] = []
     for number, (header_raw, body_raw) in enumerate(pairs):
         header = json_object(header_raw)
-        body = json_object(body_raw)
         index = _index_of(header.get("index", url_index))
+        body = await rewrite_search(state, index, json_object(body_raw))
         choice = await choose(state, index, named, body.pop("search_pipeline", None))
         items.append((index, header, body, choice))
         marked = any(marker in body_raw for marker in MARKERS)

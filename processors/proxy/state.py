@@ -69,6 +69,8 @@ class ProxyState:
     """The plugins' cluster settings (a ``ClusterSettings``)."""
     embedded_node: bool = False
     """Index bodies are made safe for the embedded node's k-NN (no native engines)."""
+    model_doc: Any = None
+    """``model_id -> ml-commons model document`` (semantic fields; None: the registry's)."""
     model_files_dir: Any = None
     """The one directory ``_register`` may read local model files from (``None``: none)."""
     _search: dict[Any, SearchPipeline] = field(default_factory=dict)

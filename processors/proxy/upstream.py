@@ -43,12 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from processors.proxy import connection as h1
 from processors.proxy.errors import BodyTooLarge, UpstreamUnavailable
-
-try:
-    from processors.proxy import connection as h1
-except ImportError:  # pragma: no cover - httptools missing: httpx's own transport
-    h1 = None  # type: ignore[assignment]
 
 HOP_BY_HOP = frozenset(
     "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
@@ -162,7 +158,7 @@ class Upstream:
         self._host_item = (b"host", self._base.netloc)
         port = self._base.port or (443 if self._base.scheme == "https" else 80)
         self._origin = (self._base.scheme, self._base.host, port)
-        self._h1 = transport if h1 is not None and isinstance(transport, h1.H1Transport) else None
+        self._h1 = transport if isinstance(transport, h1.H1Transport) else None
         self.client = httpx.AsyncClient(
             base_url=self.url,
             transport=transport,
@@ -375,10 +371,7 @@ class Relayed(Response):
 
 
 def _default_transport(verify: ssl.SSLContext | bool, connections: int) -> httpx.AsyncBaseTransport:
-    """:class:`~processors.proxy.connection.H1Transport` (httptools), else httpx's own."""
-    if h1 is None:  # pragma: no cover - httpcore + h11: slower, same behaviour
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncHTTPTransport(verify=verify, http1=True, http2=False, limits=limits)
+    """:class:`~processors.proxy.connection.H1Transport` (httptools, in the proxy extra)."""
     return h1.H1Transport(verify=verify, max_connections=connections, max_idle=connections)
 
 

@@ -3,7 +3,7 @@
 A JSON value maps to the parser's token names (``START_OBJECT``, ``VALUE_NUMBER``, ...), and
 numbers, booleans and strings are coerced as ``floatValue()``, ``booleanValue()``,
 ``text()`` and ``NumberType.INTEGER.parse(.., coerce=false)`` coerce them. Processor options
-read by ``ConfigurationUtils`` get its wrong-type message from :func:`wrong_type`.
+read by ``ConfigurationUtils`` are read by :mod:`processors.compat.options`.
 
 Example:
     >>> token_name([1]), is_value("x"), is_value(None)
@@ -21,12 +21,11 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from processors.compat.floats import f32, java_parse_float
+from processors.compat.java_text import INT_MAX, INT_MIN
 from processors.errors import InvalidQueryError
-from processors.ingest.java_text import java_class
-from processors.search.floats import f32, java_parse_float
 
 PARSING = "parsing_exception"
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _LEAVES = (str, int, float, bool, type(None))
 _Json = TypeVar("_Json")
 
@@ -47,11 +46,6 @@ def copy_json(value: _Json) -> _Json:
     if isinstance(value, list):
         return cast("_Json", [i if isinstance(i, _LEAVES) else copy_json(i) for i in value])
     return value
-
-
-def wrong_type(key: str, kind: str, value: Any) -> str:
-    """``ConfigurationUtils``' message for a value of the wrong type (``kind``: "a string"...)."""
-    return f"[{key}] property isn't {kind}, but of type [{java_class(value)}]"
 
 
 def token_name(value: Any) -> str:
@@ -133,7 +127,7 @@ def to_int(value: Any) -> int:
             raise InvalidQueryError(f'For input string: "{value}"') from None
         if math.isfinite(number) and number % 1 != 0:
             raise InvalidQueryError(f"Value [{value}] has a decimal part")
-    if not math.isfinite(number) or not _INT_MIN <= number <= _INT_MAX:
+    if not math.isfinite(number) or not INT_MIN <= number <= INT_MAX:
         raise InvalidQueryError(f"Value [{value}] is out of range for an integer")
     return int(number)
 

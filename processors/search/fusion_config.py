@@ -6,8 +6,8 @@ the plugin's own messages, raising :class:`InvalidProcessorConfigError` with eve
 Versions: the node is 2.19, and so is the arithmetic. Syntax the 2.19 plugin rejects but later
 plugins accept is accepted with the later meaning: ``z_score`` (3.0), RRF ``weights`` and
 ``combination.rank_constant`` (3.1; 2.19 reads ``combination.parameters.rank_constant``, which
-is accepted too). ``min_max`` ``lower_bounds`` / ``upper_bounds`` (3.2) are refused with
-:class:`UnsupportedFeatureError` (2.19 silently ignores them). Unknown keys inside
+is accepted too), and ``min_max`` ``lower_bounds`` / ``upper_bounds`` (3.2, parsed and validated
+in :mod:`processors.search.minmax_bounds`; 2.19 silently ignores them). Unknown keys inside
 ``normalization`` / ``combination`` are errors here (the plugin ignores them, so a typo such as
 ``rank_constnt`` would silently fall back to the default).
 
@@ -27,9 +27,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from processors.errors import InvalidProcessorConfigError, UnsupportedFeatureError
-from processors.ingest.java_text import java_class, java_decode_int
-from processors.search.floats import f32, java_float_str
+from processors.compat import options
+from processors.compat.floats import f32, java_float_str
+from processors.compat.java_text import java_decode_int
+from processors.errors import InvalidProcessorConfigError
+from processors.registry import Kind, register_processor
+from processors.search.minmax_bounds import Bounds, parse_bounds
 
 JSONObject = dict[str, Any]
 Weights = tuple[np.float32, ...]
@@ -39,9 +42,6 @@ GENERIC_KEYS = ("tag", "description", "ignore_failure")
 DEFAULT_RANK_CONSTANT = 60
 _WEIGHTS_TOLERANCE = float(np.float32(0.01))  # DoubleMath.fuzzyEquals(1.0f, sum, 0.01f)
 
-NOT_A_MAP = "[{key}] property isn't a map, but of type [{type}]"
-NOT_A_STRING = "[{key}] property isn't a string, but of type [{type}]"
-NOT_A_BOOLEAN = "[{key}] property isn't a boolean, but of type [{type}]"
 UNKNOWN_PROCESSOR_KEYS = (
     "processor [{type_name}] doesn't support one or more provided configuration parameters [{keys}]"
 )
@@ -87,7 +87,7 @@ def _map(body: JSONObject, key: str, path: str, problems: _Problems) -> JSONObje
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.add(path, NOT_A_MAP.format(key=key, type=java_class(value)))
+        problems.add(path, options.wrong_type(key, "map", value))
         return {}
     return value
 
@@ -97,7 +97,7 @@ def _string(body: JSONObject, key: str, default: str, path: str, problems: _Prob
     if value is None:
         return default
     if not isinstance(value, str):
-        problems.add(path, NOT_A_STRING.format(key=key, type=java_class(value)))
+        problems.add(path, options.wrong_type(key, "string", value))
         return default
     return value
 
@@ -120,10 +120,10 @@ def _generic(body: JSONObject, allowed: tuple[str, ...], problems: _Problems) ->
         problems.add(unknown[0], message)
     for key in ("tag", "description"):
         if body.get(key) is not None and not isinstance(body[key], str):
-            problems.add(key, NOT_A_STRING.format(key=key, type=java_class(body[key])))
+            problems.add(key, options.wrong_type(key, "string", body[key]))
     flag = body.get("ignore_failure", False)
     if not isinstance(flag, bool):
-        message = NOT_A_BOOLEAN.format(key="ignore_failure", type=java_class(flag))
+        message = options.wrong_type("ignore_failure", "boolean", flag)
         problems.add("ignore_failure", message)
         flag = False
     return {"tag": body.get("tag"), "description": body.get("description"), "ignore_failure": flag}
@@ -179,27 +179,33 @@ def _combination(comb: JSONObject, default: str, problems: _Problems) -> tuple[s
     return technique, _parse_weights(params["weights"], "combination.parameters.weights", problems)
 
 
-def _normalization_params(norm: JSONObject, technique: str, problems: _Problems) -> int:
-    """The rank constant of an ``rrf`` normalization; refuses min_max bounds."""
+def _normalization_params(
+    norm: JSONObject, technique: str, problems: _Problems
+) -> tuple[int, Bounds | None, Bounds | None]:
+    """The rank constant of an ``rrf`` normalization, the bounds of a ``min_max`` one."""
     params = _map(norm, "parameters", "normalization.parameters", problems)
     if technique == "rrf" and set(params) <= {"rank_constant"}:
         value = params.get("rank_constant", DEFAULT_RANK_CONSTANT)
-        return _parse_rank_constant(value, "normalization.parameters.rank_constant", problems)
-    if technique == "min_max" and params and set(params) <= {"lower_bounds", "upper_bounds"}:
-        raise UnsupportedFeatureError(
-            "normalization-processor: min_max lower_bounds/upper_bounds (neural-search 3.2+) are "
-            "not emulated; the 2.19 plugin ignores them"
-        )
+        rank = _parse_rank_constant(value, "normalization.parameters.rank_constant", problems)
+        return rank, None, None
+    if technique == "min_max" and params:
+        try:
+            lower, upper = parse_bounds(params)
+        except ValueError as exc:
+            problems.add("normalization.parameters", str(exc))
+            return DEFAULT_RANK_CONSTANT, None, None
+        return DEFAULT_RANK_CONSTANT, lower, upper
     if params:
         problems.add("normalization.parameters", BAD_NORMALIZATION_PARAMS)
-    return DEFAULT_RANK_CONSTANT
+    return DEFAULT_RANK_CONSTANT, None, None
 
 
 @dataclass(frozen=True)
 class NormalizationConfig:
     """``normalization-processor``: a normalization technique, then a weighted combination.
 
-    ``rank_constant`` is used only by the (rarely used) ``rrf`` normalization technique.
+    ``rank_constant`` is used only by the (rarely used) ``rrf`` normalization technique,
+    ``lower_bounds`` / ``upper_bounds`` (one per sub-query) only by ``min_max``.
 
     Example:
         >>> NormalizationConfig.from_body({}).technique
@@ -213,6 +219,8 @@ class NormalizationConfig:
     tag: str | None = None
     description: str | None = None
     ignore_failure: bool = False
+    lower_bounds: Bounds | None = None
+    upper_bounds: Bounds | None = None
     type_name: ClassVar[str] = "normalization-processor"
 
     @classmethod
@@ -223,11 +231,11 @@ class NormalizationConfig:
         norm = _map(body, "normalization", "normalization", problems)
         _unknown_keys(norm, ("technique", "parameters"), "normalization", problems)
         technique = _string(norm, "technique", "min_max", "normalization.technique", problems)
-        rank_constant = DEFAULT_RANK_CONSTANT
+        rank_constant, lower, upper = DEFAULT_RANK_CONSTANT, None, None
         if technique not in NORMALIZATIONS:
             problems.add("normalization.technique", BAD_NORMALIZATION)
         else:
-            rank_constant = _normalization_params(norm, technique, problems)
+            rank_constant, lower, upper = _normalization_params(norm, technique, problems)
         comb = _map(body, "combination", "combination", problems)
         _unknown_keys(comb, ("technique", "parameters"), "combination", problems)
         combination, weights = _combination(comb, "arithmetic_mean", problems)
@@ -235,7 +243,8 @@ class NormalizationConfig:
             message = Z_SCORE_ONLY_ARITHMETIC.format(combination=combination)
             problems.add("combination.technique", message)
         problems.raise_if_any()
-        return cls(technique, combination, weights, rank_constant, **generic)
+        return cls(technique, combination, weights, rank_constant, **generic,
+                   lower_bounds=lower, upper_bounds=upper)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -276,3 +285,9 @@ class RRFConfig:
 
 
 FusionConfig = NormalizationConfig | RRFConfig
+
+
+register_processor(
+    Kind.SEARCH_PHASE_RESULTS, "normalization-processor", parse=NormalizationConfig.from_body
+)
+register_processor(Kind.SEARCH_PHASE_RESULTS, "score-ranker-processor", parse=RRFConfig.from_body)

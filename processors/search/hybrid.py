@@ -16,10 +16,11 @@ plugin would give, scores computed by :mod:`processors.search.normalization`:
 
 Supported request keys: ``query``, ``from``, ``size``, ``track_total_hits``, ``aggs``,
 ``suggest``, ``timeout``, ``_source``, ``fields``, ``docvalue_fields``, ``stored_fields``,
-``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``. Anything else
-(``sort``, ``search_after``, ``collapse``, ``rescore``, ``post_filter``, ``min_score``,
-``explain``, ``profile``...) raises :class:`UnsupportedFeatureError` naming it. Hits carry no
-``matched_queries``.
+``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``, ``min_score``
+(3.x: combined scores below it are dropped and ``hits.total`` counts the rest), ``explain``
+(:mod:`processors.search.hybrid_explain`). Anything else (``sort``, ``search_after``,
+``collapse``, ``rescore``, ``post_filter``, ``profile``...) raises
+:class:`UnsupportedFeatureError` naming it. Hits carry no ``matched_queries``.
 
 Beyond the plugin: with ``"ext": {"neuralpipe": {"hybrid_breakdown": true}}`` every hit gets
 ``"_neuralpipe": {"hybrid": {"score": s, "sub_queries": [{"raw_score": r, "normalized_score":
@@ -38,11 +39,13 @@ import time
 import uuid
 from typing import Any, cast
 
+import numpy as np
 from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
 
+from processors.compat.floats import json_score
 from processors.errors import InvalidQueryError
-from processors.search.floats import json_score
 from processors.search.fusion_config import FusionConfig
+from processors.search.hybrid_explain import processor_explanation, raw_explanation
 from processors.search.hybrid_request import SearchPlan, plan_search, sub_query_body
 from processors.search.normalization import Fused, Hit, fuse
 
@@ -122,6 +125,8 @@ def _fetch(
         for name, ids in by_index.items()
     ]
     body: JSONObject = {"query": {"bool": {"should": should}}, "size": len(page), **wanted}
+    if plan.explain:
+        body["explain"] = True  # the hits' _shard and _node, as the plugin's hits have
     if "highlight" in wanted and "highlight_query" not in wanted["highlight"]:
         union = {"bool": {"should": plan.hybrid.sub_queries()}}
         body["highlight"] = {**wanted["highlight"], "highlight_query": union}
@@ -147,6 +152,45 @@ def _hit(fused: Fused, fetched: JSONObject | None, breakdown: bool) -> JSONObjec
     return hit
 
 
+def _sub_explanations(responses: list[JSONObject]) -> dict[tuple[Any, int], JSONObject]:
+    """``(hit key, sub-query) -> explanation`` from the sub-query searches (``explain``)."""
+    found: dict[tuple[Any, int], JSONObject] = {}
+    for j, response in enumerate(responses):
+        for h in response["hits"]["hits"]:
+            if isinstance(h.get("_explanation"), dict):
+                found[((h["_index"], h["_id"]), j)] = h["_explanation"]
+    return found
+
+
+def _explain_hit(
+    client: Any,
+    plan: SearchPlan,
+    queries: list[JSONObject],
+    fused: Fused,
+    hit: JSONObject,
+    subs: dict[tuple[Any, int], JSONObject],
+    fusion: FusionConfig,
+    processor: bool,
+) -> None:
+    """``hit["_explanation"]``: the hybrid query's, or the response processor's (``processor``)."""
+    name, doc_id = cast(tuple[str, str], fused.key)
+    details = []
+    for j, query in enumerate(queries):
+        sub = subs.get((fused.key, j))
+        if sub is None:  # the sub-query did not return this hit: ask the node
+            routing = {k: plan.header[k] for k in ("routing",) if k in plan.header}
+            answer = client.explain(index=name, id=doc_id, body={"query": query}, params=routing)
+            sub = answer["explanation"]
+        details.append(sub)
+    if processor:
+        normalized = [None if n is None else float(n) for n in fused.normalized]
+        hit["_explanation"] = processor_explanation(
+            float(fused.score), details, normalized, fusion, plan.min_score
+        )
+    else:
+        hit["_explanation"] = raw_explanation(details)
+
+
 def run_hybrid(
     client: Any,
     index: str,
@@ -154,6 +198,7 @@ def run_hybrid(
     fusion: FusionConfig,
     *,
     params: JSONObject | None = None,
+    explanation: bool = False,
 ) -> JSONObject:
     """Run a hybrid search and return an OpenSearch-shaped response with fused scores.
 
@@ -163,6 +208,8 @@ def run_hybrid(
         body: The search body; ``query`` is ``{"hybrid": {...}}`` with sub-queries in core DSL.
         fusion: The pipeline's ``normalization-processor`` or ``score-ranker-processor`` options.
         params: URL parameters of the search (``routing``, ``preference``, ``size``...).
+        explanation: The pipeline has a ``hybrid_score_explanation`` response processor (with
+            ``explain``, hits get its explanation instead of the hybrid query's own).
 
     Raises:
         InvalidQueryError: what the plugin rejects (same messages).
@@ -184,6 +231,10 @@ def run_hybrid(
         docs = {}
         shards = _per_shard(client, index, plan, queries, docs)
     fused = fuse(shards, fusion)
+    collected = len(fused)
+    if plan.min_score is not None:
+        floor = np.float32(plan.min_score)
+        fused = [f for f in fused if f.score >= floor]
     if plan.start > len(fused):
         raise InvalidQueryError(END_OF_RESULTS)
     page = fused[plan.start : plan.start + plan.size]
@@ -192,8 +243,15 @@ def run_hybrid(
     count = responses[-1] if plan.count is not None else None
     if count is not None and "total" in count["hits"]:
         hits["total"] = count["hits"]["total"]
+        if plan.min_score is not None:  # ScoreCombiner: the documents kept, per shard summed
+            relation = hits["total"].get("relation", "eq") if len(fused) == collected else "eq"
+            hits["total"] = {"value": len(fused), "relation": relation}
     hits["max_score"] = json_score(fused[0].score) if fused else 0.0
     hits["hits"] = [_hit(f, fetched.get(f.key), plan.breakdown) for f in page]
+    if plan.explain:
+        subs = _sub_explanations(responses[: len(queries)])
+        for fused_hit, hit in zip(page, hits["hits"], strict=True):
+            _explain_hit(client, plan, queries, fused_hit, hit, subs, fusion, explanation)
     response: JSONObject = {
         "took": int((time.perf_counter() - started) * 1000),
         "timed_out": any(r.get("timed_out", False) for r in responses),

@@ -32,7 +32,6 @@ INLINE_FETCH_DOCS = 200  # up to this many sub-query hits, _source & co. come wi
 MALFORMED = "[hybrid] query malformed, no start_object after query name"
 TOO_MANY = "Number of sub-queries exceeds maximum supported by [hybrid] query"
 NOT_QUERIES = "[hybrid] sub-queries must be query objects"
-BAD_FILTER = "[hybrid] query's [filter] field must be a query object"
 NO_BOOST = "[hybrid] query does not support [boost]"
 UNKNOWN_FIELD = "Field is not supported by [hybrid] query"
 NO_QUERIES = "[hybrid] requires 'queries' field with at least one clause"
@@ -43,7 +42,8 @@ DEPTH_MISSING = "pagination_depth param is missing in the search request"
 SUPPORTED_BODY_KEYS = frozenset(
     ("query", "from", "size", "_source", "fields", "docvalue_fields", "stored_fields",
      "script_fields", "highlight", "version", "seq_no_primary_term", "track_total_hits",
-     "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats")
+     "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats",
+     "min_score", "explain")
 )  # fmt: skip
 FETCH_KEYS = ("_source", "fields", "docvalue_fields", "stored_fields", "script_fields",
               "highlight", "version", "seq_no_primary_term")  # fmt: skip
@@ -53,7 +53,7 @@ HEADER_PARAMS = frozenset(
 )  # fmt: skip
 BODY_PARAMS = {"from": "from", "size": "size", "track_total_hits": "track_total_hits",
                "timeout": "timeout", "version": "version", "_source": "_source",
-               "seq_no_primary_term": "seq_no_primary_term"}  # fmt: skip
+               "seq_no_primary_term": "seq_no_primary_term", "explain": "explain"}  # fmt: skip
 IGNORED_PARAMS = frozenset(("search_pipeline", "typed_keys"))
 
 
@@ -103,7 +103,7 @@ def parse_hybrid(body: Any) -> HybridQuery:
             queries.extend(items)
         elif key == "filter":
             if not isinstance(value, dict):
-                raise InvalidQueryError(BAD_FILTER, PARSING)
+                raise InvalidQueryError(UNKNOWN_FIELD, PARSING)  # 3.6: any non-object filter
             filter_query = value
         elif key == "boost":
             if isinstance(value, bool) or not isinstance(value, int | float) or value != 1.0:
@@ -155,6 +155,8 @@ class SearchPlan:
     count: JSONObject | None
     timeout: Any
     breakdown: bool
+    min_score: float | None = None
+    explain: bool = False
 
     @property
     def inline_fetch(self) -> bool:
@@ -208,8 +210,27 @@ def plan_search(body: JSONObject, params: JSONObject | None = None) -> SearchPla
     fetch = {k: merged[k] for k in FETCH_KEYS if k in merged}
     return SearchPlan(
         hybrid, start, size, depth, header, fetch, _count_body(merged, hybrid),
-        merged.get("timeout"), breakdown_requested(merged),
+        merged.get("timeout"), breakdown_requested(merged), _min_score(merged),
+        merged.get("explain") in (True, "true"),
     )  # fmt: skip
+
+
+def _min_score(merged: JSONObject) -> float | None:
+    """The request's ``min_score``: the plugin keeps combined scores ``>=`` it (3.x)."""
+    value = merged.get("min_score")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidQueryError("[min_score] failed to parse field", PARSING)
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise InvalidQueryError("[min_score] failed to parse field", PARSING) from exc
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidQueryError(
+            f"min_score is invalid : [{number:f}], must neither be Infinity nor NaN"
+        )
+    return number
 
 
 def breakdown_requested(body: JSONObject) -> bool:
@@ -247,4 +268,6 @@ def sub_query_body(query: JSONObject, plan: SearchPlan) -> JSONObject:
         body.update({"_source": True, **plan.fetch})
     if plan.timeout is not None:
         body["timeout"] = plan.timeout
+    if plan.explain:
+        body["explain"] = True
     return body

@@ -39,6 +39,7 @@ from processors.ingest.task_processors import (
     read_path,
     write_path,
 )
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 RESPONSE_KEYS = ("one_to_one", "override")
@@ -140,3 +141,6 @@ def _merge(source: JSONObject, staged: JSONObject, override: bool) -> None:
             source[key] = value
         elif isinstance(value, dict) and isinstance(source[key], dict):
             _merge(source[key], value, override)
+
+
+register_processor(Kind.SEARCH_RESPONSE, "ml_inference", parse=MLInferenceResponseConfig.from_body)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from processors.compat.java_text import java_is_blank
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
-from processors.ingest.java_text import java_is_blank
 from processors.search.dsl_values import (
     PARSING,
     is_value,

@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from processors.compat import options
 from processors.errors import InvalidProcessorConfigError, InvalidQueryError
-from processors.search.dsl_values import wrong_type
+from processors.registry import Kind, register_processor
 
 JSONObject = dict[str, Any]
 TYPE = "neural_query_enricher"
@@ -102,17 +103,17 @@ def _problems(body: JSONObject, unknown: list[str]) -> list[tuple[str, str]]:
     problems = [(unknown[0], _unsupported(unknown))] if unknown else []
     for key in ("default_model_id", "tag", "description"):
         if body.get(key) is not None and not isinstance(body[key], str):
-            problems.append((key, wrong_type(key, "a string", body[key])))
+            problems.append((key, options.wrong_type(key, "string", body[key])))
     fields = body.get(FIELDS)
     if fields is not None and not isinstance(fields, dict):
-        problems.append((FIELDS, wrong_type(FIELDS, "a map", fields)))
+        problems.append((FIELDS, options.wrong_type(FIELDS, "map", fields)))
     elif fields and any(not isinstance(v, str) for v in fields.values()):
         problems.append((FIELDS, f"[{FIELDS}] model ids must be strings"))
     if body.get("default_model_id") is None and fields is None:
         problems.append(("", "model Id or neural info map either of them should be provided"))
     flag = body.get("ignore_failure", False)
     if not isinstance(flag, bool):
-        problems.append(("ignore_failure", wrong_type("ignore_failure", "a boolean", flag)))
+        problems.append(("ignore_failure", options.wrong_type("ignore_failure", "boolean", flag)))
     return problems
 
 
@@ -121,3 +122,8 @@ def _unsupported(keys: list[str]) -> str:
         f"processor [{TYPE}] doesn't support one or more provided configuration parameters: "
         f"[{', '.join(keys)}]"
     )
+
+
+register_processor(
+    Kind.SEARCH_REQUEST, "neural_query_enricher", parse=NeuralQueryEnricherConfig.from_body
+)

@@ -30,11 +30,20 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from typing import Any, Literal
 
+from processors.compat.floats import f32, java_float_str, json_score
+from processors.compat.java_text import java_is_blank
 from processors.errors import InvalidQueryError
-from processors.ingest.java_text import java_is_blank
 from processors.search.dsl_values import PARSING, is_value, single_field, to_float, to_text
 from processors.search.dsl_values import token_name as _token
-from processors.search.floats import f32, java_float_str, json_score
+from processors.search.sparse_ann import (
+    METHOD_PARAMETERS,
+    SparseAnnParams,
+    SparseVectorField,
+    TopIds,
+    check_token_ids,
+    restricted_to,
+    with_filter,
+)
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
@@ -80,6 +89,10 @@ class NeuralSparseQuery:
     boost: float | None = None
     name: str | None = None
     dotted_check: DottedCheck | None = dc_field(default=None, repr=False, compare=False)
+    method_parameters: SparseAnnParams | None = None
+    sparse_vector: SparseVectorField | None = None
+    """Set when the field is a ``sparse_vector`` (:mod:`processors.search.sparse_ann`)."""
+    top_ids: TopIds | None = dc_field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, body: Any) -> NeuralSparseQuery:
@@ -87,6 +100,7 @@ class NeuralSparseQuery:
         name, params = single_field(NAME, body)
         values: dict[str, Any] = {}
         tokens: dict[str, float] | None = None
+        ann: SparseAnnParams | None = None
         for key, value in params.items():
             if is_value(value):
                 if key not in _VALUE_KEYS:
@@ -100,6 +114,8 @@ class NeuralSparseQuery:
                 )
             elif key == "query_tokens" and isinstance(value, dict):
                 tokens = {str(t): _weight(w) for t, w in value.items()}
+            elif key == METHOD_PARAMETERS:
+                ann = SparseAnnParams.parse(value)
             else:
                 raise InvalidQueryError(
                     f"[{NAME}] unknown token [{_token(value)}] after [{key}]", PARSING
@@ -115,6 +131,7 @@ class NeuralSparseQuery:
             tokens,
             values.get("boost"),
             values.get("_name"),
+            method_parameters=ann,
         )
         query._check_parsed()
         return query
@@ -155,8 +172,35 @@ class NeuralSparseQuery:
         """This clause, asking ``check`` which dotted tokens the searched index has."""
         return replace(self, dotted_check=check)
 
+    def on_sparse_vector(
+        self, field: SparseVectorField, top_ids: TopIds | None
+    ) -> NeuralSparseQuery:
+        """This clause on a ``sparse_vector`` field (token ids; ``top_ids`` finds the exact
+        top ``k`` where the plugin would run its approximate search)."""
+        return replace(self, sparse_vector=field, top_ids=top_ids)
+
     def to_query(self, tokens: Mapping[str, float]) -> JSONObject:
         """The core query scoring exactly as the plugin's query with these token weights."""
+        if self.sparse_vector is not None:
+            return self._sparse_vector_query(tokens)
+        return self._feature_query(tokens)
+
+    def _sparse_vector_query(self, tokens: Mapping[str, float]) -> JSONObject:
+        check_token_ids(tokens)
+        named = {"_name": self.name} if self.name is not None else {}
+        plain = replace(self, sparse_vector=None, name=None)._feature_query(tokens)
+        query = with_filter(plain, self.method_parameters)
+        params = self.method_parameters or SparseAnnParams()
+        if self.top_ids is not None and self.sparse_vector is not None:
+            ids = self.top_ids(query, params.top_k, self.sparse_vector.approximate_threshold)
+            if ids is not None:
+                query = restricted_to(query, ids)
+        if named:
+            key = next(iter(query))
+            query = {key: {**query[key], **named}}
+        return query
+
+    def _feature_query(self, tokens: Mapping[str, float]) -> JSONObject:
         for weight in tokens.values():
             if weight < 0:
                 raise InvalidQueryError(

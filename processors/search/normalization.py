@@ -28,9 +28,10 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from processors.compat.floats import f32, java_float_compare_key, json_score, nearest_f32
 from processors.errors import InvalidQueryError
-from processors.search.floats import f32, java_float_compare_key, json_score, nearest_f32
 from processors.search.fusion_config import FusionConfig
+from processors.search.minmax_bounds import Bounds, bounded_min_max, check_count
 
 __all__ = [
     "Fused",
@@ -148,9 +149,24 @@ def rrf_score(rank_constant: int, position: int) -> np.float32:
     return nearest_f32(Fraction(quotient, 10**10))
 
 
-def normalize(technique: str, shards: Sequence[ShardHits], rank_constant: int = 60) -> Normalized:
-    """Normalized scores, in the shape of ``shards`` (reference §9.3)."""
+def normalize(
+    technique: str,
+    shards: Sequence[ShardHits],
+    rank_constant: int = 60,
+    min_max_bounds: tuple[Bounds | None, Bounds | None] = (None, None),
+) -> Normalized:
+    """Normalized scores, in the shape of ``shards`` (reference §9.3); ``min_max_bounds``:
+    ``(lower_bounds, upper_bounds)``, one per sub-query (3.2+)."""
     stats = _per_subquery(shards)
+    lower, upper = min_max_bounds
+    if technique == "min_max" and (lower is not None or upper is not None):
+        for side in (lower, upper):
+            for shard in shards:
+                try:
+                    check_count(side, len(shard))
+                except ValueError as exc:
+                    raise InvalidQueryError(str(exc)) from None
+        return _bounded(shards, stats, lower, upper)
     out: Normalized = []
     with np.errstate(all="ignore"):  # Java float division never traps
         bounds = [_bounds(s) for s in stats] if technique == "min_max" else []
@@ -172,6 +188,25 @@ def normalize(technique: str, shards: Sequence[ShardHits], rank_constant: int = 
                         row.append(rrf_score(rank_constant, position))
                 rows.append(row)
             out.append(rows)
+    return out
+
+
+def _bounded(
+    shards: Sequence[ShardHits],
+    stats: list[list[np.float32]],
+    lower: Bounds | None,
+    upper: Bounds | None,
+) -> Normalized:
+    """min_max with per-sub-query bounds (:func:`minmax_bounds.bounded_min_max`)."""
+    limits = [_bounds(s) for s in stats]
+    out: Normalized = []
+    for shard in shards:
+        rows = []
+        for j, hits in enumerate(shard):
+            low, high = limits[j]
+            below, above = (lower[j] if lower else None), (upper[j] if upper else None)
+            rows.append([bounded_min_max(F32(h.score), low, high, below, above) for h in hits])
+        out.append(rows)
     return out
 
 
@@ -298,7 +333,8 @@ def fuse(shards: Sequence[ShardHits], config: FusionConfig) -> list[Fused]:
             score order with their Lucene doc ids. One shard for a single-shard index.
         config: The normalization-processor or score-ranker-processor options.
     """
-    normalized = normalize(config.technique, shards, config.rank_constant)
+    bounds = (getattr(config, "lower_bounds", None), getattr(config, "upper_bounds", None))
+    normalized = normalize(config.technique, shards, config.rank_constant, bounds)
     per_shard = [_combine_shard(i, shard, normalized[i], config) for i, shard in enumerate(shards)]
 
     def merge_key(f: Fused) -> tuple[tuple[int, float, float], int]:

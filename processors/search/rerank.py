@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from processors.compat.floats import f32, java_float_compare_key, java_parse_float, json_score
+from processors.compat.java_text import java_class, java_parse_double, java_str
 from processors.errors import InvalidQueryError, ModelError, ProcessorRuntimeError
-from processors.ingest.java_text import java_class, java_parse_double, java_str
 from processors.models.encoders import CrossEncoder
 from processors.search.dsl_values import copy_json
-from processors.search.floats import f32, java_float_compare_key, java_parse_float, json_score
 from processors.search.rerank_config import RerankConfig
 from processors.search.rerank_context import document_texts, query_text
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
+from processors.compat.options import missing, wrong_type
 from processors.errors import InvalidProcessorConfigError
-from processors.ingest.java_text import java_class
+from processors.registry import Kind, register_processor
 
 __all__ = ["RerankConfig"]
 
@@ -96,25 +97,25 @@ def _fail(path: str, message: str) -> NoReturn:
 def _map(body: JSONObject, key: str, *, required: bool = False) -> JSONObject:
     value = body.get(key)
     if value is None and required:
-        _fail(key, f"[{key}] required property is missing")
+        _fail(key, missing(key))
     if value is not None and not isinstance(value, dict):
-        _fail(key, f"[{key}] property isn't a map, but of type [{java_class(value)}]")
+        _fail(key, wrong_type(key, "map", value))
     return value or {}
 
 
 def _string(body: JSONObject, key: str, *, required: bool = False) -> str | None:
     value = body.get(key)
     if value is None and required:
-        _fail(key, f"[{key}] required property is missing")
+        _fail(key, missing(key))
     if value is not None and not isinstance(value, str):
-        _fail(key, f"[{key}] property isn't a string, but of type [{java_class(value)}]")
+        _fail(key, wrong_type(key, "string", value))
     return value
 
 
 def _bool(body: JSONObject, key: str) -> bool:
     value = body.get(key, False)
     if not isinstance(value, bool):
-        _fail(key, f"[{key}] property isn't a boolean, but of type [{java_class(value)}]")
+        _fail(key, wrong_type(key, "boolean", value))
     return bool(value)
 
 
@@ -144,3 +145,6 @@ def _document_fields(body: JSONObject) -> tuple[str, ...]:
     if len(fields) > MAX_DOCUMENT_FIELDS:
         _fail("context.document_fields", TOO_MANY_FIELDS)
     return tuple(fields)
+
+
+register_processor(Kind.SEARCH_RESPONSE, "rerank", parse=RerankConfig.from_body)

@@ -25,8 +25,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from processors.compat.java_text import java_class, java_str
 from processors.errors import InvalidQueryError, ProcessorRuntimeError
-from processors.ingest.java_text import java_class, java_str
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]

@@ -25,6 +25,7 @@ from typing import Any
 from processors.errors import ModelError, ModelNotRegisteredError, UnsupportedFeatureError
 from processors.models.encoders import SparseEncoder, TextEmbedder
 from processors.models.mlcommons.errors import MODEL_NOT_FOUND, MLNotFoundError
+from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural import NeuralQuery
 from processors.search.neural_query_enricher import NeuralQueryEnricherConfig, enrich
@@ -59,11 +60,15 @@ def parse_clauses(body: Any) -> list[Found]:
     """Find and parse every clause (raises the first clause's parsing error)."""
     found: list[Found] = []
     for ref in find_clauses(body):
-        parsed = (
-            NeuralQuery.parse(ref.body)
-            if ref.kind == "neural"
-            else NeuralSparseQuery.parse(ref.body)
-        )
+        parsed: AnyQuery
+        if ref.kind == "neural":
+            increment("neural_query_requests")
+            parsed = NeuralQuery.parse(ref.body)
+        else:
+            increment("neural_sparse_query_requests")
+            parsed = NeuralSparseQuery.parse(ref.body)
+            if parsed.method_parameters is not None:
+                increment("seismic_query_requests")
         found.append(Found(ref, parsed))
     return found
 
@@ -71,6 +76,7 @@ def parse_clauses(body: Any) -> list[Found]:
 def apply_enricher(found: Sequence[Found], config: NeuralQueryEnricherConfig) -> list[Found]:
     """``neural_query_enricher`` over the clauses of ``body["query"]``."""
     visited = [f for f in found if f.in_query]
+    increment("neural_query_enricher_executions")
     enriched = {
         id(f): q for f, q in zip(visited, enrich([f.query for f in visited], config), strict=True)
     }
@@ -83,15 +89,20 @@ def rewrite_clauses(
     """Validate, infer (one call per model) and replace every clause in place."""
     sources = {id(f): _validate(f.query, analyzers) for f in found}
     dense: dict[str, list[str]] = defaultdict(list)
-    sparse: dict[str, list[str]] = defaultdict(list)  # model and analyzer clauses share calls
+    # model and analyzer clauses share calls; sparse_vector fields take token ids
+    sparse: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for f in found:
         kind, model_id = sources[id(f)]
         if kind == "dense":
             dense[model_id].append(f.query.query_text or "")
         elif kind != "tokens":
-            sparse[model_id].append(f.query.query_text or "")
+            sparse[(model_id, _token_ids(f.query))].append(f.query.query_text or "")
     vectors = {key: v for m, texts in dense.items() for key, v in _embed(models, m, texts)}
-    weights = {key: w for m, texts in sparse.items() for key, w in _encode(models, m, texts)}
+    weights = {
+        (ids, *key): w
+        for (m, ids), texts in sparse.items()
+        for key, w in _encode(models, m, texts, token_ids=ids)
+    }
     for f in found:
         kind, model_id = sources[id(f)]
         key = (model_id, f.query.query_text or "")
@@ -100,7 +111,8 @@ def rewrite_clauses(
         elif kind == "tokens":
             f.ref.replace(f.query.to_query(f.query.tokens()))
         else:
-            tokens = analyzer_tokens(weights[key]) if kind == "analyzer" else weights[key]
+            found_weights = weights[(_token_ids(f.query), *key)]
+            tokens = analyzer_tokens(found_weights) if kind == "analyzer" else found_weights
             f.ref.replace(f.query.to_query(tokens))
 
 
@@ -123,6 +135,7 @@ def rewrite_request(
 def _validate(query: AnyQuery, analyzers: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(query, NeuralQuery):
         query.check()
+        increment("neural_query_against_knn_requests")
         return ("dense", query.model_id or "")
     kind, name = query.source()
     if kind != "analyzer":
@@ -151,12 +164,19 @@ def _embed(models: ModelFor, model_id: str, texts: list[str]) -> list[tuple[Any,
     return [((model_id, t), row.tolist()) for t, row in zip(distinct, matrix, strict=True)]
 
 
+def _token_ids(query: AnyQuery) -> bool:
+    return isinstance(query, NeuralSparseQuery) and query.sparse_vector is not None
+
+
 def _encode(
-    models: ModelFor, model_id: str, texts: list[str]
+    models: ModelFor, model_id: str, texts: list[str], *, token_ids: bool = False
 ) -> list[tuple[Any, Mapping[str, float]]]:
     model = models(model_id)
     if not isinstance(model, SparseEncoder):
         raise ModelError(f"model [{model_id}] is not a SPARSE_ENCODING or SPARSE_TOKENIZE model")
     distinct = _unique(texts)
-    maps = model.encode(distinct, content_type="query")
+    if token_ids:  # sparse_embedding_format TOKEN_ID, as the plugin asks for sparse_vector
+        maps = model.encode(distinct, content_type="query", token_ids=True)  # type: ignore[call-arg]
+    else:
+        maps = model.encode(distinct, content_type="query")
     return [((model_id, t), m) for t, m in zip(distinct, maps, strict=True)]

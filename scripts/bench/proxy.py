@@ -146,12 +146,15 @@ def index_plain(client: Any, index: str, count: int) -> None:
 
 def index_neural(client: Any, settings: Any, index: str) -> None:
     """The corpus with vectors, as ``scripts/demo.py`` indexes it."""
-    from processors.config.ingest_body import load_ingest_pipeline
-    from processors.indexing.bulk import BulkIndexer
-    from processors.indexing.fingerprint import pipeline_fingerprint
-    from processors.models.binding import model_store
-    from processors.opensearch.indices import create_index, load_mapping
-    from processors.pipeline.ingest import IngestPipeline
+    from processors import (
+        BulkIndexer,
+        IngestPipeline,
+        create_index,
+        load_ingest_pipeline,
+        load_mapping,
+        model_store,
+        pipeline_fingerprint,
+    )
 
     store = model_store(settings)
     create_index(client, index, load_mapping(REPO / "mappings/combined.json"), embedded=True)
@@ -300,7 +303,8 @@ def main() -> None:
     parser.add_argument("--skip", choices=["passthrough", "neural"], help="leave a part out")
     args = parser.parse_args()
 
-    from processors.opensearch.client import make_client, resolve_url
+    from processors import Settings, make_client
+    from processors.opensearch.client import resolve_url
     from processors.proxy.app import (
         ProxySettings,
         create_app,
@@ -308,7 +312,6 @@ def main() -> None:
         default_slots,
         server_options,
     )
-    from processors.settings import Settings
     from processors.testing.serving import serve
 
     settings = Settings()

@@ -49,21 +49,24 @@ from typing import Any
 import numpy as np
 from opensearchpy import helpers
 
-from processors.config.ingest_body import load_ingest_pipeline
-from processors.config.search_body import load_search_pipeline
+from processors import (
+    IngestPipeline,
+    SearchPipeline,
+    Settings,
+    create_index,
+    load_ingest_pipeline,
+    load_mapping,
+    load_model,
+    load_search_pipeline,
+    make_client,
+    model_store,
+)
 from processors.datasets.cranfield import read_cranfield_docs, read_cranfield_queries
-from processors.models.binding import model_store
 from processors.models.build.builder import build_model
-from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import CrossRuntime
-from processors.opensearch.client import make_client
-from processors.opensearch.indices import create_index, load_mapping
-from processors.pipeline.ingest import IngestPipeline
-from processors.pipeline.search import SearchPipeline
 from processors.search.rerank import RerankConfig, apply_rerank
 from processors.search.sparse_dotted import DottedFeatureCheck
-from processors.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 CRAN = REPO / "scripts" / "data" / "cranfield"

@@ -20,8 +20,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from processors import load_model
 from processors.models.build.builder import build_model
-from processors.models.loader import load_model
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.task_runtime import TaskRuntime
 from processors.testing.tiny_task_models import CORPUS, tiny_task_source

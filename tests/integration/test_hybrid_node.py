@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from processors.compat.floats import json_score
 from processors.errors import InvalidQueryError
-from processors.search.floats import json_score
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
 from processors.search.hybrid import run_hybrid
 

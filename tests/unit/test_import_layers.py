@@ -25,12 +25,13 @@ LAYERS: list[set[str]] = [
     {"indexing"},
     {"pipeline"},
     {"config"},
-    {"search"},
+    {"search", "semantic"},
     {"ingest"},
     {"models.build", "opensearch"},
     {"models.mlcommons"},
     {"models"},  # the model runtime
-    {"bodies", "datasets", "registry"},
+    {"bodies", "datasets", "registry", "neural_stats"},
+    {"compat"},  # Java / OpenSearch semantics: text, numbers, ConfigurationUtils readers
     {"errors", "settings"},
 ]
 """Top to bottom. ``models.mlcommons`` and ``models.build`` are their own units: the runtime

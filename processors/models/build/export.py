@@ -147,6 +147,10 @@ def trace_torchscript(
     torch = import_build_deps()
     tensors = _tensors(batch, names)
     example: tuple[Any, ...] = (dict(zip(names, tensors, strict=True)),) if dict_input else tensors
+    # TorchScript numbers the classes of a trace (``___torch_mangle_<n>``) after every class
+    # compiled earlier in the process: a fresh compilation unit makes the archive the same
+    # whether this model is the first or the fifth one traced
+    torch.jit._state._python_cu = torch._C.CompilationUnit()
     with _quiet(), torch.no_grad():
         traced = torch.jit.trace(module.eval(), example_inputs=example, strict=False)
     traced.save(str(path))

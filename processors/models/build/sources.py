@@ -220,6 +220,8 @@ def _task_plan(
     cfg: dict[str, Any] = {**base, "framework_type": "huggingface_transformers"}
     if function is FunctionName.FILL_MASK:
         cfg["additional_config"] = {"mask_token": build_tasks.mask_token(source, spec)}
+    if build_tasks.is_sentence_highlighter(config):
+        cfg["model_type"] = "sentence_highlighting"  # ml-commons' sentence highlighting QA
     pairs = function in (FunctionName.QUESTION_ANSWERING, FunctionName.ZERO_SHOT_CLASSIFICATION)
     batch = tok.encode_pairs("example query", _EXAMPLES) if pairs else tok.encode(_EXAMPLES)
     exporter = build_tasks.task_exporter(source, function, config, batch, fusion)

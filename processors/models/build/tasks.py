@@ -40,7 +40,7 @@ HEADS: dict[FunctionName, tuple[str, tuple[str, ...]]] = {
     FunctionName.FILL_MASK: ("AutoModelForMaskedLM", ("ForMaskedLM", "ForConditionalGeneration")),
     FunctionName.QUESTION_ANSWERING: (
         "AutoModelForQuestionAnswering",
-        ("ForQuestionAnswering",),
+        ("ForQuestionAnswering", "ForSentenceExtractionWithBackoff"),
     ),
     FunctionName.TEXT_CLASSIFICATION: (
         "AutoModelForSequenceClassification",
@@ -53,6 +53,17 @@ HEADS: dict[FunctionName, tuple[str, tuple[str, ...]]] = {
 }
 """Per task: the ``transformers`` auto class and the architecture name endings that fit."""
 DPR_ENCODERS = ("DPRContextEncoder", "DPRQuestionEncoder")
+SENTENCE_HIGHLIGHTER = "ForSentenceExtractionWithBackoff"
+"""The head of OpenSearch's semantic highlighter (BERT, a linear layer over each sentence's
+mean token vector): exported as per-token logits (see
+:mod:`processors.models.sentence_highlight`)."""
+
+
+def is_sentence_highlighter(config: dict[str, Any]) -> bool:
+    """Whether ``config["architectures"]`` names the sentence-highlighting head."""
+    return any(str(a).endswith(SENTENCE_HIGHLIGHTER) for a in config.get("architectures") or [])
+
+
 _MASK_TOKENS = ("[MASK]", "<mask>")
 
 
@@ -114,7 +125,8 @@ def task_exporter(
     fusion: ex.Fusion | None,
 ) -> Exporter:
     """Export the task model of ``source`` (loaded on first use) for ``function``."""
-    auto_name = HEADS[function][0]
+    highlighter = is_sentence_highlighter(config)
+    auto_name = "AutoModelForTokenClassification" if highlighter else HEADS[function][0]
 
     def load() -> Any:
         ex.import_build_deps()
@@ -128,7 +140,7 @@ def task_exporter(
     model = functools.cache(load)
     outputs = (
         ["start_logits", "end_logits"]
-        if function is FunctionName.QUESTION_ANSWERING
+        if function is FunctionName.QUESTION_ANSWERING and not highlighter
         else ["logits"]
     )
     per_token = function in (

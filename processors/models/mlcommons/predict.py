@@ -31,6 +31,14 @@ ASYMMETRIC = (
     "The embedding model chosen is asymmetric. To use it, you must declare whether the input "
     "is of type `QUERY` or of type `PASSAGE`."
 )
+NOT_ASYMMETRIC = (
+    "When passing AsymmetricTextEmbeddingParameters, the model requires to be registered with at "
+    "least one of `query_prefix` or `passage_prefix`."
+)
+CONTENT_TYPE_ENUM = (
+    "org.opensearch.ml.common.input.parameter.textembedding.AsymmetricTextEmbeddingParameters"
+    ".EmbeddingContentType"
+)
 SPARSE_FUNCTIONS = ("SPARSE_ENCODING", "SPARSE_TOKENIZE")
 SPARSE_FORMATS = ("WORD", "TOKEN_ID")
 """``parameters.sparse_embedding_format``: token strings (default) or decimal token ids."""
@@ -74,12 +82,22 @@ def _text_docs(body: Mapping[str, Any], empty_message: str) -> list[str]:
     return [str(doc) for doc in docs]
 
 
-def _content_type(body: Mapping[str, Any], model_config: Mapping[str, Any]) -> ContentType:
+def _content_type(
+    body: Mapping[str, Any], model_config: Mapping[str, Any], *, dense: bool = False
+) -> ContentType:
+    """``parameters.content_type`` as ml-commons 3.x reads it: an ``EmbeddingContentType`` name
+    (any case), for a dense model only with a prefix; an asymmetric model needs one."""
     params = body.get("parameters") or {}
-    raw = str(params.get("content_type") or "").lower()
-    if raw in ("query", "passage"):
-        return "query" if raw == "query" else "passage"
-    if model_config.get("query_prefix") or model_config.get("passage_prefix"):
+    asymmetric = bool(model_config.get("query_prefix") or model_config.get("passage_prefix"))
+    raw = params.get("content_type") if isinstance(params, Mapping) else None
+    if raw is not None:
+        name = str(raw).upper()
+        if name not in ("QUERY", "PASSAGE"):
+            raise illegal_argument(f"No enum constant {CONTENT_TYPE_ENUM}.{name}")
+        if dense and not asymmetric:
+            raise illegal_argument(NOT_ASYMMETRIC)
+        return "query" if name == "QUERY" else "passage"
+    if asymmetric:
         raise illegal_argument(ASYMMETRIC)
     return "passage"
 
@@ -140,7 +158,7 @@ def _embedding(model: object, body: Mapping[str, Any], config: Mapping[str, Any]
     if not isinstance(model, TextEmbedder):
         raise MLCommonsError("the loaded model is not a text embedding model", 500)
     texts = _text_docs(body, "Empty text docs")
-    content_type = _content_type(body, config)
+    content_type = _content_type(body, config, dense=True)
     filters = _filters(body)
     as_number = filters.get("return_number", True) is not False
     as_bytes = bool(filters.get("return_bytes", False))

@@ -49,6 +49,8 @@ def task_response(model: object, body: Mapping[str, Any]) -> JSONObject:
     """Run a task model on a ``_predict`` body (model errors become 400s)."""
     if not isinstance(model, TaskRuntime):
         raise illegal_argument("the loaded model is not an NLP task model")
+    if model.spec.sentence_highlighting:
+        return _highlight(model, body)
     texts, options = task_request(body)
     try:
         results = model.infer(texts, options)
@@ -62,3 +64,17 @@ def _output(model: TaskRuntime, result: JSONObject) -> JSONObject:
         field = next(iter(result))
         return {"name": "answer", "result": result[field], "dataAsMap": result}
     return {"name": "response", "dataAsMap": result}
+
+
+def _highlight(model: TaskRuntime, body: Mapping[str, Any]) -> JSONObject:
+    """A sentence highlighting model: ``{"question", "context"}`` -> one ``highlights`` output."""
+    from processors.models.sentence_highlight import highlight
+
+    question, context = body.get("question"), body.get("context")
+    if not isinstance(question, str) or not isinstance(context, str):
+        raise illegal_argument("sentence highlighting needs a string question and context")
+    try:
+        result = highlight(model, question, context)
+    except ModelError as exc:
+        raise illegal_argument(str(exc)) from exc
+    return {"inference_results": [{"output": [{"name": "highlights", "dataAsMap": result}]}]}

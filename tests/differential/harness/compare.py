@@ -114,7 +114,7 @@ def core_reason(reason: str) -> str:
     return PATH_PREFIX.sub("", reason, count=1).strip()
 
 
-JAVA_SET = re.compile(r"(Supported [a-z ]+ are )\[([^\]]*)\]")
+JAVA_SET = re.compile(r"(Supported [a-z ]+ are |It should be one of )\[([^\]]*)\]")
 
 
 def unordered_sets(reason: str) -> str:

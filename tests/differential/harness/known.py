@@ -52,9 +52,42 @@ KNOWN = {
     "illegal_argument_exception ('Failed to process the neural query against the field <f> "
     "because its type is not supported...'); neuralpipe rewrites without reading the mapping, "
     "so the node refuses the knn query: 400 search_phase_execution_exception (same status)",
+    "asymmetric-500": "plugin bug not copied (a 500 wrapper): ml-commons 3.6 wraps the input check of an "
+    "asymmetric _predict (no parameters.content_type for a model with query_prefix / "
+    "passage_prefix; a content_type for a model without them) as 500 m_l_exception 'Failed to "
+    "inference TEXT_EMBEDDING model: <id>' whose caused_by is the 400 illegal_argument_exception "
+    "neuralpipe answers, with the same message",
+    "explain-double-min-max": "plugin bug not copied: with explain=true, neural-search 3.6's "
+    "NormalizationProcessorWorkflow runs the technique's explain() before normalize(), and "
+    "MinMaxScoreNormalizationTechnique.explain() writes the normalized scores back into the "
+    "shard's ScoreDocs, so min_max (bounds included) is applied twice and the scores differ from "
+    "the same search without explain (here by 3e-4; with a clip lower bound and min_score, a "
+    "different hit set); neuralpipe's scores and explanations are those of the search without "
+    "explain",
     "hybrid-no-pipeline": f"documented and deliberate: {DOC} §9.1 says to treat a hybrid "
     "query without a normalization/score-ranker processor as unsupported (its raw results are "
     "not meaningful); 2.19.6 returns the raw hybrid scores, neuralpipe refuses the query",
+    "ml-inference-query-string": "not emulated yet (rendering): the plugin's 'cannot find field' message "
+    "quotes the request as OpenSearch renders it (every default filled in, e.g. "
+    "'match_all':{'boost':1.0}); neuralpipe quotes the request as written (short forms of leaf "
+    "queries expanded): same message up to that quoted JSON",
+    "ml-inference-missing": "not emulated yet (message): ml-commons 3.6 answers an input_map field "
+    "the document lacks with 'Cannot find field name defined from input map: <field>'; "
+    "neuralpipe's ingest ml_inference (issue #21, shared by its task models) names it "
+    "'cannot find all required input fields: [<field>]'",
+    "ml-inference-output-path": "not emulated yet (error type): ml-commons 3.6 fails the document "
+    "with a runtime_exception ('An unexpected error occurred: model inference output cannot find "
+    "such json path: <path>'); neuralpipe's ingest failures are all illegal_argument_exception "
+    "(same message)",
+    "ml-inference-ignore-missing": "plugin bug not copied (probable): with ignore_missing, "
+    "ml-commons 3.6 still calls the model when the input field is missing, the template's "
+    "${input_map.text} left unfilled as a literal string, and writes that output; neuralpipe "
+    "leaves the document unchanged, as ignore_missing is documented to do",
+    "ml-inference-model-input": "documented extension: ml-commons 3.6 refuses a local model without "
+    "model_input ('Please provide model input when using a local model in ML Inference "
+    "Processor', 500 wrapped); neuralpipe's ingest ml_inference accepts it and sends input_map's "
+    "keys as the _predict body (here {text: ...}, which the model refuses: 'Empty text docs'), "
+    "so that Elastic-style task models with input_map [{text_docs: <field>}] need no template",
 }
 
 _SAYS_36 = "version difference: neuralpipe answers as the 3.6 plugins do; 2.19.6 "
@@ -94,3 +127,13 @@ def explain_for_version(cases: list[Any], version: str) -> None:
     for case in cases:
         if not case.identical and not case.known and case.name in VERSION_219:
             case.known = VERSION_219[case.name]
+
+
+KNOWN_SPARSE_ANN = {
+    "ann": "documented (README, sparse_vector): where the plugin runs SEISMIC (a segment with at "
+    "least approximate_threshold documents) it returns at most k approximate hits per segment "
+    "with byte-quantized scores; neuralpipe returns the exact top k with exact float scores "
+    "(recall 1, a superset of the approximation's recall), so scores differ by the "
+    "quantization and the hit lists may differ in order",
+}
+"""Explanations of the ``sparse_ann`` category (:mod:`.sparse_ann_cases`)."""

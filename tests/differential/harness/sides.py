@@ -40,7 +40,9 @@ TOKENIZER, SPLADE, SPLADE_ONNX = (
     "splade-tiny-torchscript",
     "splade-tiny-onnx",
 )
-MODELS = (ONNX, INT8, TS, TOKENIZER, SPLADE, SPLADE_ONNX)
+SEMANTIC_DENSE = "all-minilm-l6-v2-onnx-semantic"
+"""all-minilm-l6-v2-onnx with ``additional_config.space_type`` (a semantic field needs it)."""
+MODELS = (ONNX, INT8, TS, TOKENIZER, SPLADE, SPLADE_ONNX, SEMANTIC_DENSE)
 """Registered on the reference node."""
 
 

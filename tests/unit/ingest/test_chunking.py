@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from opensearchpy import NotFoundError, TransportError
 
-from processors.config.ingest_body import parse_ingest_pipeline
-from processors.errors import ConfigError, InvalidProcessorConfigError
-from processors.ingest.chunkers import Algorithm
-from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
-from processors.ingest.java_text import (
+from processors.compat.java_text import (
     java_decode_int,
     java_double_str,
     java_parse_double,
     to_java,
     utf16_offsets,
 )
+from processors.config.ingest_body import parse_ingest_pipeline
+from processors.errors import ConfigError, InvalidProcessorConfigError
+from processors.ingest.chunkers import Algorithm
+from processors.ingest.chunking import ChunkingConfig, TextChunkingProcessor
 from processors.ingest.token_starts import ModelTokens, NodeAnalyzer, Starts
 from processors.models.tokenization import TextTokenizer
 from processors.pipeline.ingest import IngestPipeline

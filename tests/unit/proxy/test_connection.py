@@ -200,6 +200,23 @@ def test_a_kept_alive_connection_dropped_before_answering_is_retried_once() -> N
     arun(run(answer, go))
 
 
+def test_a_post_on_a_dropped_kept_alive_connection_is_not_resent() -> None:
+    """The node may have acted on a POST before the connection dropped: an error, no resend."""
+    served = []
+
+    async def answer(seen: Seen) -> bytes | None:
+        served.append(seen)
+        return None if len(served) == 2 else ok()
+
+    async def go(client: httpx.AsyncClient, server: Server) -> None:
+        assert (await client.post("/i/_doc", content=b"{}")).json() == {"ok": True}
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/i/_doc", content=b"{}")
+        assert len(served) == 2  # sent once, not twice
+
+    arun(run(answer, go))
+
+
 def test_concurrent_requests_share_the_pool() -> None:
     async def answer(seen: Seen) -> bytes:
         await asyncio.sleep(0.01)

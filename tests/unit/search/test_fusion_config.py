@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.errors import InvalidProcessorConfigError, UnsupportedFeatureError
+from processors.errors import InvalidProcessorConfigError
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
+from processors.search.minmax_bounds import Bound
 
 
 def norm_error(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -149,10 +150,34 @@ def test_typo_inside_a_section_is_an_error() -> None:
     assert problem[0] == "combination.parameter"
 
 
-def test_min_max_bounds_are_refused_not_ignored() -> None:
-    body = {"normalization": {"technique": "min_max", "parameters": {"upper_bounds": [{}]}}}
-    with pytest.raises(UnsupportedFeatureError, match=r"3\.2"):
-        NormalizationConfig.from_body(body)
+def test_min_max_bounds_are_read() -> None:
+    params = {"upper_bounds": [{}], "lower_bounds": [{"mode": "Clip", "min_score": "0.25"}]}
+    body = {"normalization": {"technique": "min_max", "parameters": params}}
+    cfg = NormalizationConfig.from_body(body)
+    assert cfg.upper_bounds == (Bound("apply", 1.0),)
+    assert cfg.lower_bounds == (Bound("clip", 0.25),)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"lower_bounds": [{"mode": "cut"}]}, "invalid mode: cut, valid values are: apply, clip, ignore"),
+        ({"lower_bounds": {"mode": "clip"}}, "lower_bounds must be a List"),
+        ({"upper_bounds": [{}] * 6}, "upper_bounds size 6 should be less than or equal to 5"),
+        ({"upper_bounds": [{"min_score": 1}]}, "unrecognized parameters in normalization technique"),
+        ({"lower_bounds": ["clip"]}, "unrecognized parameters in normalization technique"),
+        ({"bounds": []}, "unrecognized parameters in normalization technique"),
+        ({"lower_bounds": [{"min_score": "x"}]}, "invalid format for min_score: must be a valid float value"),
+        (
+            {"lower_bounds": [{"min_score": -10001}]},
+            "min_score must be a valid finite number between -10000.000000 and 10000.000000",
+        ),
+    ],
+)  # fmt: skip
+def test_min_max_bounds_errors(params: dict[str, object], message: str) -> None:
+    body = {"normalization": {"technique": "min_max", "parameters": params}}
+    (problem,) = norm_error(body)
+    assert problem == ("normalization.parameters", message)
 
 
 def test_rrf_normalization_takes_a_rank_constant() -> None:

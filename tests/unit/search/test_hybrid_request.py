@@ -45,7 +45,7 @@ def hybrid(**extra: Any) -> dict[str, Any]:
         ),
         (
             {"queries": [MATCH], "filter": [MATCH]},
-            "[hybrid] query's [filter] field must be a query object",
+            "Field is not supported by [hybrid] query",
             "parsing_exception",
         ),
         (
@@ -107,7 +107,7 @@ def test_from_needs_pagination_depth() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "min_score", "explain"]
+    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "profile"]
 )
 def test_unsupported_options_are_named(key: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=rf"\[{key}\]"):
@@ -252,3 +252,10 @@ def test_msearch_item_errors_raise_like_search() -> None:
 
     with pytest.raises(RequestError):
         run_hybrid(Failing(SCORES), "i", hybrid(), RRFConfig())
+
+
+def test_min_score_is_planned_and_checked() -> None:
+    assert plan_search({**hybrid(), "min_score": 0.25}).min_score == 0.25
+    assert plan_search(hybrid()).min_score is None
+    with pytest.raises(InvalidQueryError, match=r"\[min_score\] failed to parse field"):
+        plan_search({**hybrid(), "min_score": {}})

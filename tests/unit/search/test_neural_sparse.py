@@ -165,8 +165,8 @@ def test_model_id_and_analyzer_together_are_refused() -> None:
         ({"query_text": "a", "analyzer": ""}, "analyzer field can not be empty"),
         ({"query_text": "a", "foo": 1}, "[neural_sparse] query does not support [foo] field"),
         (
-            {"query_text": "a", "method_parameters": {}},
-            "[neural_sparse] unknown token [START_OBJECT] after [method_parameters]",
+            {"query_text": "a", "method_parameters": []},
+            "[neural_sparse] method_parameters must be an object",
         ),
         (
             {"query_text": "a", "query_tokens": [1]},

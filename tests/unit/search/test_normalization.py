@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.errors import InvalidQueryError, UnsupportedFeatureError
-from processors.search.floats import json_score
+from processors.compat.floats import json_score
+from processors.errors import InvalidQueryError
 from processors.search.fusion_config import FusionConfig, NormalizationConfig, RRFConfig
 from processors.search.normalization import (
     Hit,
@@ -101,7 +101,7 @@ def test_worked_example_size_two_collects_two_hits_per_sub_query() -> None:
     assert fused(NORM({}), A[:2], B[:2]) == [("d2", 0.5005), ("d1", 0.5), ("d3", 0.0005)]
 
 
-def test_worked_example_bounds_row_is_refused() -> None:
+def test_worked_example_bounds_row() -> None:
     body = {
         "normalization": {
             "technique": "min_max",
@@ -110,8 +110,8 @@ def test_worked_example_bounds_row_is_refused() -> None:
             },
         }
     }
-    with pytest.raises(UnsupportedFeatureError, match="lower_bounds/upper_bounds"):
-        NORM(body)
+    expected = [("d2", 0.75), ("d1", 0.5), ("d3", 0.3472222), ("d4", 0.0005)]
+    assert [(k, pytest.approx(v, rel=1e-6)) for k, v in expected] == fused(NORM(body))
 
 
 def test_min_max_single_and_equal_scores_are_one() -> None:

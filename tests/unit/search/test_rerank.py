@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from processors.compat.floats import json_score
 from processors.errors import (
     InvalidProcessorConfigError,
     InvalidQueryError,
@@ -18,7 +19,6 @@ from processors.errors import (
     ProcessorRuntimeError,
 )
 from processors.models.encoders import CrossEncoder
-from processors.search.floats import json_score
 from processors.search.rerank import RerankConfig, apply_rerank
 from processors.search.rerank_context import document_texts, query_text, serialized_query
 

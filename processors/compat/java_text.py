@@ -139,6 +139,30 @@ def java_decode_int(text: str) -> int:
     return number
 
 
+def java_parse_int(text: str) -> int:
+    """``Integer.parseInt``: an optional sign, then decimal digits, within the int range.
+
+    Python's ``int()`` also takes ``" 5"`` and ``"1_0"``; Java does not:
+
+    >>> java_parse_int("+42"), java_parse_int("-2147483648")
+    (42, -2147483648)
+    >>> java_parse_int("2147483648")
+    Traceback (most recent call last):
+    ...
+    ValueError: For input string: '2147483648'
+
+    Raises:
+        ValueError: where Java throws ``NumberFormatException``.
+    """
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        raise ValueError(f"For input string: {text!r}")
+    number = int(text)
+    if not INT_MIN <= number <= INT_MAX:
+        raise ValueError(f"For input string: {text!r}")
+    return number
+
+
 def java_parse_double(text: str) -> float:
     """``Double.valueOf``: trimmed; decimal or hex float, ``NaN``, ``Infinity``, f/d suffix.
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from processors.ingest.java_text import java_double_str, java_parse_double
+from processors.compat.java_text import java_double_str, java_parse_double
 
 F32 = np.float32
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?")

@@ -1,0 +1,689 @@
+"""neuralpipe against the real ml-commons + neural-search plugins, side by side (issue #18).
+
+Usage: python scripts/bench/vs_plugins.py [--docs 10000] [--rounds 3] [--long]
+                                          [--only ingest,query,quality,memory]
+                                          [--clients 8] [--queries 225] [--out DIR]
+
+One run, both sides on this machine: the reference node (OpenSearch with the ml-commons,
+neural-search and job-scheduler plugins, ``neuralpipe opensearch start --reference``) and
+neuralpipe (the local node with k-NN only, ``neuralpipe index bulk`` and ``neuralpipe serve``).
+Both get the same model zips (registered on the reference through ml-commons' own
+``_register_meta`` + ``upload_chunk`` API), the same corpus, the same index mapping (one shard,
+lucene HNSW, so neither side's engine is native), the same heap. Only public interfaces are
+used: the ``neuralpipe`` CLI and the REST APIs of both, with an unmodified opensearch-py.
+
+* ingest, dense: the reference's ingest pipeline with ``text_embedding`` (its ``batch_size``
+  and the ``_bulk`` size tuned first on a sample: the values tried are printed) vs
+  ``neuralpipe index bulk`` (fp32 ONNX, and the int8 build); documents/s to a refreshed index,
+  and CPU seconds per 1,000 documents of each side (the node's JVM, from ``_nodes/stats``,
+  plus the indexer process for neuralpipe);
+* ingest, sparse: ``sparse_encoding`` with the SPLADE zip, the same way;
+* query: ``neural`` (k=10), ``neural_sparse`` with the bi-encoder and doc-only with the
+  tokenizer, ``hybrid`` (match + neural, min_max): p50 / p99 of one client, and queries/s of
+  ``--clients`` concurrent clients. neuralpipe is asked through its proxy (as a user calls
+  it, the query-embedding cache off so repeated queries cost what the plugin pays), the
+  plugins on the reference node directly;
+* quality: both sides' top 10 of ``neural`` and ``neural_sparse`` on the 225 Cranfield queries:
+  overlap@10 and nDCG@10 (passage hits mapped to their abstract, trec_eval's measure);
+* memory: resident set of each side at rest with the models deployed, and its peak while
+  ingesting (the reference's JVM; neuralpipe's node + indexer or proxy).
+
+Each side is measured alone (the other idle), the two sides alternate within each of
+``--rounds`` rounds (the order flips every round), and the table shows medians with min-max.
+The machine is shared and noisy: only the ratios of one run mean anything. The table is also
+written to ``DIR/vs_plugins.json`` and drawn to ``DIR/vs_plugins.png``. What the script
+started (nodes, proxy) it stops again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+from opensearchpy import OpenSearch, helpers
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from processors.datasets.cranfield import read_cranfield_docs, read_cranfield_queries  # noqa: E402
+from processors.evaluation.cranfield import read_cranqrel  # noqa: E402
+from processors.evaluation.metrics import evaluate  # noqa: E402
+from processors.opensearch.node import LocalNode  # noqa: E402
+from processors.opensearch.reference import ReferenceNode  # noqa: E402
+from processors.opensearch.reference_models import ReferenceModels  # noqa: E402
+from processors.settings import Settings  # noqa: E402
+
+CRAN = REPO / "scripts" / "data" / "cranfield"
+DENSE, INT8, SPARSE, TOKENIZER = (
+    "all-minilm-l6-v2-onnx",
+    "all-minilm-l6-v2-onnx-int8",
+    "splade-tiny-onnx",
+    "bert-uncased-tokenizer",
+)
+MAPPING: dict[str, Any] = {
+    "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
+    "mappings": {
+        "properties": {
+            "text": {"type": "text"},
+            "doc": {"type": "keyword"},
+            "text_embedding": {
+                "type": "knn_vector",
+                "dimension": 384,
+                "method": {
+                    "name": "hnsw",
+                    "engine": "lucene",
+                    "space_type": "cosinesimil",
+                    "parameters": {"m": 16, "ef_construction": 128},
+                },
+            },
+            "text_sparse": {"type": "rank_features"},
+        }
+    },
+}
+HYBRID_PIPELINE = {
+    "description": "match + neural, min_max, arithmetic mean",
+    "phase_results_processors": [
+        {
+            "normalization-processor": {
+                "normalization": {"technique": "min_max"},
+                "combination": {
+                    "technique": "arithmetic_mean",
+                    "parameters": {"weights": [0.3, 0.7]},
+                },
+            }
+        }
+    ],
+}
+PLUGIN_TRIES = ((100, 10), (500, 32), (500, 100))
+"""(``_bulk`` documents, ``text_embedding``/``sparse_encoding`` ``batch_size``) tried on the
+reference first; the best is used for the timed runs."""
+
+
+# -- small helpers --------------------------------------------------------------------------
+def neuralpipe(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["neuralpipe", *args], capture_output=True, text=True, cwd=REPO)
+    if check and done.returncode != 0:
+        raise SystemExit(
+            f"neuralpipe {' '.join(args)}: exit {done.returncode}\n{done.stderr[-2000:]}"
+        )
+    return done
+
+
+def last_url(output: str) -> str:
+    urls: list[str] = re.findall(r"https?://127\.0\.0\.1:\d+", output)
+    if not urls:
+        raise SystemExit(f"no URL in: {output[-500:]}")
+    return urls[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def node_pid(client: OpenSearch) -> int:
+    info = client.nodes.info(node_id="_local", metric="process")
+    return int(next(iter(info["nodes"].values()))["process"]["id"])
+
+
+def node_cpu_s(client: OpenSearch) -> float:
+    stats = client.nodes.stats(node_id="_local", metric="process")
+    return float(next(iter(stats["nodes"].values()))["process"]["cpu"]["total_in_millis"]) / 1000
+
+
+class PeakRss:
+    """Largest sum of the resident sets of ``pids`` (and callables giving pids), sampled."""
+
+    def __init__(self, pids: list[Callable[[], int | None]]) -> None:
+        self.pids, self.peak, self._stop = pids, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = sum(rss_mb(pid) for get in self.pids if (pid := get()))
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Stat:
+    """Medians with min and max over rounds."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    def show(self, digits: int = 1) -> str:
+        if not self.values:
+            return "-"
+        lo, hi = min(self.values), max(self.values)
+        return f"{self.median:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+# -- the corpus -----------------------------------------------------------------------------
+def passages(count: int, long: bool) -> list[dict[str, str]]:
+    """``count`` passages of the Cranfield abstracts: each abstract in windows of 2 sentences
+    (``long``: consecutive abstracts joined to about 512 words), repeated with a round suffix
+    in the id when the collection is shorter than ``count``."""
+    docs = [d for d in read_cranfield_docs(CRAN / "cran.all.1400") if d["text"].strip()]
+    pieces: list[tuple[str, str]] = []
+    if long:
+        buffer, ids = [], []
+        for doc in docs:
+            buffer.append(doc["text"])
+            ids.append(doc["_id"])
+            if sum(len(t.split()) for t in buffer) >= 400:
+                pieces.append((ids[0], " ".join(buffer)))
+                buffer, ids = [], []
+    else:
+        for doc in docs:
+            sentences = [s for s in re.split(r"(?<=\.)\s+", doc["text"]) if s.strip()]
+            for start in range(0, len(sentences), 2):
+                pieces.append((doc["_id"], " ".join(sentences[start : start + 2])))
+    out = []
+    for i in range(count):
+        doc_id, text = pieces[i % len(pieces)]
+        out.append({"_id": f"p{i}", "doc": doc_id, "text": text})
+    return out
+
+
+# -- the two sides ---------------------------------------------------------------------------
+@dataclass
+class Sides:
+    node_url: str
+    ref_url: str
+    proxy_url: str
+    proxy_pid: int
+    ref_ids: dict[str, str]
+    started: list[list[str]]
+
+    @property
+    def node(self) -> OpenSearch:
+        return OpenSearch(self.node_url, timeout=300)
+
+    @property
+    def ref(self) -> OpenSearch:
+        return OpenSearch(self.ref_url, timeout=300)
+
+    @property
+    def proxy(self) -> OpenSearch:
+        return OpenSearch(self.proxy_url, timeout=300)
+
+
+@contextmanager
+def both_sides(heap: str) -> Iterator[Sides]:
+    started: list[list[str]] = []
+    settings = Settings(pipelines_dir=REPO / "pipelines")
+    if LocalNode(settings).running() is None:
+        started.append(["opensearch", "stop"])
+    neuralpipe("opensearch", "install")
+    node_url = last_url(neuralpipe("opensearch", "start", "--heap", heap).stdout)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "build_models.py")], check=True,
+                   capture_output=True)  # fmt: skip
+    reference = ReferenceNode.from_settings(settings)
+    if reference.node.running() is None:
+        started.append(["opensearch", "stop", "--reference"])
+    reference.install()
+    ref_url = reference.start(heap=heap).url
+    models = ReferenceModels(reference, settings)
+    ref_ids = {model: models.register(model) for model in (DENSE, SPARSE, TOKENIZER)}
+    port = free_port()
+    proxy = subprocess.Popen(
+        ["neuralpipe", "serve", "--upstream", node_url, "--port", str(port),
+         "--query-cache", "0", "--log-level", "warning"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    proxy_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                OpenSearch(proxy_url, timeout=5).info()
+                break
+            except Exception:
+                if proxy.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("neuralpipe serve did not come up") from None
+                time.sleep(1)
+        yield Sides(node_url, ref_url, proxy_url, proxy.pid, ref_ids, started)
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        try:
+            proxy.wait(30)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+        for command in started:
+            neuralpipe(*command, check=False)
+
+
+# -- ingest ----------------------------------------------------------------------------------
+@dataclass
+class IngestRun:
+    docs_per_s: float
+    cpu_s_per_1000: float
+    peak_rss_mb: float
+
+
+def processor(kind: str, model_id: str, batch_size: int) -> dict[str, Any]:
+    if kind == "dense":
+        return {"text_embedding": {"model_id": model_id, "batch_size": batch_size,
+                                   "field_map": {"text": "text_embedding"}}}  # fmt: skip
+    return {"sparse_encoding": {"model_id": model_id, "batch_size": batch_size,
+                                "field_map": {"text": "text_sparse"}}}  # fmt: skip
+
+
+def fresh(client: OpenSearch, index: str, pipeline: str | None = None) -> None:
+    client.indices.delete(index=index, ignore=[404])
+    body = json.loads(json.dumps(MAPPING))
+    if pipeline:
+        body["settings"]["index"]["default_pipeline"] = pipeline
+    client.indices.create(index=index, body=body)
+
+
+def ingest_plugins(
+    sides: Sides, kind: str, docs: list[dict[str, str]], bulk: int, batch: int
+) -> IngestRun:
+    ref = sides.ref
+    model = sides.ref_ids[DENSE if kind == "dense" else SPARSE]
+    ref.ingest.put_pipeline(id=f"vs-{kind}", body={"processors": [processor(kind, model, batch)]})
+    index = f"vs-plugins-{kind}"
+    fresh(ref, index, f"vs-{kind}")
+    pid = node_pid(ref)
+    actions = ({"_index": index, "_id": d["_id"], "text": d["text"], "doc": d["doc"]}
+               for d in docs)  # fmt: skip
+    cpu0 = node_cpu_s(ref)
+    with PeakRss([lambda: pid]) as peak:
+        started = time.perf_counter()
+        ok, errors = helpers.bulk(ref, actions, chunk_size=bulk, max_chunk_bytes=10 << 20,
+                                  request_timeout=600, raise_on_error=False)  # fmt: skip
+        ref.indices.refresh(index=index)
+        seconds = time.perf_counter() - started
+    cpu = node_cpu_s(ref) - cpu0
+    if errors or ok != len(docs):
+        raise SystemExit(f"reference ingest: {ok} of {len(docs)} ok; first error {errors[:1]}")
+    return IngestRun(len(docs) / seconds, 1000 * cpu / len(docs), peak.peak)
+
+
+def ingest_ours(sides: Sides, kind: str, model: str, corpus: Path, count: int) -> IngestRun:
+    node = sides.node
+    index = f"vs-neuralpipe-{kind}"
+    fresh(node, index)
+    pipeline = corpus.parent / f"vs-{kind}-{model}.yaml"
+    pipeline.write_text(yaml.safe_dump({"processors": [processor(kind, model, 32)]}))
+    pid = node_pid(node)
+    box: dict[str, int] = {}
+    cpu0 = node_cpu_s(node)
+    with PeakRss([lambda: pid, lambda: box.get("pid")]) as peak:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            ["neuralpipe", "--url", sides.node_url, "index", "bulk", index, str(corpus),
+             "--pipeline", str(pipeline), "--no-progress", "--force",
+             "--checkpoint", str(corpus.parent / f"{index}.ckpt")],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        box["pid"] = child.pid
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        node.indices.refresh(index=index)
+        seconds = time.perf_counter() - started
+    cpu = node_cpu_s(node) - cpu0 + usage.ru_utime + usage.ru_stime
+    if child.returncode != 0:
+        err = child.stderr.read().decode()[-800:] if child.stderr else ""
+        raise SystemExit(f"neuralpipe index bulk failed ({child.returncode}): {err}")
+    got = node.count(index=index)["count"]
+    if got != count:
+        raise SystemExit(f"neuralpipe indexed {got} of {count}")
+    return IngestRun(count / seconds, 1000 * cpu / count, max(peak.peak, usage.ru_maxrss / 1024))
+
+
+def tune_plugins(sides: Sides, kind: str, docs: list[dict[str, str]]) -> tuple[int, int, str]:
+    """The best (bulk size, batch_size) of :data:`PLUGIN_TRIES` on a sample, and what was seen."""
+    sample = docs[: min(len(docs), 600)]
+    seen = []
+    for bulk, batch in PLUGIN_TRIES:
+        run = ingest_plugins(sides, kind, sample, bulk, batch)
+        seen.append((run.docs_per_s, bulk, batch))
+    best = max(seen)
+    tried = ", ".join(f"bulk {b}/batch {s}: {r:.1f}/s" for r, b, s in seen)
+    return best[1], best[2], tried
+
+
+def bench_ingest(
+    sides: Sides, docs: list[dict[str, str]], rounds: int, work: Path, label: str
+) -> dict[str, Any]:
+    corpus = work / f"corpus-{label}.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for d in docs:
+            handle.write(json.dumps(d) + "\n")
+    rows: dict[str, dict[str, Stat]] = {}
+    notes = {}
+    for kind in ("dense", "sparse"):
+        bulk, batch, tried = tune_plugins(sides, kind, docs)
+        notes[kind] = f"plugins tuned on 600 docs: {tried}; used bulk {bulk}, batch_size {batch}"
+        ways: list[tuple[str, Callable[[], IngestRun]]] = [
+            (f"{kind} plugins", partial(ingest_plugins, sides, kind, docs, bulk, batch)),
+        ]
+        for model in [DENSE, INT8] if kind == "dense" else [SPARSE]:
+            name = f"{kind} neuralpipe" + (" int8" if model == INT8 else "")
+            ways.append((name, partial(ingest_ours, sides, kind, model, corpus, len(docs))))
+        for number in range(rounds):
+            for name, way in ways if number % 2 == 0 else list(reversed(ways)):
+                run = way()
+                row = rows.setdefault(
+                    name, {"docs/s": Stat(), "cpu s/1k": Stat(), "peak MB": Stat()}
+                )
+                row["docs/s"].add(run.docs_per_s)
+                row["cpu s/1k"].add(run.cpu_s_per_1000)
+                row["peak MB"].add(run.peak_rss_mb)
+    sides.ref.indices.delete(index="vs-plugins-*", ignore=[404])
+    return {"rows": rows, "notes": notes}
+
+
+# -- queries ---------------------------------------------------------------------------------
+def query_bodies(kind: str, text: str, model: str, tokenizer: str) -> dict[str, Any]:
+    clause: dict[str, Any]
+    if kind == "neural":
+        clause = {"neural": {"text_embedding": {"query_text": text, "model_id": model, "k": 10}}}
+    elif kind == "neural_sparse":
+        clause = {"neural_sparse": {"text_sparse": {"query_text": text, "model_id": model}}}
+    elif kind == "neural_sparse doc-only":
+        clause = {"neural_sparse": {"text_sparse": {"query_text": text, "model_id": tokenizer}}}
+    else:
+        neural = {"neural": {"text_embedding": {"query_text": text, "model_id": model, "k": 10}}}
+        clause = {"hybrid": {"queries": [{"match": {"text": text}}, neural]}}
+    return {"size": 10, "_source": False, "query": clause}
+
+
+@dataclass
+class QueryTarget:
+    client: OpenSearch
+    index: str
+    dense: str
+    sparse: str
+    tokenizer: str
+
+    def search(self, kind: str, text: str) -> list[str]:
+        model = self.sparse if kind.startswith("neural_sparse") else self.dense
+        params = {"search_pipeline": "vs-hybrid"} if kind == "hybrid" else {}
+        body = query_bodies(kind, text, model, self.tokenizer)
+        answer = self.client.search(index=self.index, body=body, params=params)
+        return [hit["_id"] for hit in answer["hits"]["hits"]]
+
+
+def query_targets(sides: Sides) -> dict[str, QueryTarget]:
+    """The plugins on the reference node, neuralpipe through its proxy; same index contents."""
+    ref = sides.ref_ids
+    return {
+        "plugins": QueryTarget(sides.ref, "vs-plugins-q", ref[DENSE], ref[SPARSE], ref[TOKENIZER]),
+        "neuralpipe": QueryTarget(sides.proxy, "vs-neuralpipe-q", DENSE, SPARSE, TOKENIZER),
+    }
+
+
+def latencies(target: QueryTarget, kind: str, texts: list[str]) -> list[float]:
+    out = []
+    for text in texts:
+        started = time.perf_counter()
+        target.search(kind, text)
+        out.append(1000 * (time.perf_counter() - started))
+    return out
+
+
+def throughput(target: QueryTarget, kind: str, texts: list[str], clients: int) -> float:
+    work = texts * 2
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda t: target.search(kind, t), work))
+    return len(work) / (time.perf_counter() - started)
+
+
+def bench_queries(
+    sides: Sides, texts: list[str], rounds: int, clients: int
+) -> dict[str, dict[str, Stat]]:
+    sides.ref.transport.perform_request("PUT", "/_search/pipeline/vs-hybrid", body=HYBRID_PIPELINE)
+    sides.proxy.transport.perform_request(
+        "PUT", "/_search/pipeline/vs-hybrid", body=HYBRID_PIPELINE
+    )
+    targets = query_targets(sides)
+    rows: dict[str, dict[str, Stat]] = {}
+    for kind in ("neural", "neural_sparse", "neural_sparse doc-only", "hybrid"):
+        for target in targets.values():  # warm both (models, caches of the nodes)
+            latencies(target, kind, texts[:20])
+        for number in range(rounds):
+            order = list(targets.items()) if number % 2 == 0 else list(reversed(targets.items()))
+            for side, target in order:
+                row = rows.setdefault(
+                    f"{kind} {side}", {"p50 ms": Stat(), "p99 ms": Stat(), "q/s": Stat()}
+                )
+                times = sorted(latencies(target, kind, texts))
+                row["p50 ms"].add(statistics.median(times))
+                row["p99 ms"].add(times[min(len(times) - 1, int(0.99 * len(times)))])
+                row["q/s"].add(throughput(target, kind, texts, clients))
+    return rows
+
+
+def index_for_queries(sides: Sides, docs: list[dict[str, str]], work: Path) -> None:
+    """The same passages with dense and sparse vectors on both sides (each side's own ingest)."""
+    pipeline = {"processors": [processor("dense", sides.ref_ids[DENSE], 32),
+                               processor("sparse", sides.ref_ids[SPARSE], 32)]}  # fmt: skip
+    sides.ref.ingest.put_pipeline(id="vs-both", body=pipeline)
+    fresh(sides.ref, "vs-plugins-q", "vs-both")
+    _, errors = helpers.bulk(
+        sides.ref, ({"_index": "vs-plugins-q", "_id": d["_id"], "text": d["text"], "doc": d["doc"]}
+                    for d in docs),
+        chunk_size=200, request_timeout=600, raise_on_error=False,
+    )  # fmt: skip
+    if errors:
+        raise SystemExit(f"reference ingest failed: {errors[:1]}")
+    sides.ref.indices.refresh(index="vs-plugins-q")
+    corpus = work / "corpus-q.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    ours = work / "vs-both.yaml"
+    ours.write_text(yaml.safe_dump({"processors": [processor("dense", DENSE, 32),
+                                                   processor("sparse", SPARSE, 32)]}))  # fmt: skip
+    fresh(sides.node, "vs-neuralpipe-q")
+    neuralpipe("--url", sides.node_url, "index", "bulk", "vs-neuralpipe-q", str(corpus),
+               "--pipeline", str(ours), "--no-progress", "--force",
+               "--checkpoint", str(work / "q.ckpt"))  # fmt: skip
+    sides.node.indices.refresh(index="vs-neuralpipe-q")
+
+
+# -- quality ---------------------------------------------------------------------------------
+def bench_quality(
+    sides: Sides, queries: list[dict[str, str]], docs: list[dict[str, str]]
+) -> dict[str, float]:
+    doc_of = {d["_id"]: d["doc"] for d in docs}
+    qrels = read_cranqrel(CRAN / "cranqrel")
+    targets = query_targets(sides)
+    out: dict[str, float] = {}
+    for kind in ("neural", "neural_sparse"):
+        runs: dict[str, dict[str, list[str]]] = {side: {} for side in targets}
+        overlap = []
+        for query in queries:
+            hits = {side: t.search(kind, query["text"]) for side, t in targets.items()}
+            overlap.append(len(set(hits["plugins"]) & set(hits["neuralpipe"])) / 10)
+            for side, ids in hits.items():
+                runs[side][query["_id"]] = list(dict.fromkeys(doc_of[i] for i in ids))
+        out[f"{kind} overlap@10"] = statistics.mean(overlap)
+        for side, run in runs.items():
+            out[f"{kind} nDCG@10 {side}"] = evaluate(qrels, run)["nDCG@10"]
+    return out
+
+
+# -- memory at rest --------------------------------------------------------------------------
+def at_rest(sides: Sides) -> dict[str, float]:
+    return {
+        "plugins (JVM)": rss_mb(node_pid(sides.ref)),
+        "neuralpipe (node JVM + proxy)": rss_mb(node_pid(sides.node)) + rss_mb(sides.proxy_pid),
+    }
+
+
+# -- report ----------------------------------------------------------------------------------
+def print_rows(title: str, rows: dict[str, dict[str, Stat]], digits: int = 1) -> None:
+    print(f"\n## {title}")
+    columns = list(dict.fromkeys(c for row in rows.values() for c in row))
+    print("| | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name, row in rows.items():
+        print(
+            f"| {name} | "
+            + " | ".join(row[c].show(digits) if c in row else "-" for c in columns)
+            + " |"
+        )
+
+
+def ratios(
+    ingest: dict[str, Any] | None, query: dict[str, dict[str, Stat]] | None
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if ingest:
+        rows = ingest["rows"]
+        for name in rows:
+            if "neuralpipe" in name:
+                kind = name.split()[0]
+                out[f"ingest {name.split(' ', 1)[1].replace('neuralpipe', kind).strip()} x"] = (
+                    rows[name]["docs/s"].median / rows[f"{kind} plugins"]["docs/s"].median
+                )
+    if query:
+        for kind in ("neural", "neural_sparse", "neural_sparse doc-only", "hybrid"):
+            ours, theirs = query.get(f"{kind} neuralpipe"), query.get(f"{kind} plugins")
+            if ours and theirs:
+                out[f"{kind} p50 ours/plugins"] = ours["p50 ms"].median / theirs["p50 ms"].median
+                out[f"{kind} q/s x"] = ours["q/s"].median / theirs["q/s"].median
+    return out
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    bars = {k: v for k, v in result["ratios"].items() if v == v}
+    figure = Figure(figsize=(max(6.0, 0.8 * len(bars)), 4.5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.bar(range(len(bars)), list(bars.values()), color="#3a7bd5")
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_xticks(range(len(bars)), list(bars), rotation=40, ha="right", fontsize=8)
+    axes.set_ylabel("neuralpipe / plugins (same run)")
+    axes.set_title(
+        "neuralpipe / plugins, same run (ingest, q/s: > 1 is ours faster; p50: < 1 is ours faster)",
+        fontsize=8,
+    )
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--long", action="store_true", help="also ingest ~512-token passages")
+    parser.add_argument("--only", default="ingest,query,quality,memory")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--queries", type=int, default=225)
+    parser.add_argument("--heap", default="1g", help="the heap of both nodes")
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    queries = read_cranfield_queries(CRAN / "cran.qry")[: args.queries]
+    docs = passages(args.docs, long=False)
+    result: dict[str, Any] = {"docs": args.docs, "rounds": args.rounds, "load": os.getloadavg()}
+    with both_sides(args.heap) as sides, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print(
+            f"plugins: {sides.ref_url}; neuralpipe: node {sides.node_url}, proxy {sides.proxy_url}"
+        )
+        if "memory" in parts:
+            result["rest_mb"] = at_rest(sides)
+        ingest = long_ingest = query = None
+        if "ingest" in parts:
+            ingest = bench_ingest(sides, docs, args.rounds, work, "short")
+            print_rows(f"Ingest, {args.docs} Cranfield passages", ingest["rows"])
+            for note in ingest["notes"].values():
+                print(f"- {note}")
+            if args.long:
+                long_docs = passages(min(args.docs, 2000), long=True)
+                long_ingest = bench_ingest(sides, long_docs, args.rounds, work, "long")
+                print_rows(f"Ingest, {len(long_docs)} passages of ~512 tokens", long_ingest["rows"])
+        if parts & {"query", "quality"}:
+            index_for_queries(sides, docs, work)
+        if "query" in parts:
+            query = bench_queries(sides, [q["text"] for q in queries], args.rounds, args.clients)
+            print_rows(
+                f"Queries ({len(queries)} Cranfield queries, {args.clients} clients for q/s)",
+                query,
+                2,
+            )
+        if "quality" in parts:
+            result["quality"] = bench_quality(sides, queries, docs)
+            print(f"\n## Quality ({len(queries)} Cranfield queries, {args.docs} passages)")
+            for name, value in result["quality"].items():
+                print(f"- {name}: {value:.4f}")
+        if "memory" in parts:
+            print("\n## Memory at rest, models deployed (MB)")
+            for name, value in result["rest_mb"].items():
+                print(f"- {name}: {value:.0f}")
+        result["ratios"] = ratios(ingest, query)
+        print("\n## Ratios (same run)")
+        for name, value in result["ratios"].items():
+            print(f"- {name}: {value:.2f}")
+        tables = {
+            "ingest": ingest["rows"] if ingest else None,
+            "ingest_long": long_ingest["rows"] if long_ingest else None,
+            "query": query,
+        }
+        for key, rows in tables.items():
+            if rows:
+                result[key] = {n: {c: s.values for c, s in r.items()} for n, r in rows.items()}
+        (args.out / "vs_plugins.json").write_text(json.dumps(result, indent=2))
+        if result["ratios"]:
+            chart(result, args.out / "vs_plugins.png")
+        print(f"\nwritten: {args.out / 'vs_plugins.json'}, {args.out / 'vs_plugins.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
