@@ -91,7 +91,7 @@ def install(settings: Settings, reference: bool) -> None:
     "--nodes",
     type=click.IntRange(min=1),
     help="Form a local cluster of N nodes on 127.0.0.1 (own HTTP/transport ports, "
-    "discovery, cluster-manager election; heap 768m each unless --heap).",
+    "discovery, cluster-manager election; heap 512m each unless --heap).",
 )
 @_version_options
 @click.pass_obj
@@ -107,7 +107,7 @@ def start(
         from processors.opensearch.cluster import LocalCluster
 
         settings = settings.model_copy(update={"node_port": port}) if port else settings
-        cluster = LocalCluster(settings, nodes=nodes, heap=heap).start(timeout=timeout or 300)
+        cluster = LocalCluster(settings, nodes=nodes, heap=heap).start(timeout=timeout or 600)
         click.echo("reusing the running cluster" if cluster.reused
                    else f"{nodes} nodes started in {cluster.start_s}s", err=True)  # fmt: skip
         click.echo("\n".join(cluster.urls))

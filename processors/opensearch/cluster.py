@@ -5,8 +5,12 @@ Each node is a :class:`~processors.opensearch.node.LocalNode` with its own state
 ``discovery.type: single-node`` they list every node's transport address in
 ``discovery.seed_hosts`` and bootstrap the first election with
 ``cluster.initial_cluster_manager_nodes`` (all nodes are cluster-manager eligible and data
-nodes). Ports are chosen once and kept in ``<home>/nodes/<name>-cluster.json``, so a node
-stopped and started again (:meth:`LocalCluster.start_node`) rejoins at the same address.
+nodes). Every node's ``http.port`` and ``transport.port`` are pinned: picked together when the
+layout is written (distinct, outside the kernel's ephemeral range, free at that moment; HTTP from
+``--port`` or 9400 up, transport from 9500 up), kept in ``<home>/nodes/<name>-cluster.json`` and
+written into each node's ``opensearch.yml``, so the seed list names exactly the ports the nodes
+bind, and a node stopped and started again (:meth:`LocalCluster.start_node`) rejoins at the same
+address. A start with no node running picks the ports again if one of them was taken meanwhile.
 
 Example:
     >>> cluster = LocalCluster(Settings(), nodes=3)   # doctest: +SKIP
@@ -18,15 +22,18 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from processors.errors import NodeStartError
-from processors.opensearch.node import LocalNode, NodeInfo, _choose_port, _health, free_port
+from processors.opensearch.node import LocalNode, NodeInfo, _health, port_free
 from processors.settings import Settings
 
-DEFAULT_CLUSTER_HEAP = "768m"
+DEFAULT_CLUSTER_HEAP = "512m"
+FIRST_HTTP_PORT = 9400
+FIRST_TRANSPORT_PORT = 9500
 
 
 class ClusterNode(LocalNode):
@@ -93,6 +100,10 @@ class LocalCluster:
             layout = None  # another size: new ports (the state dirs of the first ones stay)
         self.heap = heap or (layout or {}).get("heap") or DEFAULT_CLUSTER_HEAP
         self.layout = layout or {"nodes": self._new_nodes(nodes), "heap": self.heap}
+        self._build_nodes()
+
+    def _build_nodes(self) -> None:
+        settings = self.settings
         names = [n["name"] for n in self.layout["nodes"]]
         seeds = [f"127.0.0.1:{n['transport_port']}" for n in self.layout["nodes"]]
         self.nodes = [
@@ -108,13 +119,23 @@ class LocalCluster:
 
     def _new_nodes(self, count: int) -> list[dict[str, Any]]:
         base = self.settings.node_name
-        nodes: list[dict[str, Any]] = []
-        for i in range(count):
-            http = _choose_port(self.settings.node_port + i if self.settings.node_port else None)
-            nodes.append(
-                {"name": f"{base}-c{i + 1}", "http_port": http, "transport_port": free_port()}
-            )
-        return nodes
+        if count == 0:
+            return []
+        http = pick_ports(count, self.settings.node_port or FIRST_HTTP_PORT, exact=bool(
+            self.settings.node_port))  # fmt: skip
+        transport = pick_ports(count, max(FIRST_TRANSPORT_PORT, max(http) + 1), taken=set(http))
+        return [
+            {"name": f"{base}-c{i + 1}", "http_port": h, "transport_port": t}
+            for i, (h, t) in enumerate(zip(http, transport, strict=True))
+        ]
+
+    def _ports_taken(self) -> list[int]:
+        return [
+            port
+            for spec in self.layout["nodes"]
+            for port in (spec["http_port"], spec["transport_port"])
+            if not port_free(port)
+        ]
 
     def _read_layout(self) -> dict[str, Any] | None:
         try:
@@ -141,13 +162,31 @@ class LocalCluster:
         if not self.nodes:
             raise NodeStartError("a cluster needs at least one node (--nodes N)")
         started = time.monotonic()
+        if self.running() is None and self._ports_taken():
+            self.layout["nodes"] = self._new_nodes(len(self.nodes))
+            self._build_nodes()
         self.layout["heap"] = self.heap
         self.layout_file.parent.mkdir(parents=True, exist_ok=True)
         self.layout_file.write_text(json.dumps(self.layout, indent=2))
         reused = all(n.running() is not None for n in self.nodes)
         pending = [i for i, n in enumerate(self.nodes) if n.running() is None]
-        for i in pending:
-            self._launch(i)
+        taken = [
+            port
+            for i in pending
+            for port in (self.layout["nodes"][i]["http_port"],
+                         self.layout["nodes"][i]["transport_port"])
+            if not port_free(port)
+        ]  # fmt: skip
+        if taken:
+            raise NodeStartError(
+                f"cluster {self.cluster_name}: port(s) {taken} on 127.0.0.1 are in use while "
+                "other nodes of the cluster run with them in their seed list; stop the cluster "
+                "(neuralpipe opensearch stop) and start it again to pick new ports"
+            )
+        # The launchers run side by side: each waits until its node started, and a node's
+        # start waits for the cluster to form, which needs the others.
+        with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
+            list(pool.map(self._launch, pending))
         self.wait_nodes(len(self.nodes), timeout=timeout)
         return ClusterInfo(
             url=self.urls[0],
@@ -202,3 +241,35 @@ class LocalCluster:
             f"in {timeout:.0f}s",
             tails,
         )
+
+
+def pick_ports(
+    count: int, first: int, *, exact: bool = False, taken: set[int] | None = None
+) -> list[int]:
+    """``count`` distinct free ports on 127.0.0.1 from ``first`` up (``exact``: exactly
+    ``first .. first+count-1``, or an error naming the busy one).
+
+    Example:
+        >>> ports = pick_ports(3, 9400)
+        >>> len(set(ports)) == 3 and all(p >= 9400 for p in ports)
+        True
+    """
+    taken = set(taken or ())
+    if exact:
+        ports = list(range(first, first + count))
+        busy = [p for p in ports if p in taken or not port_free(p)]
+        if busy:
+            raise NodeStartError(
+                f"port(s) {busy} on 127.0.0.1 are in use: the cluster's nodes take the "
+                f"HTTP ports {first}..{first + count - 1}; pick another --port"
+            )
+        return ports
+    ports: list[int] = []
+    port = first
+    while len(ports) < count:
+        if port > 32767:
+            raise NodeStartError(f"no {count} free ports on 127.0.0.1 between {first} and 32767")
+        if port not in taken and port_free(port):
+            ports.append(port)
+        port += 1
+    return ports
