@@ -170,7 +170,9 @@ def test_one_proxy_killed_mid_load_the_other_keeps_answering(
         with httpx.Client(timeout=30) as http:
             while not stop.is_set():
                 try:
-                    answers[url].append(http.post(f"{url}/{corpus}/_search", json=query).status_code)
+                    answers[url].append(
+                        http.post(f"{url}/{corpus}/_search", json=query).status_code
+                    )
                 except httpx.TransportError:
                     answers[url].append(-1)
 
