@@ -256,14 +256,14 @@ def pick_ports(
     """
     taken = set(taken or ())
     if exact:
-        ports = list(range(first, first + count))
-        busy = [p for p in ports if p in taken or not port_free(p)]
+        wanted = list(range(first, first + count))
+        busy = [p for p in wanted if p in taken or not port_free(p)]
         if busy:
             raise NodeStartError(
                 f"port(s) {busy} on 127.0.0.1 are in use: the cluster's nodes take the "
                 f"HTTP ports {first}..{first + count - 1}; pick another --port"
             )
-        return ports
+        return wanted
     ports: list[int] = []
     port = first
     while len(ports) < count:

@@ -366,7 +366,7 @@ def main() -> None:
     parser.add_argument("--model-threads", type=int, default=1, help="intra-op threads (0: all)")
     parser.add_argument("--skip", choices=["passthrough", "neural"], help="leave a part out")
     parser.add_argument("--workers", type=int, default=0,
-                        help="also: neural via `neuralpipe serve --workers 1` vs this many")  # fmt: skip
+                        help="also: neural, serve --workers 1 vs N")  # fmt: skip
     args = parser.parse_args()
 
     from processors import Settings, make_client
