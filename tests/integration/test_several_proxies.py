@@ -134,7 +134,9 @@ def test_a_model_deployed_through_one_proxy_serves_neural_on_the_other(
     proxies: list[tuple[str, Any]], corpus: str, model_files: Path
 ) -> None:
     a, b = (OpenSearch(hosts=[url], timeout=60).transport.perform_request for url, _ in proxies)
-    allow = {"plugins.ml_commons.allow_registering_model_via_local_file": True}
+    allow = {
+        f"plugins.ml_commons.allow_registering_model_via_{k}": True for k in ("url", "local_file")
+    }
     a("PUT", "/_cluster/settings", body={"transient": allow})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
