@@ -102,7 +102,7 @@ def run_ray(
         options=IndexingOptions(),
         threads=max(1, int(cpus)),
     )
-    resources = RayResources(actors=actors, cpus_per_actor=cpus, write_cpus=0.01)
+    resources = RayResources(actors=actors, cpus_per_actor=cpus)  # writes ask no CPU
     started = time.monotonic()
     report = run_ray_ingest(
         replace(job), [corpus], resources=resources, address=address, fingerprint=fingerprint

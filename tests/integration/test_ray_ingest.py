@@ -26,8 +26,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-DOCS = 20_000  # the size for the ingest test
-KILL_DOCS = 8_000  # the kill test: enough to kill an actor mid-run, a third of the time
+DOCS = 20_000
 # the head turns Ray's token authentication on; the worker node and the drivers must use it too
 RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "token"}
 PIPELINE = (
@@ -264,7 +263,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
 ) -> None:
     pipeline = tmp_path / "sparse.yaml"
     make_index(client, index_name, pipeline)
-    files = [corpus(tmp_path / "a.jsonl", KILL_DOCS)]
+    files = [corpus(tmp_path / "a.jsonl", DOCS)]
     proc = bulk(
         opensearch_url,
         local_ray.address,
@@ -286,7 +285,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
                 else 0
             )
             pids = local_ray.worker_pids("PrepareDocuments")
-            if count >= KILL_DOCS // 10 and pids:
+            if count >= 2000 and pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(count)
                 return
@@ -312,9 +311,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
             )
         )
     assert code == 0, err[-3000:]
-    indexed, lost, duplicated = lost_and_extra(client, index_name, KILL_DOCS)
+    indexed, lost, duplicated = lost_and_extra(client, index_name, DOCS)
     print(
-        f"\nray fault test: sent {KILL_DOCS}, killed an actor at {killed[0]} indexed, re-runs "
+        f"\nray fault test: sent {DOCS}, killed an actor at {killed[0]} indexed, re-runs "
         f"{reruns}, indexed {indexed}, lost {lost}, duplicated {duplicated}"
     )
-    assert (indexed, lost, duplicated) == (KILL_DOCS, 0, 0)
+    assert (indexed, lost, duplicated) == (DOCS, 0, 0)
