@@ -52,3 +52,33 @@ def index_name(client: Any) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     client.indices.delete(index=name, ignore=[400, 404])
+
+
+# -- GPU tests: run only where a CUDA runtime is, and the run summary says so --------------
+_GPU: dict[str, Any] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    from processors.models.device import cuda_available
+
+    _GPU.update(count=len(gpu_items), present=cuda_available())
+    if not _GPU["present"]:
+        reason = "GPU test: no CUDA device or CUDA runtime on this machine"
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _GPU:
+        return
+    if _GPU["present"]:
+        line = f"GPU tests: {_GPU['count']} selected, run on this machine's CUDA device"
+    else:
+        line = (
+            f"GPU tests: {_GPU['count']} NOT RUN: no CUDA device/runtime on this machine "
+            "(they run where one is; see tests/gpu/)"
+        )
+    terminalreporter.write_sep("-", line)

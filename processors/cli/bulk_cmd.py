@@ -73,12 +73,52 @@ INPUT_FILE = click.Path(path_type=Path, allow_dash=True, exists=True, dir_okay=F
               show_default=True, help="Texts over the model limit: warn (count, reported once; "
               "details with -v) | fail | silent")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where models run: cpu, cuda or cuda:N (CUDA needs onnxruntime-gpu or torch with "
+    "CUDA; without a GPU they run on CPU, with a warning).",
+)
+@click.option(
+    "--ray",
+    "use_ray",
+    is_flag=True,
+    help="Run on a Ray cluster (Ray Data readers, model actors, an OpenSearch "
+    "datasink); needs the ray extra. --resume then skips ids the index holds.",
+)
+@click.option("--ray-address",
+              help="Address of a running Ray cluster (e.g. 10.0.0.5:6379 or auto); default: "
+                   "RAY_ADDRESS, else a local Ray started for this run.")  # fmt: skip
+@click.option(
+    "--actors",
+    type=int,
+    default=2,
+    show_default=True,
+    help="With --ray: model actors (each loads the pipeline's models once).",
+)
+@click.option(
+    "--num-gpus-per-actor",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --ray: GPUs each actor asks Ray for (0: CPU actors).",
+)
+@click.option(
+    "--cpus-per-actor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="With --ray: CPUs each actor asks Ray for (also its model's threads).",
+)
 @click.pass_obj
 def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: str | None,
          batch_size: int, token_budget: int, dead_letter: Path | None, checkpoint: Path | None,
          resume: bool, id_field: str | None, skip_unchanged: bool, force: bool,
-         truncation: str, progress: bool) -> None:  # fmt: skip
-    """Index FILES (JSONL or CSV, .gz ok, - for stdin) into NAME through a pipeline."""
+         truncation: str, progress: bool, device: str, use_ray: bool,
+         ray_address: str | None, actors: int,
+         num_gpus_per_actor: float, cpus_per_actor: float) -> None:  # fmt: skip
+    """Index FILES (JSONL or CSV, .gz ok, - for stdin; Parquet with --ray) into NAME."""
     from processors.indexing.bulk import BulkIndexer, RunControl
     from processors.indexing.fingerprint import pipeline_fingerprint
     from processors.indexing.runner import IndexingOptions
@@ -88,7 +128,12 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
 
     client = make_client(settings)
     # the node and the bulk writer share the cores: ONNX threads must not spin-wait
-    store = model_store(settings, truncation=store_truncation(truncation), spin=False)
+    from processors.models.device import parse_device
+
+    parse_device(device)  # a bad value is a usage error before anything runs
+    store = model_store(
+        settings, truncation=store_truncation(truncation), spin=False, device=device
+    )
     ref = pipeline_ref or default_pipeline_of(client, name)
     pipeline, spec = None, None
     if ref is not None:
@@ -99,6 +144,17 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
         pipeline = IngestPipeline(spec, encoders=store.get, client=client)
     fingerprint = pipeline_fingerprint(spec, describe=store.registration, truncation=truncation)
     options = IndexingOptions(chunk_docs=batch_size, token_budget=token_budget)
+    if use_ray:
+        from processors.cli.ray_bulk import ray_bulk
+
+        report = ray_bulk(settings, name, list(files), spec=spec, fingerprint=fingerprint,
+                          options=options, address=ray_address, actors=actors,
+                          gpus_per_actor=num_gpus_per_actor, cpus_per_actor=cpus_per_actor,
+                          id_field=id_field, skip_unchanged=skip_unchanged, resume=resume,
+                          force=force, truncation=truncation, dead_letter=dead_letter,
+                          device=device)  # fmt: skip
+        _finish(name, ref, report, truncation, dead_letter)
+        return
     control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,
                          skip_unchanged=skip_unchanged, force=force, id_field=id_field)  # fmt: skip
     from processors.semantic.ingest import for_index, registration_doc
@@ -114,6 +170,12 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     finally:
         if bar is not None:
             bar.close()
+    _finish(name, ref, report, truncation, dead_letter)
+
+
+def _finish(name: str, ref: str | None, report: Any, truncation: str,
+            dead_letter: Path | None) -> None:  # fmt: skip
+    """Print the report line and the warnings; fail when documents failed."""
     click.echo(json.dumps({"index": name, "pipeline": ref, **report.as_dict()}))
     note = truncation_note(report.truncated, truncation)
     if note:

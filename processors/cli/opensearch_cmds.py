@@ -87,15 +87,31 @@ def install(settings: Settings, reference: bool) -> None:
     "--timeout", type=float, help="Seconds to wait for health (default 180; 240 with --reference)."
 )
 @click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@click.option(
+    "--nodes",
+    type=click.IntRange(min=1),
+    help="Form a local cluster of N nodes on 127.0.0.1 (own HTTP/transport ports, "
+    "discovery, cluster-manager election; heap 512m each unless --heap).",
+)
 @_version_options
 @click.pass_obj
 def start(
-    settings: Settings, port: int | None, heap: str | None, timeout: float | None, reference: bool
-) -> None:
+    settings: Settings, port: int | None, heap: str | None, timeout: float | None, reference: bool,
+    nodes: int | None,
+) -> None:  # fmt: skip
     """Start the node (or reuse the running one) and print its URL."""
     from processors.opensearch.node import LocalNode
     from processors.opensearch.reference import DEFAULT_PORT, DEFAULT_TIMEOUT
 
+    if nodes is not None and not reference and settings.uses_embedded_node:
+        from processors.opensearch.cluster import LocalCluster
+
+        settings = settings.model_copy(update={"node_port": port}) if port else settings
+        cluster = LocalCluster(settings, nodes=nodes, heap=heap).start(timeout=timeout or 600)
+        click.echo("reusing the running cluster" if cluster.reused
+                   else f"{nodes} nodes started in {cluster.start_s}s", err=True)  # fmt: skip
+        click.echo("\n".join(cluster.urls))
+        return
     if reference:
         info = _reference(settings).start(
             port=DEFAULT_PORT if port is None else port,
@@ -126,6 +142,14 @@ def stop(settings: Settings, timeout: float, reference: bool) -> None:
 
     node = _reference(settings) if reference else LocalNode(settings)
     stopped = node.stop(timeout=timeout)
+    if not reference:
+        from processors.opensearch.cluster import LocalCluster
+
+        cluster = LocalCluster(settings)
+        if cluster.nodes:
+            count = cluster.stop(timeout=timeout)
+            click.echo(f"cluster: {count} node(s) stopped", err=True)
+            stopped = stopped or count > 0
     click.echo("stopped" if stopped else "not running", err=True)
 
 
@@ -139,9 +163,8 @@ def status(settings: Settings, reference: bool) -> None:
 
     if not reference:
         url = resolve_url(settings)
-        click.echo(
-            json.dumps(_report(settings.model_copy(update={"opensearch_url": url})), indent=2)
-        )
+        wired = settings.model_copy(update={"opensearch_url": url})
+        click.echo(json.dumps({**_report(wired), **_cluster_report(wired)}, indent=2))
         return
     from processors.opensearch.reference_models import ReferenceModels
 
@@ -168,6 +191,42 @@ def _report(settings: Settings) -> dict[str, Any]:
         "plugins": sorted(p["name"] for p in first.get("plugins", [])),
         "modules": sorted(m["name"] for m in first.get("modules", [])),
         "health": client.cluster.health()["status"],
+    }
+
+
+def _cluster_report(settings: Settings) -> dict[str, Any]:
+    """Nodes (the elected cluster manager marked), shard counts per state, node count."""
+    from processors.opensearch.client import make_client
+
+    client = make_client(settings)
+    health = client.cluster.health()
+    manager = client.cat.cluster_manager(format="json")
+    elected = manager[0]["node"] if manager else None
+    nodes = client.cat.nodes(format="json", h="name,node.role,http_address,heap.max")
+    shards = client.cat.shards(format="json", h="index,shard,prirep,state,node")
+    states: dict[str, int] = {}
+    for shard in shards:
+        states[shard["state"]] = states.get(shard["state"], 0) + 1
+    return {
+        "number_of_nodes": health["number_of_nodes"],
+        "nodes": [
+            {
+                "name": n["name"],
+                "roles": n["node.role"],
+                "http": n["http_address"],
+                "heap": n["heap.max"],
+                "cluster_manager": n["name"] == elected,
+            }
+            for n in sorted(nodes, key=lambda n: n["name"])
+        ],
+        "shards": {
+            "primaries": health["active_primary_shards"],
+            "active": health["active_shards"],
+            "relocating": health["relocating_shards"],
+            "initializing": health["initializing_shards"],
+            "unassigned": health["unassigned_shards"],
+            "by_state": states,
+        },
     }
 
 

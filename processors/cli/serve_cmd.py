@@ -54,12 +54,15 @@ from processors.settings import Settings
               help="Send --username/--password upstream for client requests that carry no "
                    "Authorization: anyone who reaches the proxy gets those rights. Default: "
                    "the client's own credentials, or none.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Proxy processes behind the port (uvicorn's process manager; each loads its "
+                   "own models; they share pipelines and models through the node).")  # fmt: skip
 @click.pass_obj
 def serve(
     settings: Settings, port: int, host: str, upstream: str | None, pipelines_dir: Path | None,
     max_body_mb: int, query_cache: int, micro_batch: bool, ml_index_prefix: str, warm: bool,
     log_level: str, access_log: bool, inference_slots: int | None, max_batch: int,
-    model_threads: int, lend_identity: bool,
+    model_threads: int, lend_identity: bool, workers: int,
 ) -> None:  # fmt: skip
     """Serve OpenSearch's REST API with neural-search and ml-commons behind it."""
     try:
@@ -83,7 +86,13 @@ def serve(
         lend_identity=lend_identity,
         **({} if inference_slots is None else {"inference_slots": inference_slots}),
     )  # fmt: skip
-    app = create_app(proxy)
-    click.echo(f"neuralpipe proxy on http://{host}:{port} -> {redact(target)}", err=True)
+    click.echo(f"neuralpipe proxy on http://{host}:{port} -> {redact(target)}"
+               + (f" ({workers} workers)" if workers > 1 else ""), err=True)  # fmt: skip
     options = {**server_options(), "access_log": access_log}
+    if workers > 1:
+        from processors.proxy.workers import run_workers
+
+        run_workers(proxy, workers, host=host, port=port, log_level=log_level, **options)
+        return
+    app = create_app(proxy)
     uvicorn.run(app, host=host, port=port, log_level=log_level, **options)

@@ -81,13 +81,17 @@ def check_memory(artifact: ModelArtifact, *, available: int | None = None) -> No
 
 
 def _runner(
-    artifact: ModelArtifact, registration: ModelRegistration, threads: int | None, spin: bool
+    artifact: ModelArtifact,
+    registration: ModelRegistration,
+    threads: int | None,
+    spin: bool,
+    device: str = "cpu",
 ) -> GraphRunner:
     assert artifact.model_file is not None
     if artifact.model_format is ModelFormat.ONNX:
         from processors.models.onnx import OnnxRunner
 
-        return OnnxRunner(artifact.model_file, threads=threads, spin=spin)
+        return OnnxRunner(artifact.model_file, threads=threads, spin=spin, device=device)
     from processors.models.torchscript import TorchScriptRunner
 
     cfg = registration.model_config_
@@ -97,7 +101,9 @@ def _runner(
         and cfg is not None
         and cfg.framework_type is FrameworkType.SENTENCE_TRANSFORMERS
     )
-    return TorchScriptRunner(artifact.model_file, dict_input=dict_input, threads=threads)
+    return TorchScriptRunner(
+        artifact.model_file, dict_input=dict_input, threads=threads, device=device
+    )
 
 
 def load_model(
@@ -110,6 +116,7 @@ def load_model(
     cache_dir: Path | None = None,
     truncation: TruncationMode = "warn",
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    device: str = "cpu",
 ) -> LoadedModel:
     """Verify, extract and load a model zip as the runtime for its function.
 
@@ -124,6 +131,8 @@ def load_model(
         cache_dir: Where the zip is extracted (default: next to the zip).
         truncation: ``warn`` | ``fail`` | ``silent`` for over-long texts.
         token_budget: Max ``batch size x longest sequence`` per forward pass.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (:mod:`processors.models.device`; CPU, with a
+            warning, when no GPU runtime is there).
 
     Raises:
         ArtifactError, ModelMemoryError, BackendUnavailableError, ModelError.
@@ -151,7 +160,7 @@ def load_model(
     fn = registration.function_name
     if fn is FunctionName.SPARSE_TOKENIZE:
         return SparseTokenizer(tokenizer, read_idf(artifact.idf_file))
-    runner = _runner(artifact, registration, threads, spin)
+    runner = _runner(artifact, registration, threads, spin, device)
     if fn in TASK_FUNCTIONS:
         spec = _task_spec(artifact, registration, tokenizer)
         log.info("loaded %s model %s (%s)", fn.value, artifact.zip_path.name, runner.backend)

@@ -37,13 +37,15 @@ def _ort() -> Any:
 
 
 class OnnxRunner:
-    """Run an ONNX graph on CPU with onnxruntime.
+    """Run an ONNX graph with onnxruntime (CPU, or its CUDA execution provider).
 
     Args:
         path: The ``.onnx`` file.
         threads: Intra-op threads (None: onnxruntime's default, one per core).
         spin: Whether idle intra-op threads spin-wait for work (onnxruntime's default). Spinning
             lowers latency on idle cores but steals CPU from whatever shares them.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (CUDA needs onnxruntime-gpu; without it the
+            graph runs on CPU, with one warning: :mod:`processors.models.device`).
 
     Raises:
         ModelError: the graph cannot be loaded or declares inputs neuralpipe cannot feed.
@@ -55,8 +57,13 @@ class OnnxRunner:
     dict_input = False
     backend = "onnx"
 
-    def __init__(self, path: Path, *, threads: int | None = None, spin: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, threads: int | None = None, spin: bool = True, device: str = "cpu"
+    ) -> None:
+        from processors.models.device import onnx_providers
+
         ort = _ort()
+        providers, self.device = onnx_providers(ort, device)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1
@@ -67,7 +74,7 @@ class OnnxRunner:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(path), sess_options=options, providers=providers
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"cannot load ONNX model {path.name}: {exc}") from exc

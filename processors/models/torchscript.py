@@ -54,12 +54,13 @@ def _declared_inputs(module: Any) -> tuple[str, ...]:
 
 
 class TorchScriptRunner:
-    """Run a TorchScript module on CPU under ``torch.inference_mode()``.
+    """Run a TorchScript module (CPU or CUDA) under ``torch.inference_mode()``.
 
     Args:
         path: The ``.pt`` file.
         dict_input: Call with one feature dict (sentence-transformers / sparse artifacts).
         threads: ``torch.set_num_threads`` value (None leaves torch's default).
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (CPU, with one warning, when torch finds no GPU).
 
     Example:
         >>> TorchScriptRunner(Path("model.pt"), dict_input=False).input_names  # doctest: +SKIP
@@ -67,14 +68,19 @@ class TorchScriptRunner:
 
     backend = "torch_script"
 
-    def __init__(self, path: Path, *, dict_input: bool, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, dict_input: bool, threads: int | None = None, device: str = "cpu"
+    ) -> None:
+        from processors.models.device import torch_device
+
         self._torch = torch = import_torch()
+        self.device = torch_device(torch, device)
         if threads:
             torch.set_num_threads(threads)
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", ".*torch.jit.load.*deprecated", FutureWarning)
-                self._module = torch.jit.load(str(path), map_location="cpu")
+                self._module = torch.jit.load(str(path), map_location=self.device)
         except Exception as exc:  # torch raises RuntimeError and friends
             raise ModelError(f"cannot load TorchScript model {path.name}: {exc}") from exc
         self._module.eval()
@@ -86,7 +92,7 @@ class TorchScriptRunner:
     def run(self, feed: dict[str, npt.NDArray[np.int64]]) -> list[tuple[str, npt.NDArray[Any]]]:
         """Run the module; returns ``(output name, array)`` pairs in output order."""
         torch = self._torch
-        tensors = {k: torch.from_numpy(v) for k, v in feed.items()}
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in feed.items()}
         try:
             with torch.inference_mode():
                 if self.dict_input:
@@ -108,7 +114,10 @@ def _named_outputs(out: Any) -> list[tuple[str, npt.NDArray[Any]]]:
     # integer outputs (the input_ids / attention_mask a sentence-transformers module echoes)
     # stay integers: ml-commons returns them as INT64 tensors
     return [
-        (str(k), v.detach().float().numpy() if v.is_floating_point() else v.detach().numpy())
+        (
+            str(k),
+            v.detach().float().cpu().numpy() if v.is_floating_point() else v.detach().cpu().numpy(),
+        )
         for k, v in items
         if hasattr(v, "detach")
     ]

@@ -23,6 +23,12 @@ def resolve_url(settings: Settings) -> str:
 
     running = LocalNode(settings).running()
     if running is None:
+        from processors.opensearch.cluster import LocalCluster
+
+        cluster = LocalCluster(settings).running()  # `neuralpipe opensearch start --nodes N`
+        if cluster is not None:
+            return cluster.url
+    if running is None:
         raise NodeError(
             "no OpenSearch to talk to: start the local node with `neuralpipe opensearch start` "
             "or point --url / NEURALPIPE_OPENSEARCH_URL at a cluster"

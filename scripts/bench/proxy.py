@@ -3,7 +3,7 @@
 Usage: python scripts/bench/proxy.py [--docs 1000] [--requests 2000] [--threads 8]
                                      [--rounds 3] [--clients 16] [--neural-queries 2000]
                                      [--slots N] [--max-batch 64] [--model-threads 1]
-                                     [--skip passthrough|neural]
+                                     [--skip passthrough|neural] [--workers N]
        python scripts/bench/proxy.py --transport h1|aiohttp|httpx [--ab-requests 400]
                                      [--rounds 3] [--docs 1000]
 
@@ -33,6 +33,8 @@ and bodies.
    Target: >= 1.5x. The model alone is timed on the same texts, one per call, as many per call
    as the merged calls held, and 16: what merging saves in the model itself (the rest of a
    request, client, proxy and node, costs about the same in both modes).
+3. With ``--workers N``: the same ``neural`` load through two real ``neuralpipe serve``
+   processes, ``--workers 1`` and ``--workers N`` (query cache off), alternately for two rounds.
 
 With ``--transport``, only the A/B of the proxy's upstream client runs (``upstream_ab.py``):
 passthrough GET/POST ``_search`` and ``_bulk`` through a proxy relaying with our ``H1Transport``
@@ -294,6 +296,68 @@ def neural(pool: Any, on: tuple[str, Any], off: tuple[str, Any], index: str,
     ]
 
 
+def workers(pool: Any, upstream: str, index: str, args: Any) -> list[str]:
+    """``neural`` at ``--clients`` through ``neuralpipe serve --workers 1`` and ``--workers N``
+    (real processes under uvicorn's process manager, query cache off), alternately, 2 rounds."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from processors.opensearch.node import free_port
+
+    counts = (1, args.workers)
+    texts = distinct_texts(args.neural_queries + 4 * args.clients, seed=11)
+    warm, texts = texts[: 4 * args.clients], texts[4 * args.clients :]
+    servers: dict[int, tuple[str, Any]] = {}
+    try:
+        for count in counts:
+            port = free_port()
+            command = [str(Path(sys.executable).parent / "neuralpipe"), "serve", "--port",
+                       str(port), "--upstream", upstream, "--workers", str(count),
+                       "--query-cache", "0", "--log-level", "warning",
+                       "--pipelines-dir", str(REPO / "pipelines")]  # fmt: skip
+            servers[count] = (f"http://127.0.0.1:{port}", subprocess.Popen(command))
+        for url, proc in servers.values():
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"neuralpipe serve at {url} did not start") from None
+                time.sleep(0.5)
+            # every worker loads the model on its first query: enough warm-up for each
+            pool.submit(concurrent, url, index, [neural_body(t) for t in warm],
+                        args.clients).result()  # fmt: skip
+        per_run = len(texts) // 2
+        runs: dict[int, list[dict[str, Any]]] = {c: [] for c in counts}
+        for rnd in range(2):
+            bodies = [neural_body(t) for t in texts[rnd * per_run : (rnd + 1) * per_run]]
+            for count in counts if rnd == 0 else counts[::-1]:
+                url = servers[count][0]
+                runs[count].append(pool.submit(concurrent, url, index, bodies,
+                                               args.clients).result())  # fmt: skip
+    finally:
+        for _, proc in servers.values():
+            proc.terminate()
+            proc.wait(60)
+    qps = {c: per_run * len(r) / sum(x["seconds"] for x in r) for c, r in runs.items()}
+    p50 = {c: statistics.median([ms for x in r for ms in x["ms"]]) for c, r in runs.items()}
+    each = {c: " ".join(f"{per_run / x['seconds']:.1f}" for x in r) for c, r in runs.items()}
+    n = args.workers
+    return [
+        f"3. neural through `neuralpipe serve --workers 1` vs `--workers {n}` ({DENSE}, "
+        f"{args.clients} clients, {per_run * 2} distinct texts each, query cache off)",
+        f"   {'':34} {'1 worker':>10} {f'{n} workers':>10} {'ratio':>11}",
+        f"   {'queries/s':34} {qps[1]:10.1f} {qps[n]:10.1f} {qps[n] / qps[1]:10.2f}x",
+        f"   {'p50 ms under load':34} {p50[1]:10.1f} {p50[n]:10.1f}",
+        f"   {'  (per round, queries/s)':34} 1: {each[1]}; {n}: {each[n]}",
+        f"   ({multiprocessing.cpu_count()} cores here, shared with the node and the clients)",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,6 +376,8 @@ def main() -> None:
     parser.add_argument("--transport", choices=["h1", "aiohttp", "httpx"],
                         help="only the upstream-client A/B: h1 against this one")  # fmt: skip
     parser.add_argument("--ab-requests", type=int, default=400, help="requests per A/B cell")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also: neural, serve --workers 1 vs N")  # fmt: skip
     args = parser.parse_args()
 
     from processors import Settings, make_client
@@ -364,6 +430,8 @@ def main() -> None:
             if args.skip != "neural":
                 model = models(DENSE)
                 lines += neural(pool, (on_url, on_app), (off_url, off_app), vectors, args, model)
+            if args.workers > 1:
+                lines += ["", *workers(pool, url, vectors, args)]
     finally:
         for index in (plain, vectors):
             client.indices.delete(index=index, ignore=[404])
