@@ -63,7 +63,7 @@ CORE: dict[str, tuple[str, ...]] = {
 }
 """The node's ``search-pipeline-common`` processors (2.19, ``GET _nodes/search_pipelines``)."""
 NOT_EMULATED: dict[str, tuple[str, ...]] = {
-    REQUEST: ("neural_sparse_two_phase_processor", "agentic_query_translator"),
+    REQUEST: ("agentic_query_translator",),
     RESPONSE: (
         "retrieval_augmented_generation",
         "personalize_search_ranking",

@@ -44,6 +44,8 @@ from processors.neural_stats.events import increment
 from processors.search.dsl_values import copy_json
 from processors.search.neural_sparse import NAME as NEURAL_SPARSE
 from processors.search.neural_sparse import NeuralSparseQuery
+from processors.search.neural_sparse_two_phase import TYPE as TWO_PHASE
+from processors.search.neural_sparse_two_phase import apply_two_phase
 from processors.search.rerank_window import (
     WINDOW_FLAG,
     RerankWindowCache,
@@ -138,7 +140,11 @@ class SearchPipeline:
         return self._windowed(index, request, query_params)
 
     def node_request(
-        self, index: str | None, body: JSONObject | None, owned: bool = False
+        self,
+        index: str | None,
+        body: JSONObject | None,
+        owned: bool = False,
+        params: Mapping[str, Any] | None = None,
     ) -> JSONObject | None:
         """What :meth:`search` would send to the node, when the node's answer is the answer.
 
@@ -155,7 +161,7 @@ class SearchPipeline:
         query = request.get("query")
         if isinstance(query, dict) and "hybrid" in query:
             return None
-        self._rewrite_clauses(index, request, check_fields=True)
+        self._rewrite_clauses(index, request, check_fields=True, url_size=_url_size(params))
         self._to_node(request)
         return request
 
@@ -176,7 +182,9 @@ class SearchPipeline:
         semantic highlights added (the node gets the request without them)."""
         self._ml_inference_requests(request)
         plan = take_semantic_highlight(request)
-        self._rewrite_clauses(index, request, check_fields=True, requests_done=True)
+        self._rewrite_clauses(
+            index, request, check_fields=True, requests_done=True, url_size=_url_size(params)
+        )
         if isinstance(request.get("query"), dict) and "hybrid" in request["query"]:
             response = self._hybrid(index, request, params)  # reads ext.neuralpipe
         else:
@@ -213,12 +221,17 @@ class SearchPipeline:
             index or "_all", request, fetch, rerank, self.window_cache, pipeline_id=scope
         )
 
-    def _request_processors(self, found: list[Found]) -> list[Found]:
+    def _request_processors(
+        self, found: list[Found], request: JSONObject, size: int | None
+    ) -> list[Found]:
         for step in self.spec.request if self.spec else ():
             if step.runs_on_node or step.type_name == ML_INFERENCE:
                 continue  # core request processors run on the node, after ours
             try:
-                found = apply_enricher(found, step.config)
+                if step.type_name == TWO_PHASE:
+                    found = apply_two_phase(found, step.config, request, size)
+                else:
+                    found = apply_enricher(found, step.config)
             except InvalidQueryError:
                 if not step.config.ignore_failure:
                     raise
@@ -242,6 +255,7 @@ class SearchPipeline:
         *,
         check_fields: bool,
         requests_done: bool = False,
+        url_size: int | None = None,
     ) -> None:
         """Steps 1-4 in place: the request processors, then every neural clause rewritten to
         core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
@@ -249,7 +263,7 @@ class SearchPipeline:
         which dotted tokens exist."""
         if not requests_done:
             self._ml_inference_requests(request)
-        found = self._request_processors(parse_clauses(request))
+        found = self._request_processors(parse_clauses(request), request, url_size)
         if check_fields:
             self._check_sparse_fields(index, found)
         elif index is not None:
@@ -326,6 +340,15 @@ class SearchPipeline:
             apply_rerank = _seam(RERANK_MODULE, "apply_rerank", "the rerank processor")
             response = apply_rerank(response, step.config, request, self.models)
         return response
+
+
+def _url_size(params: Mapping[str, Any] | None) -> int | None:
+    """The URL's ``size`` (it overrides the body's), for the two-phase rescore window."""
+    value = (params or {}).get("size")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None  # the node refuses it with its own message
 
 
 def _refuse_inline_pipeline(request: JSONObject) -> None:

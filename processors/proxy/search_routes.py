@@ -104,7 +104,7 @@ async def search(request: Request) -> Response:
         body = await rewrite_search(state, index, json_object(raw))
         choice = await choose(state, index, named, body.pop("search_pipeline", None))
     pipeline = state.search_pipeline(choice.spec)
-    sent = await run_in_threadpool(pipeline.node_request, index, body, True)
+    sent = await run_in_threadpool(pipeline.node_request, index, body, True, params)
     if sent is not None:  # the node's answer is the answer: streamed back, not parsed
         query = _query(params, choice.node)
         return await state.upstream.forward(request, body=dumps(sent), query=query)

@@ -18,8 +18,10 @@ Supported request keys: ``query``, ``from``, ``size``, ``track_total_hits``, ``a
 ``suggest``, ``timeout``, ``_source``, ``fields``, ``docvalue_fields``, ``stored_fields``,
 ``script_fields``, ``highlight``, ``version``, ``seq_no_primary_term``, ``ext``, ``min_score``
 (3.x: combined scores below it are dropped and ``hits.total`` counts the rest), ``explain``
-(:mod:`processors.search.hybrid_explain`). Anything else (``sort``, ``search_after``,
-``collapse``, ``rescore``, ``post_filter``, ``profile``...) raises
+(:mod:`processors.search.hybrid_explain`), ``collapse`` on a field (3.x: :func:`collapse`;
+not its ``inner_hits``), and ``inner_hits`` in sub-queries (every page hit gets each of them,
+fetched with the sub-queries). Anything else (``sort``, ``search_after``,
+``rescore``, ``post_filter``, ``profile``...) raises
 :class:`UnsupportedFeatureError` naming it. Hits carry no ``matched_queries``.
 
 Beyond the plugin: with ``"ext": {"neuralpipe": {"hybrid_breakdown": true}}`` every hit gets
@@ -42,8 +44,9 @@ from typing import Any, cast
 import numpy as np
 from opensearchpy.exceptions import HTTP_EXCEPTIONS, TransportError
 
-from processors.compat.floats import json_score
+from processors.compat.floats import java_float_compare_key, json_score
 from processors.errors import InvalidQueryError
+from processors.neural_stats.events import increment
 from processors.search.fusion_config import FusionConfig
 from processors.search.hybrid_explain import processor_explanation, raw_explanation
 from processors.search.hybrid_request import SearchPlan, plan_search, sub_query_body
@@ -68,11 +71,16 @@ Search = tuple[JSONObject, JSONObject]  # (msearch header, body)
 ShardList = list[list[list[Hit]]]  # [shard][sub-query][hit]
 
 
-def _msearch(client: Any, index: str, searches: list[Search]) -> list[JSONObject]:
+def _msearch(
+    client: Any, index: str, searches: list[Search], *, first: int | None = None
+) -> list[JSONObject]:
+    """The answers, or the first item's error (item ``first``'s before the others)."""
     lines: list[JSONObject] = []
     for header, body in searches:
         lines.extend(({"index": index, **header}, body))
     responses: list[JSONObject] = client.msearch(body=lines)["responses"]
+    if first is not None:
+        _raise_item_error(responses[first])
     for item in responses:
         _raise_item_error(item)
     return responses
@@ -124,7 +132,10 @@ def _fetch(
         {"bool": {"filter": [{"term": {"_index": name}}, {"ids": {"values": ids}}]}}
         for name, ids in by_index.items()
     ]
-    body: JSONObject = {"query": {"bool": {"should": should}}, "size": len(page), **wanted}
+    query: JSONObject = {"bool": {"should": should}}
+    if plan.inner_hits:  # each hit gets every sub-query's inner hits, as in the plugin
+        query = {"bool": {"filter": [query], "should": plan.hybrid.sub_queries()}}
+    body: JSONObject = {"query": query, "size": len(page), **wanted}
     if plan.explain:
         body["explain"] = True  # the hits' _shard and _node, as the plugin's hits have
     if "highlight" in wanted and "highlight_query" not in wanted["highlight"]:
@@ -191,6 +202,74 @@ def _explain_hit(
         hit["_explanation"] = raw_explanation(details)
 
 
+def _collapse_value(hit: JSONObject, field: str) -> Any:
+    """The document's collapse value (``docvalue_fields`` of the sub-query hit), or None."""
+    values = (hit.get("fields") or {}).get(field)
+    return values[0] if isinstance(values, list) and values else None
+
+
+def _set_collapse_field(hit: JSONObject, field: str, value: Any) -> None:
+    """``fields.<collapse field>``: the group's value, as core's collapse writes it (none for a
+    document without one)."""
+    fields = dict(hit.get("fields") or {})
+    fields.pop(field, None)
+    if value is not None:
+        fields[field] = [value]
+    if fields:
+        hit["fields"] = fields
+    else:
+        hit.pop("fields", None)
+
+
+def _java_float_order(value: Any) -> tuple[int, float, float]:
+    return java_float_compare_key(float(value))
+
+
+def collapse(fused: list[Fused], groups: dict[Any, Any]) -> list[Fused]:
+    """One hit per collapse value, as neural-search 3.6 collapses hybrid results.
+
+    Per shard, the combined documents come in the order ``ScoreCombiner`` merges the
+    sub-query lists when a sort is set (collapse sorts by ``_score``): every sub-query hit by
+    its raw sub-query score, highest first, ties by the lower normalized score, then the lower
+    doc id; each document at its first place. Walking that order, a group keeps its first
+    document unless a later one has a strictly higher combined score; groups keep the order
+    they were first seen in, and are then sorted by combined score (stably).
+
+    Example:
+        >>> from processors.search.normalization import Fused
+        >>> f = lambda key, score, raw, doc: Fused(key, np.float32(score), 0, doc,
+        ...     (np.float32(raw),), (np.float32(score),))
+        >>> hits = [f("1", 0.5, 2.0, 0), f("7", 0.5, 3.0, 6), f("3", 0.2, 1.0, 2)]
+        >>> [h.key for h in collapse(hits, {"1": "a", "7": "a", "3": "b"})]
+        ['7', '3']
+    """
+    best: dict[Any, Fused] = {}
+    for shard in sorted({f.shard for f in fused}):
+        entries = [
+            (f, raw, norm)
+            for f in fused
+            if f.shard == shard
+            for raw, norm in zip(f.raw, f.normalized, strict=True)
+            if raw is not None
+        ]
+        entries.sort(key=lambda e: (_negated(e[1]), _java_float_order(e[2]), e[0].doc))
+        seen: set[Any] = set()
+        for f, _, _ in entries:
+            if f.key in seen:
+                continue
+            seen.add(f.key)
+            value = groups.get(f.key)
+            current = best.get(value)
+            if current is None or f.score > current.score:
+                best[value] = f
+    return sorted(best.values(), key=lambda f: _negated(f.score))
+
+
+def _negated(value: Any) -> tuple[int, float, float]:
+    key = _java_float_order(value)
+    return (-key[0], -key[1], -key[2])
+
+
 def run_hybrid(
     client: Any,
     index: str,
@@ -223,7 +302,8 @@ def run_hybrid(
     searches = [(header, sub_query_body(q, plan)) for q in queries]
     if plan.count is not None:
         searches.append((header, plan.count))
-    responses = _msearch(client, index, searches)
+    checked = len(searches) - 1 if plan.collapse is not None and plan.count else None
+    responses = _msearch(client, index, searches, first=checked)  # collapse: its errors first
     first = responses[0]
     docs: dict[Any, JSONObject] = {}
     shards: ShardList = [[_hits(r, docs) for r in responses[: len(queries)]]]
@@ -235,6 +315,13 @@ def run_hybrid(
     if plan.min_score is not None:
         floor = np.float32(plan.min_score)
         fused = [f for f in fused if f.score >= floor]
+    kept = len(fused)  # what min_score leaves counts in hits.total, before collapse
+    groups: dict[Any, Any] = {}
+    if plan.collapse is not None:
+        groups = {key: _collapse_value(hit, plan.collapse) for key, hit in docs.items()}
+        fused = collapse(fused, groups)
+    if plan.inner_hits:
+        increment("hybrid_query_with_inner_hits_requests")
     if plan.start > len(fused):
         raise InvalidQueryError(END_OF_RESULTS)
     page = fused[plan.start : plan.start + plan.size]
@@ -244,10 +331,13 @@ def run_hybrid(
     if count is not None and "total" in count["hits"]:
         hits["total"] = count["hits"]["total"]
         if plan.min_score is not None:  # ScoreCombiner: the documents kept, per shard summed
-            relation = hits["total"].get("relation", "eq") if len(fused) == collected else "eq"
-            hits["total"] = {"value": len(fused), "relation": relation}
+            relation = hits["total"].get("relation", "eq") if kept == collected else "eq"
+            hits["total"] = {"value": kept, "relation": relation}
     hits["max_score"] = json_score(fused[0].score) if fused else 0.0
     hits["hits"] = [_hit(f, fetched.get(f.key), plan.breakdown) for f in page]
+    if plan.collapse is not None:
+        for fused_hit, hit in zip(page, hits["hits"], strict=True):
+            _set_collapse_field(hit, plan.collapse, groups.get(fused_hit.key))
     if plan.explain:
         subs = _sub_explanations(responses[: len(queries)])
         for fused_hit, hit in zip(page, hits["hits"], strict=True):

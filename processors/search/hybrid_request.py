@@ -43,7 +43,7 @@ SUPPORTED_BODY_KEYS = frozenset(
     ("query", "from", "size", "_source", "fields", "docvalue_fields", "stored_fields",
      "script_fields", "highlight", "version", "seq_no_primary_term", "track_total_hits",
      "aggs", "aggregations", "suggest", "timeout", "ext", "track_scores", "stats",
-     "min_score", "explain")
+     "min_score", "explain", "collapse")
 )  # fmt: skip
 FETCH_KEYS = ("_source", "fields", "docvalue_fields", "stored_fields", "script_fields",
               "highlight", "version", "seq_no_primary_term")  # fmt: skip
@@ -157,12 +157,21 @@ class SearchPlan:
     breakdown: bool
     min_score: float | None = None
     explain: bool = False
+    collapse: str | None = None
+    """The ``collapse.field``: one hit per value (:func:`processors.search.hybrid.collapse`)."""
+
+    @property
+    def inner_hits(self) -> bool:
+        """Some sub-query asks for ``inner_hits`` (every page hit gets each one's, as core's
+        fetch phase gives them for the whole query)."""
+        return any(has_inner_hits(q) for q in self.hybrid.queries)
 
     @property
     def inline_fetch(self) -> bool:
         """Whether the sub-query searches return ``_source`` & co. (no separate fetch)."""
         collected = self.depth * len(self.hybrid.queries)
-        return "highlight" not in self.fetch and collected <= INLINE_FETCH_DOCS
+        separate = "highlight" in self.fetch or self.inner_hits
+        return not separate and collected <= INLINE_FETCH_DOCS
 
 
 def _merge_params(body: JSONObject, params: JSONObject | None) -> tuple[JSONObject, JSONObject]:
@@ -208,11 +217,36 @@ def plan_search(body: JSONObject, params: JSONObject | None = None) -> SearchPla
         raise InvalidQueryError(DEPTH_MISSING)
     depth = hybrid.pagination_depth if hybrid.pagination_depth is not None else size
     fetch = {k: merged[k] for k in FETCH_KEYS if k in merged}
+    collapse = _collapse(merged.get("collapse"))
+    count = _count_body(merged, hybrid)
+    if count is not None and collapse is not None:
+        count["collapse"] = {"field": collapse}  # the node checks the field as for the plugin
     return SearchPlan(
-        hybrid, start, size, depth, header, fetch, _count_body(merged, hybrid),
+        hybrid, start, size, depth, header, fetch, count,
         merged.get("timeout"), breakdown_requested(merged), _min_score(merged),
-        merged.get("explain") in (True, "true"),
+        merged.get("explain") in (True, "true"), collapse,
     )  # fmt: skip
+
+
+def _collapse(value: Any) -> str | None:
+    """``collapse.field`` (other collapse options, ``inner_hits`` first, are not emulated)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("field"), str):
+        raise InvalidQueryError("[collapse] failed to parse field [field]", PARSING)
+    others = sorted(k for k in value if k != "field")
+    if others:
+        raise UnsupportedFeatureError(f"hybrid search: [collapse.{others[0]}] is not emulated")
+    return str(value["field"])
+
+
+def has_inner_hits(value: Any) -> bool:
+    """Whether a query holds ``inner_hits`` anywhere (``nested``, ``has_child``...)."""
+    if isinstance(value, dict):
+        return "inner_hits" in value or any(has_inner_hits(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_inner_hits(v) for v in value)
+    return False
 
 
 def _min_score(merged: JSONObject) -> float | None:
@@ -266,6 +300,10 @@ def sub_query_body(query: JSONObject, plan: SearchPlan) -> JSONObject:
     }
     if plan.inline_fetch:
         body.update({"_source": True, **plan.fetch})
+    if plan.collapse is not None:
+        fields = body.get("docvalue_fields", [])
+        body["docvalue_fields"] = [*(fields if isinstance(fields, list) else [fields]),
+                                   plan.collapse]  # fmt: skip
     if plan.timeout is not None:
         body["timeout"] = plan.timeout
     if plan.explain:

@@ -25,7 +25,8 @@ def test_neuralpipe_matches_the_plugins_or_differences_are_explained(
     categories = {c.category for c in cases}
     assert categories == {
         *("predict", "ingest", "search", "errors", "search3", "asymmetric"),
-        *("sparse_ann", "neural_stats", "semantic"),  # skip_existing's case is an ingest case
+        *("sparse_ann", "neural_stats", "semantic", "two_phase", "hybrid_collapse"),
+        # skip_existing's case is an ingest case
     }
     unexplained = [
         f"{c.name}: {c.differences[:3]}" for c in cases if not c.identical and not c.known

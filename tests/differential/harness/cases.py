@@ -11,8 +11,9 @@ from tests.differential.harness.asymmetric_cases import asymmetric_cases
 from tests.differential.harness.compare import Case
 from tests.differential.harness.error_cases import error_cases
 from tests.differential.harness.hybrid3_cases import hybrid3_cases
+from tests.differential.harness.hybrid_collapse_cases import hybrid_collapse_cases
 from tests.differential.harness.ingest_cases import ingest_cases
-from tests.differential.harness.known import explain_for_version
+from tests.differential.harness.known import KNOWN_TWO_PHASE, explain_for_version
 from tests.differential.harness.ml_inference_cases import (
     ml_inference_ingest_cases,
     ml_inference_search_cases,
@@ -25,6 +26,7 @@ from tests.differential.harness.sides import MODELS, Sides
 from tests.differential.harness.skip_existing_cases import skip_existing_cases
 from tests.differential.harness.sparse_ann_cases import sparse_ann_cases
 from tests.differential.harness.stats_cases import stats_cases
+from tests.differential.harness.two_phase_cases import two_phase_cases
 
 __all__ = ["CATEGORIES", "MODELS", "Sides", "run_all"]
 
@@ -39,6 +41,8 @@ CATEGORIES = (
     "neural_stats",
     "skip_existing",
     "semantic",
+    "two_phase",
+    "hybrid_collapse",
 )
 
 
@@ -50,7 +54,7 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
     if "ingest" in categories:
         cases += ingest_cases(sides)
         cases += ml_inference_ingest_cases(sides)
-    if {"search", "errors", "search3", "asymmetric"} & set(categories):
+    if {"search", "errors", "search3", "asymmetric", "two_phase"} & set(categories):
         index_corpus(sides)
         try:
             if "search" in categories:
@@ -62,8 +66,12 @@ def run_all(sides: Sides, categories: tuple[str, ...] = CATEGORIES) -> list[Case
                 cases += hybrid3_cases(sides) + mmr_cases(sides)
             if "asymmetric" in categories:
                 cases += asymmetric_cases(sides)
+            if "two_phase" in categories:
+                cases += two_phase_cases(sides, KNOWN_TWO_PHASE)
         finally:
             drop_corpus(sides)
+    if "hybrid_collapse" in categories:
+        cases += hybrid_collapse_cases(sides)  # its own index
     if "sparse_ann" in categories:
         cases += sparse_ann_cases(sides)
     if "skip_existing" in categories:

@@ -137,3 +137,12 @@ KNOWN_SPARSE_ANN = {
     "quantization and the hit lists may differ in order",
 }
 """Explanations of the ``sparse_ann`` category (:mod:`.sparse_ann_cases`)."""
+
+
+KNOWN_TWO_PHASE: dict[str, str] = {
+    "prune_ratio 'abc'": "plugin bug not copied: the processor's factory casts "
+    "two_phase_parameter values with (Number) and a string fails with a ClassCastException, "
+    "which OpenSearch answers as 500 class_cast_exception; neuralpipe answers 400 "
+    "illegal_argument_exception with the same message (a bad option is the client's error)",
+}
+"""Explanations of the ``two_phase`` category (:mod:`.two_phase_cases`), by case name."""

@@ -10,7 +10,7 @@ from opensearchpy.exceptions import RequestError
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
 from processors.search.fusion_config import NormalizationConfig, RRFConfig
 from processors.search.hybrid import run_hybrid
-from processors.search.hybrid_request import parse_hybrid, plan_search, with_filter
+from processors.search.hybrid_request import parse_hybrid, plan_search, sub_query_body, with_filter
 
 MATCH = {"match": {"text": "wing"}}
 KNN = {"knn": {"vec": {"vector": [1.0, 0.0], "k": 5}}}
@@ -106,12 +106,28 @@ def test_from_needs_pagination_depth() -> None:
         plan_search({**hybrid(), "from": 1})
 
 
-@pytest.mark.parametrize(
-    "key", ["sort", "search_after", "collapse", "rescore", "post_filter", "profile"]
-)
+@pytest.mark.parametrize("key", ["sort", "search_after", "rescore", "post_filter", "profile"])
 def test_unsupported_options_are_named(key: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=rf"\[{key}\]"):
         plan_search({**hybrid(), key: {}})
+
+
+def test_collapse_on_a_field_collects_its_values_and_checks_it_on_the_node() -> None:
+    plan = plan_search({**hybrid(), "collapse": {"field": "cat"}})
+    assert plan.collapse == "cat"
+    assert sub_query_body(plan.hybrid.queries[0], plan)["docvalue_fields"] == ["cat"]
+    assert plan.count is not None and plan.count["collapse"] == {"field": "cat"}
+    with pytest.raises(UnsupportedFeatureError, match=r"\[collapse.inner_hits\]"):
+        plan_search({**hybrid(), "collapse": {"field": "cat", "inner_hits": {"name": "x"}}})
+    with pytest.raises(InvalidQueryError, match="collapse"):
+        plan_search({**hybrid(), "collapse": {}})
+
+
+def test_inner_hits_in_a_sub_query_fetch_the_page_with_the_sub_queries() -> None:
+    nested = {"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {}}}
+    plan = plan_search({"query": {"hybrid": {"queries": [{"match_all": {}}, nested]}}})
+    assert plan.inner_hits and not plan.inline_fetch
+    assert not plan_search(hybrid()).inner_hits
 
 
 def test_unsupported_url_parameter() -> None:
@@ -259,3 +275,26 @@ def test_min_score_is_planned_and_checked() -> None:
     assert plan_search(hybrid()).min_score is None
     with pytest.raises(InvalidQueryError, match=r"\[min_score\] failed to parse field"):
         plan_search({**hybrid(), "min_score": {}})
+
+
+def test_collapse_keeps_the_first_best_per_group_in_merge_order() -> None:
+    import numpy as np
+
+    from processors.search.hybrid import collapse
+    from processors.search.normalization import Fused
+
+    def fused(key: str, score: float, doc: int, *raw: float | None) -> Fused:
+        raws = tuple(None if r is None else np.float32(r) for r in raw)
+        norm = tuple(None if r is None else np.float32(score) for r in raw)
+        return Fused(key, np.float32(score), 0, doc, raws, norm)
+
+    hits = [
+        fused("1", 0.5, 0, 2.0, None),  # ties with 7 on combined score, lower raw score
+        fused("7", 0.5, 6, None, 3.0),
+        fused("3", 0.4, 2, 1.0, None),
+        fused("8", 0.1, 7, 0.5, None),
+        fused("5", 0.6, 4, None, 0.2),  # a later, strictly better member of group "c"
+        fused("6", 0.3, 5, 1.5, None),
+    ]
+    groups = {"1": "a", "7": "a", "3": "b", "8": None, "5": "c", "6": "c"}
+    assert [f.key for f in collapse(hits, groups)] == ["5", "7", "3", "8"]
