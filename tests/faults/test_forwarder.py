@@ -26,6 +26,7 @@ from tests.faults.common import (
     stored_ids,
     write_jsonl,
 )
+from tests.faults.conftest import FaultTable
 from tests.integration.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def outage_at(proxy: FaultProxy, batch: int, seconds: float) -> Any:
 
 
 def test_all_neuralpipe_pipeline_through_every_fault(
-    client: Any, index_name: str, opensearch_url: str, tmp_path: Path
+    client: Any, index_name: str, opensearch_url: str, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     client.indices.create(index=index_name, body=MAPPING)
     docs = good_docs(2000)
@@ -59,12 +60,16 @@ def test_all_neuralpipe_pipeline_through_every_fault(
     proxy.stop()
     assert proxy.items_refused >= 150 and proxy.resets == 2 and proxy.injected == 4
     assert (report.ok, report.failed) == (2000, 0)
-    found = ledger(client, index_name, docs, dead)
+    found = fault_table.record(
+        f"all-neuralpipe pipeline: {proxy.items_refused} item 429s, 2 resets, whole-request "
+        "429/503/429/502, 4 s outage",
+        ledger(client, index_name, docs, dead),
+    )
     assert found == {"sent": 2000, "indexed": 2000, **CLEAN}, found
 
 
 def test_mixed_pipeline_waits_out_an_outage_that_hits_simulate(
-    client: Any, index_name: str, opensearch_url: str, tmp_path: Path
+    client: Any, index_name: str, opensearch_url: str, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     client.indices.create(index=index_name, body=MAPPING)
     docs = good_docs(1200)
@@ -83,14 +88,18 @@ def test_mixed_pipeline_waits_out_an_outage_that_hits_simulate(
     proxy.stop()
     assert proxy.injected == 2 and proxy.items_refused > 0 and proxy.simulate_outages == 1
     assert (report.ok, report.failed) == (1200, 0)
-    found = ledger(client, index_name, docs, dead)
+    found = fault_table.record(
+        f"mixed pipeline (set + text_embedding): {proxy.items_refused} item 429s, _simulate "
+        "503/429, 8 s outage on _simulate",
+        ledger(client, index_name, docs, dead),
+    )
     assert found == {"sent": 1200, "indexed": 1200, **CLEAN}, found
     hit = client.search(index=index_name, body={"query": {"term": {"stamped": "yes"}}})
     assert hit["hits"]["total"]["value"] == 1200
 
 
 def test_the_same_documents_are_the_same_documents_from_stdin_or_gzip(
-    client: Any, index_name: str, opensearch_url: str, tmp_path: Path
+    client: Any, index_name: str, opensearch_url: str, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     client.indices.create(index=index_name, body=MAPPING)
     docs = [{"text": f"no id here {i}"} for i in range(500)]
@@ -103,4 +112,8 @@ def test_the_same_documents_are_the_same_documents_from_stdin_or_gzip(
     assert len(stored_ids(client, index_name)) == 500
     again = CliRunner().invoke(cli, [*base, str(packed)])
     assert again.exit_code == 0, again.output
-    assert ledger(client, index_name, docs) == {"sent": 500, "indexed": 500, **CLEAN}
+    found = fault_table.record(
+        "500 documents without _id sent twice (stdin, then .jsonl.gz)",
+        ledger(client, index_name, docs),
+    )
+    assert found == {"sent": 500, "indexed": 500, **CLEAN}, found

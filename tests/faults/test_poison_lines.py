@@ -20,6 +20,7 @@ from processors.indexing.sender import send_actions
 from processors.opensearch.client import make_client
 from processors.settings import Settings
 from tests.faults.common import MAPPING, good_docs, ledger, make_indexer, stored_ids
+from tests.faults.conftest import FaultTable
 from tests.integration.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,7 @@ def check_dead_letters(dead: Path, reasons: dict[int, str]) -> None:
 
 
 def test_poison_lines_stop_nothing_and_a_stopped_run_resumes_to_the_end(
-    client: Any, index_name: str, opensearch_url: str, tmp_path: Path
+    client: Any, index_name: str, opensearch_url: str, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     client.indices.create(index=index_name, body=MAPPING)
     good = good_docs(600)
@@ -91,7 +92,11 @@ def test_poison_lines_stop_nothing_and_a_stopped_run_resumes_to_the_end(
                           dead_letter=dead).index_files([corpus])  # fmt: skip
     proxy.stop()
     assert report.resumed_from >= 200 and (report.ok, report.failed) == (600, len(POISON))
-    assert ledger(client, index_name, good, dead) == {
+    found = fault_table.record(
+        f"{len(POISON)} poison lines + BOM among 600 valid (sent = valid), outage, --resume",
+        ledger(client, index_name, good, dead),
+    )
+    assert found == {
         "sent": 600, "indexed": 600, "dead": len(POISON), "lost": 0, "duplicated": 0}  # fmt: skip
     check_dead_letters(dead, reasons)
 
