@@ -14,7 +14,9 @@ from processors.models.registration import FunctionName
 
 
 def test_int8_is_refused_for_sparse_models(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="only supported for TEXT_EMBEDDING and TEXT_SIMILARITY"):
+    with pytest.raises(
+        ModelError, match="only supported for TEXT_EMBEDDING, TEXT_SIMILARITY and NLP task models"
+    ):
         build_model(
             tmp_path, FunctionName.SPARSE_ENCODING, model_id="s", cache_dir=tmp_path,
             quantize="int8",
