@@ -109,6 +109,8 @@ def _analyzer_cases(sides: Sides, proxy: Proxy) -> list[Case]:
             ("the query's analyzer and model_id", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": "bert-uncased", "model_id": TOKENIZER}}),
             ("the query's analyzer and query_tokens", {"text": {"query_tokens": {"wing": 1.0}, "semantic_field_search_analyzer": "bert-uncased"}}),
             ("an empty semantic_field_search_analyzer", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": ""}}),
+            ("the query's standard analyzer (an index analyzer)", {"plain": {"query_text": "Heat shields, re-entry heat", "semantic_field_search_analyzer": "standard"}}),
+            ("the query's whitespace analyzer on a chunked field", {"text": {"query_text": "wing Shock waves", "semantic_field_search_analyzer": "whitespace"}}),
         ]  # fmt: skip
         for what, neural in searches:
             query = {"query": {"neural": neural}, "_source": False}
