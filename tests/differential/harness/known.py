@@ -71,10 +71,6 @@ KNOWN = {
     "quotes the request as OpenSearch renders it (every default filled in, e.g. "
     "'match_all':{'boost':1.0}); neuralpipe quotes the request as written (short forms of leaf "
     "queries expanded): same message up to that quoted JSON",
-    "ml-inference-missing": "not emulated yet (unconfirmed): ml-commons 3.6 answers an input_map "
-    "field the document lacks with 'Cannot find field name defined from input map: <field>' "
-    "(MLInferenceIngestProcessor); neuralpipe's ingest ml_inference now sends that message too "
-    "(issue #21), but no run against the reference has confirmed the case identical yet",
     "ml-inference-output-path": "not emulated yet (error type): ml-commons 3.6 fails the document "
     "with a runtime_exception ('An unexpected error occurred: model inference output cannot find "
     "such json path: <path>'); neuralpipe's ingest failures are all illegal_argument_exception "

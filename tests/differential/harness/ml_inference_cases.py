@@ -45,7 +45,7 @@ INGEST: list[tuple[str, JSONObject, list[JSONObject], str]] = [
         DOC,
         "",
     ),
-    ("ml_inference missing input field", _ingest(), NO_TEXT, KNOWN["ml-inference-missing"]),
+    ("ml_inference missing input field", _ingest(), NO_TEXT, ""),
     (
         "ml_inference ignore_missing",
         _ingest(ignore_missing=True),
