@@ -673,6 +673,11 @@ def bench_rerank(
     overlap = statistics.mean(
         len(set(rerank("plugins", t)) & set(rerank("neuralpipe", t))) / 10 for t in texts
     )
+    urls = (sides.ref_url, sides.proxy_url)
+    for url, (_, _, model_id) in zip(urls, targets.values(), strict=True):
+        # what the bench registered it removes (ml-commons redeploys models at every start)
+        requests.post(f"{url}/_plugins/_ml/models/{model_id}/_undeploy", timeout=60)
+        requests.delete(f"{url}/_plugins/_ml/models/{model_id}", timeout=60)
     return rows, overlap
 
 
