@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,3 +21,9 @@ def fake_proxied(
     (:func:`~tests.integration.proxy_server.fake_proxy`), one per test module."""
     with fake_proxy(opensearch_url, client, tmp_path_factory, uuid.uuid4().hex[:8]) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one directory ``_register`` may read model files from (``model_files_dir``)."""
+    return tmp_path_factory.mktemp("model-files")
