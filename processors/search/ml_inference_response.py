@@ -72,12 +72,13 @@ class MLInferenceResponseConfig:
         return cls(base, **flags)
 
 
-def apply_ml_inference(
-    response: JSONObject, config: MLInferenceResponseConfig, models: Callable[[str], Any]
+def run_ml_inference_response(
+    config: MLInferenceResponseConfig, response: JSONObject, context: SearchContext
 ) -> JSONObject:
-    """Enrich the hits of one response page (a new response; the input is untouched)."""
+    """The processor on a search response: the hits of one page enriched (a new response; the
+    input is untouched)."""
     try:
-        return _apply(response, config, models)
+        return _apply(response, config, context.models)
     except (ProcessorRuntimeError, ModelError):
         if config.ignore_failure:
             return response
@@ -141,13 +142,6 @@ def _merge(source: JSONObject, staged: JSONObject, override: bool) -> None:
             source[key] = value
         elif isinstance(value, dict) and isinstance(source[key], dict):
             _merge(source[key], value, override)
-
-
-def run_ml_inference_response(
-    config: MLInferenceResponseConfig, response: JSONObject, context: SearchContext
-) -> JSONObject:
-    """The processor on a search response (see :func:`apply_ml_inference`)."""
-    return apply_ml_inference(response, config, context.models)
 
 
 register_processor(

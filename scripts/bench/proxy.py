@@ -51,12 +51,13 @@ import multiprocessing
 import random
 import re
 import statistics
-import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from load import client_for, threaded  # the sibling module (scripts/bench/ is sys.path[0])
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "scripts" / "data" / "corpus"
@@ -77,21 +78,10 @@ Body = dict[str, Any]
 
 # -- the load generator (runs in a child process) ------------------------------------------
 
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(url: str) -> Any:
-    """One unmodified opensearch-py client per URL, kept (with its connections) across calls."""
-    if url not in _CLIENTS:
-        from opensearchpy import OpenSearch
-
-        _CLIENTS[url] = OpenSearch(hosts=[url], timeout=300, pool_maxsize=32)
-    return _CLIENTS[url]
-
 
 def sequential(urls: list[str], index: str, bodies: list[Body]) -> dict[str, list[float]]:
     """Each body sent to every URL in turn (the order alternating); ms per request per URL."""
-    clients = [(url, _client(url)) for url in urls]
+    clients = [(url, client_for(url)) for url in urls]
     times: dict[str, list[float]] = {url: [] for url in urls}
     for number, body in enumerate(bodies):
         for url, client in clients if number % 2 == 0 else clients[::-1]:
@@ -103,34 +93,13 @@ def sequential(urls: list[str], index: str, bodies: list[Body]) -> dict[str, lis
 
 def concurrent(url: str, index: str, bodies: list[Body], threads: int) -> dict[str, Any]:
     """``bodies`` sent from ``threads`` threads (each its share, in order); seconds, ms each."""
-    client = _client(url)
-    barrier = threading.Barrier(threads + 1)
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors: list[BaseException] = []
+    search = client_for(url).search
 
-    def work(number: int) -> None:
-        barrier.wait()
-        try:
-            for body in bodies[number::threads]:
-                start = time.perf_counter()
-                response = client.search(index=index, body=body)
-                latencies[number].append((time.perf_counter() - start) * 1000)
-                if not response["hits"]["hits"]:
-                    raise AssertionError(f"no hits for {body}")
-        except BaseException as exc:
-            errors.append(exc)
+    def check(body: Body, response: Any) -> None:
+        if not response["hits"]["hits"]:
+            raise AssertionError(f"no hits for {body}")
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return {"seconds": seconds, "ms": [ms for part in latencies for ms in part]}
+    return threaded(bodies, threads, lambda body: search(index=index, body=body), check)
 
 
 # -- setup ---------------------------------------------------------------------------------

@@ -21,16 +21,36 @@ from __future__ import annotations
 import contextlib
 import json
 import statistics
-import threading
-import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from load import client_for, threaded  # the sibling module (scripts/bench/ is sys.path[0])
 
+Origin = tuple[str, str, int]
 RawHeaders = list[tuple[bytes, bytes]]
+"""As :mod:`processors.proxy.connection` has them (not imported: the load generator's child
+process imports this module, and ``processors.proxy`` would bring the whole app)."""
 Call = tuple[str, str, str | None]
 """``(method, path with query, body)`` of one request."""
+Answer = tuple[int, RawHeaders, Any]
+"""``(status, raw headers, body chunks with aclose())`` of one relayed request."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One relayed request, as a candidate client sends it."""
+
+    origin: Origin
+    method: str
+    target: str
+    """The path with its query, as the client wrote it."""
+    headers: RawHeaders
+    content: Any
+    """The ready body (bytes), an async iterable of its chunks, or None."""
+    timeouts: dict[str, float | None]
+    """httpx's ``connect`` / ``read`` / ``pool`` seconds."""
 
 
 def split_head(head: bytes) -> tuple[str, RawHeaders]:
@@ -41,7 +61,34 @@ def split_head(head: bytes) -> tuple[str, RawHeaders]:
     return target, headers
 
 
-class HttpxExchange:
+class _Exchange:
+    """``H1Transport.exchange`` for a candidate client: the head split back into its target and
+    headers, the body (ready or streamed) handed on as it is, to the subclass's ``send``."""
+
+    async def exchange(
+        self,
+        origin: Origin,
+        method: str,
+        head: bytes,
+        body: bytes | None,
+        stream: Any,
+        timeouts: dict[str, float | None],
+        *,
+        chunked: bool = False,
+    ) -> Answer:
+        target, headers = split_head(head)
+        content = body if stream is None else stream
+        return await self.send(Outgoing(origin, method, target, headers, content, timeouts))
+
+    async def send(self, request: Outgoing) -> Answer:
+        """``(status, raw headers, body chunks with aclose())`` once the headers are in."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+
+
+class HttpxExchange(_Exchange):
     """``H1Transport.exchange`` over httpx's ``AsyncHTTPTransport`` (httpcore + h11)."""
 
     def __init__(self, max_connections: int = 100) -> None:
@@ -50,24 +97,14 @@ class HttpxExchange:
         )
         self.transport = httpx.AsyncHTTPTransport(limits=limits)
 
-    async def exchange(
-        self,
-        origin: tuple[str, str, int],
-        method: str,
-        head: bytes,
-        body: bytes | None,
-        stream: Any,
-        timeouts: dict[str, float | None],
-        *,
-        chunked: bool = False,
-    ) -> tuple[int, RawHeaders, Any]:
-        target, headers = split_head(head)
-        scheme, host, port = origin
-        url = httpx.URL(scheme=scheme, host=host, port=port).copy_with(raw_path=target.encode())
-        content = body if stream is None else stream
-        request = httpx.Request(method, url, headers=headers, content=content,
-                                extensions={"timeout": timeouts})  # fmt: skip
-        resp = await self.transport.handle_async_request(request)
+    async def send(self, request: Outgoing) -> Answer:
+        scheme, host, port = request.origin
+        url = httpx.URL(scheme=scheme, host=host, port=port)
+        resp = await self.transport.handle_async_request(httpx.Request(
+            request.method, url.copy_with(raw_path=request.target.encode()),
+            headers=request.headers, content=request.content,
+            extensions={"timeout": request.timeouts},
+        ))  # fmt: skip
         return resp.status_code, resp.headers.raw, resp.stream
 
     async def aclose(self) -> None:
@@ -86,24 +123,14 @@ class _AiohttpBody:
         self.response.release()
 
 
-class AiohttpExchange:
+class AiohttpExchange(_Exchange):
     """``H1Transport.exchange`` over one aiohttp ``ClientSession`` (made in the serving loop)."""
 
     def __init__(self, max_connections: int = 100) -> None:
         self.limit = max_connections
         self.session: Any = None
 
-    async def exchange(
-        self,
-        origin: tuple[str, str, int],
-        method: str,
-        head: bytes,
-        body: bytes | None,
-        stream: Any,
-        timeouts: dict[str, float | None],
-        *,
-        chunked: bool = False,
-    ) -> tuple[int, RawHeaders, Any]:
+    async def send(self, request: Outgoing) -> Answer:
         import aiohttp
         import yarl
         from multidict import CIMultiDict
@@ -113,15 +140,16 @@ class AiohttpExchange:
                 connector=aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit),
                 auto_decompress=False,
             )
-        target, raw = split_head(head)
-        scheme, host, port = origin
-        url = yarl.URL(f"{scheme}://{host}:{port}{target}", encoded=True)
+        scheme, host, port = request.origin
+        url = yarl.URL(f"{scheme}://{host}:{port}{request.target}", encoded=True)
+        raw = request.headers
         headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+        timeouts = request.timeouts
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
         )
         resp = await self.session.request(
-            method, url, headers=headers, data=body if stream is None else stream,
+            request.method, url, headers=headers, data=request.content,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             allow_redirects=False, timeout=timeout,
         )  # fmt: skip
@@ -136,8 +164,7 @@ def use_transport(app: Any, name: str) -> None:
     """Relay ``app``'s passthrough requests with the client ``name`` (h1: as it is)."""
     if name == "h1":
         return
-    adapter: AiohttpExchange | HttpxExchange = {"aiohttp": AiohttpExchange,
-                                                "httpx": HttpxExchange}[name]()  # fmt: skip
+    adapter = {"aiohttp": AiohttpExchange, "httpx": HttpxExchange}[name]()
     app.state.neuralpipe.upstream.transport = adapter
     served = app.router.lifespan_context
 
@@ -154,46 +181,23 @@ def use_transport(app: Any, name: str) -> None:
 
 # -- the load generator (runs in a child process) ------------------------------------------
 
-_CLIENTS: dict[str, Any] = {}
-
 
 def run_calls(url: str, calls: list[Call], threads: int) -> dict[str, Any]:
     """``calls`` sent from ``threads`` threads (each its share, in order); seconds, ms each."""
-    from opensearchpy import OpenSearch
-
-    if url not in _CLIENTS:
-        _CLIENTS[url] = OpenSearch(hosts=[url], timeout=300, pool_maxsize=32)
-    client = _CLIENTS[url]
-    barrier = threading.Barrier(threads + 1)
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors: list[BaseException] = []
+    perform = client_for(url).transport.perform_request
     ndjson = {"content-type": "application/x-ndjson"}
 
-    def work(number: int) -> None:
-        barrier.wait()
-        try:
-            for method, path, body in calls[number::threads]:
-                headers = ndjson if path.endswith("_bulk") else None
-                start = time.perf_counter()
-                answer = client.transport.perform_request(method, path, body=body,
-                                                          headers=headers)  # fmt: skip
-                latencies[number].append((time.perf_counter() - start) * 1000)
-                if answer.get("errors") or ("hits" in answer) == path.endswith("_bulk"):
-                    raise AssertionError(f"{method} {path}: {str(answer)[:300]}")
-        except BaseException as exc:
-            errors.append(exc)
+    def send(call: Call) -> Any:
+        method, path, body = call
+        headers = ndjson if path.endswith("_bulk") else None
+        return perform(method, path, body=body, headers=headers)
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return {"seconds": seconds, "ms": [ms for part in latencies for ms in part]}
+    def check(call: Call, answer: Any) -> None:
+        method, path, _ = call
+        if answer.get("errors") or ("hits" in answer) == path.endswith("_bulk"):
+            raise AssertionError(f"{method} {path}: {str(answer)[:300]}")
+
+    return threaded(calls, threads, send, check)
 
 
 # -- the A/B -------------------------------------------------------------------------------

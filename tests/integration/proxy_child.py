@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
-from processors.models.mlcommons.model_registry import ModelRegistry
-from processors.models.registration import ModelRegistration
-from processors.proxy.app import ProxySettings, create_app, server_options
-from processors.testing.fakes import HashEmbedder
-from tests.integration.proxy_server import fake_models
+from processors.proxy.app import server_options
+from tests.integration.proxy_server import registry_app
 
 CACHE_TTL = 0.5
 
@@ -25,22 +21,7 @@ def main() -> None:
     upstream, port, home, prefix, store, model_files = sys.argv[1:7]
     root = Path(home)
     (root / "pipelines").mkdir(parents=True, exist_ok=True)
-    settings = ProxySettings(
-        upstream_url=upstream, pipelines_dir=root / "pipelines", home=root,
-        ml_index_prefix=prefix, pipeline_index=store, cache_ttl=CACHE_TTL,
-        model_files_dir=Path(model_files),
-    )  # fmt: skip
-
-    def registry(sync_client: Any) -> ModelRegistry:
-        def loader(path: Path, registration: ModelRegistration) -> object:
-            return HashEmbedder(384)
-
-        return ModelRegistry(
-            sync_client, index_prefix=prefix, models_dir=root, cache_dir=root / "cache",
-            loader=loader, allow_download=False,
-        )  # fmt: skip
-
-    app = create_app(settings, models=fake_models, registry=registry)
+    app = registry_app(upstream, root, prefix, store, Path(model_files), CACHE_TTL)
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", **server_options())
 
 

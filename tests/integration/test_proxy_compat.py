@@ -15,9 +15,8 @@ import pytest
 from opensearchpy import OpenSearch, TransportError
 
 from processors.opensearch.indices import load_mapping
-from processors.proxy.app import ProxySettings, create_app
 from processors.proxy.cluster_settings import merge
-from tests.integration.proxy_server import fake_models, serve
+from tests.integration.proxy_server import fake_proxy
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -32,16 +31,8 @@ TEXTS = ["the wing produces lift", "a shock wave in a nozzle", "boundary layer o
 def proxied(
     opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OpenSearch]:
-    root = tmp_path_factory.mktemp("compat")
-    store = f".nptest-{RUN}-pipelines"
-    settings = ProxySettings(upstream_url=opensearch_url, pipelines_dir=None, home=root,
-                             ml_index_prefix=f".nptest-{RUN}-ml", pipeline_index=store,
-                             cache_ttl=0.2, warm_models=False,
-                             embedded_node=True)  # fmt: skip
-    app = create_app(settings, models=fake_models, with_registry=False)
     try:
-        with serve(app) as url:
-            proxy = OpenSearch(hosts=[url], timeout=60)
+        with fake_proxy(opensearch_url, client, tmp_path_factory, RUN, timeout=60) as proxy:
             proxy.ingest.put_pipeline(id=EMBED, body={"processors": [{"text_embedding": {
                 "model_id": "dense", "field_map": {"text": "text_embedding"}}}]})  # fmt: skip
             proxy.transport.perform_request(
@@ -53,7 +44,6 @@ def proxied(
             )
             yield proxy
     finally:
-        client.indices.delete(index=store, ignore=[404])
         for name in ("compat-*", f"tmpl-{RUN}-*", f"legacy-{RUN}-*"):
             client.indices.delete(index=name, ignore=[404])
         client.indices.delete_index_template(name=f"tmpl-{RUN}", ignore=[404])

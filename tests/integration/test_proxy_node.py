@@ -7,11 +7,8 @@ registry live in ``.nptest-*`` indices of this module, deleted at the end.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +17,18 @@ import pytest
 import yaml
 from opensearchpy import NotFoundError, OpenSearch, TransportError, helpers
 
-from processors.models.mlcommons.model_registry import ModelRegistry
-from processors.models.registration import ModelRegistration
 from processors.opensearch.indices import load_mapping
 from processors.proxy.app import ProxySettings, create_app
 from processors.settings import Settings
-from processors.testing.fakes import HashEmbedder
-from tests.integration.proxy_server import fake_models, free_port, serve
+from tests.integration.proxy_server import (
+    ALLOW_MODEL_FILES,
+    drop_proxy_indices,
+    fake_models,
+    free_port,
+    registry_app,
+    serve,
+    tiny_model_body,
+)
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -49,12 +51,6 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The one directory ``_register`` may read model files from."""
-    return tmp_path_factory.mktemp("model-files")
-
-
-@pytest.fixture(scope="module")
 def proxy_url(
     opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory, model_files: Path
 ) -> Iterator[str]:
@@ -64,27 +60,12 @@ def proxy_url(
     enrich = {"request_processors": [{"neural_query_enricher": {"default_model_id": "dense"}}]}
     (search / f"enrich-{RUN}.yaml").write_text(yaml.safe_dump(enrich))
     prefix, store = f".nptest-{RUN}-ml", f".nptest-{RUN}-pipelines"
-    settings = ProxySettings(
-        upstream_url=opensearch_url, pipelines_dir=root / "pipelines", home=root,
-        ml_index_prefix=prefix, pipeline_index=store, cache_ttl=0.5, model_files_dir=model_files,
-    )  # fmt: skip
-
-    def registry(sync_client: Any) -> ModelRegistry:
-        def loader(path: Path, registration: ModelRegistration) -> object:
-            return HashEmbedder(384)
-
-        return ModelRegistry(
-            sync_client, index_prefix=prefix, models_dir=root, cache_dir=root / "cache",
-            loader=loader, allow_download=False,
-        )  # fmt: skip
-
-    app = create_app(settings, models=fake_models, registry=registry)
+    app = registry_app(opensearch_url, root, prefix, store, model_files, cache_ttl=0.5)
     try:
         with serve(app) as url:
             yield url
     finally:
-        for index in (store, f"{prefix}-model-group", f"{prefix}-model", f"{prefix}-task"):
-            client.indices.delete(index=index, ignore=[404])
+        drop_proxy_indices(client, prefix, store)
 
 
 @pytest.fixture(scope="module")
@@ -220,23 +201,10 @@ def test_passthrough(corpus: str, proxied: Any) -> None:
 def test_ml_model_apis(corpus: str, proxied: Any, model_files: Path) -> None:
     ml = "/_plugins/_ml"
     perform = proxied.transport.perform_request
-    allow = {
-        f"plugins.ml_commons.allow_registering_model_via_{k}": True for k in ("url", "local_file")
-    }
-    assert proxied.cluster.put_settings(body={"transient": allow})["acknowledged"]
+    assert proxied.cluster.put_settings(body={"transient": ALLOW_MODEL_FILES})["acknowledged"]
     group = perform("POST", f"{ml}/model_groups/_register", body={"name": f"g-{RUN}"})
     assert perform("GET", f"{ml}/model_groups/{group['model_group_id']}")["name"] == f"g-{RUN}"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("tokenizer.json", "{}")
-        zf.writestr("model.onnx", b"\x00" * 1000)
-    path = model_files / "tiny.zip"
-    path.write_bytes(buffer.getvalue())
-    body = {"name": f"m-{RUN}", "version": "1.0.0", "function_name": "TEXT_EMBEDDING",
-            "model_format": "ONNX", "model_group_id": group["model_group_id"],
-            "model_content_hash_value": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "model_config": {"model_type": "bert", "embedding_dimension": 384,
-                             "framework_type": "sentence_transformers"}, "url": str(path)}  # fmt: skip
+    body = tiny_model_body(model_files, f"m-{RUN}", group["model_group_id"])
     task = perform("POST", f"{ml}/models/_register", body=body, params={"deploy": "true"})
     done = perform("GET", f"{ml}/tasks/{task['task_id']}")
     assert done["state"] == "COMPLETED", done

@@ -19,7 +19,7 @@ from opensearchpy import OpenSearch, TransportError
 
 from processors.proxy.app import ProxySettings, create_app
 from processors.settings import Settings
-from tests.integration.proxy_server import fake_models, serve
+from tests.integration.proxy_server import serve
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -51,28 +51,18 @@ def _fusion(**normalization: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def proxied(
-    opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OpenSearch]:
-    store = f".nptest-{RUN}-pipelines"
-    settings = ProxySettings(upstream_url=opensearch_url, pipelines_dir=None,
-                             home=tmp_path_factory.mktemp("search3"),
-                             ml_index_prefix=f".nptest-{RUN}-ml", pipeline_index=store,
-                             cache_ttl=0.2, warm_models=False, embedded_node=True)  # fmt: skip
-    app = create_app(settings, models=fake_models, with_registry=False)
+def proxied(fake_proxied: OpenSearch, client: Any) -> Iterator[OpenSearch]:
+    proxy = fake_proxied
     try:
-        with serve(app) as url:
-            proxy = OpenSearch(hosts=[url], timeout=120)
-            proxy.ingest.put_pipeline(id=EMBED, body={"processors": [{"text_embedding": {
-                "model_id": "dense", "field_map": {"text": "emb"}}}]})  # fmt: skip
-            proxy.indices.create(index=INDEX, body=MAPPING)
-            actions: list[dict[str, Any]] = []
-            for doc_id, text, n in TEXTS:
-                actions += [{"index": {"_id": doc_id}}, {"text": text, "n": n}]
-            proxy.bulk(index=INDEX, body=actions, pipeline=EMBED, refresh=True)
-            yield proxy
+        proxy.ingest.put_pipeline(id=EMBED, body={"processors": [{"text_embedding": {
+            "model_id": "dense", "field_map": {"text": "emb"}}}]})  # fmt: skip
+        proxy.indices.create(index=INDEX, body=MAPPING)
+        actions: list[dict[str, Any]] = []
+        for doc_id, text, n in TEXTS:
+            actions += [{"index": {"_id": doc_id}}, {"text": text, "n": n}]
+        proxy.bulk(index=INDEX, body=actions, pipeline=EMBED, refresh=True)
+        yield proxy
     finally:
-        client.indices.delete(index=store, ignore=[404])
         client.indices.delete(index=INDEX, ignore=[404])
         client.cluster.put_settings(body={"persistent": {
             "cluster.search.enabled_system_generated_factories": None}})  # fmt: skip

@@ -193,7 +193,9 @@ def _minmax(scores: dict[str, float]) -> dict[str, float]:
     return {k: 1.0 if high == low else max((v - low) / (high - low), 0.001) for k, v in scores.items()}  # fmt: skip
 
 
-def test_hybrid_and_rerank_run_through_the_pipeline_seams(client: Any, index_name: str) -> None:
+def test_hybrid_fuses_the_node_scores_min_max_and_rerank_sorts_by_field(
+    client: Any, index_name: str
+) -> None:
     embedder = HashEmbedder(384)
     docs = {
         str(i): {"text": t, "stars": (i * 7) % 5, "text_embedding": embedder.embed([t])[0].tolist()}

@@ -9,8 +9,6 @@ pipeline cache's refresh interval; a model registered and deployed through one s
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import os
 import signal
 import subprocess
@@ -18,7 +16,6 @@ import sys
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from opensearchpy import OpenSearch
 from processors.opensearch.indices import load_mapping
 from processors.opensearch.node import free_port
 from tests.integration.proxy_child import CACHE_TTL
+from tests.integration.proxy_server import ALLOW_MODEL_FILES, drop_proxy_indices, tiny_model_body
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -65,11 +63,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-files")
-
-
-@pytest.fixture(scope="module")
 def proxies(
     opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory, model_files: Path
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
@@ -88,8 +81,7 @@ def proxies(
     finally:
         for _, proc in started:
             _stop(proc)
-        for index in (STORE, f"{PREFIX}-model-group", f"{PREFIX}-model", f"{PREFIX}-task"):
-            client.indices.delete(index=index, ignore=[404])
+        drop_proxy_indices(client, PREFIX, STORE)
 
 
 @pytest.fixture(scope="module")
@@ -134,22 +126,9 @@ def test_a_model_deployed_through_one_proxy_serves_neural_on_the_other(
     proxies: list[tuple[str, Any]], corpus: str, model_files: Path
 ) -> None:
     a, b = (OpenSearch(hosts=[url], timeout=60).transport.perform_request for url, _ in proxies)
-    allow = {
-        f"plugins.ml_commons.allow_registering_model_via_{k}": True for k in ("url", "local_file")
-    }
-    a("PUT", "/_cluster/settings", body={"transient": allow})
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("tokenizer.json", "{}")
-        zf.writestr("model.onnx", b"\x00" * 1000)
-    path = model_files / "tiny.zip"
-    path.write_bytes(buffer.getvalue())
+    a("PUT", "/_cluster/settings", body={"transient": ALLOW_MODEL_FILES})
     group = a("POST", f"{ML}/model_groups/_register", body={"name": f"g-{RUN}"})
-    body = {"name": f"m-{RUN}", "version": "1.0.0", "function_name": "TEXT_EMBEDDING",
-            "model_format": "ONNX", "model_group_id": group["model_group_id"],
-            "model_content_hash_value": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "model_config": {"model_type": "bert", "embedding_dimension": 384,
-                             "framework_type": "sentence_transformers"}, "url": str(path)}  # fmt: skip
+    body = tiny_model_body(model_files, f"m-{RUN}", group["model_group_id"])
     task = a("POST", f"{ML}/models/_register", body=body, params={"deploy": "true"})
     model_id = a("GET", f"{ML}/tasks/{task['task_id']}")["model_id"]
     assert b("GET", f"{ML}/models/{model_id}")["model_state"] == "DEPLOYED"

@@ -11,9 +11,6 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch, TransportError
 
-from processors.proxy.app import ProxySettings, create_app
-from tests.integration.proxy_server import fake_models, serve
-
 pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
 INDEX = f"two-phase-{RUN}"
@@ -42,29 +39,19 @@ FUSION = {"phase_results_processors": [{"normalization-processor": {
 
 
 @pytest.fixture(scope="module")
-def proxied(
-    opensearch_url: str, client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OpenSearch]:
-    store = f".nptest-{RUN}-pipelines"
-    settings = ProxySettings(upstream_url=opensearch_url, pipelines_dir=None,
-                             home=tmp_path_factory.mktemp("two-phase"),
-                             ml_index_prefix=f".nptest-{RUN}-ml", pipeline_index=store,
-                             cache_ttl=0.2, warm_models=False, embedded_node=True)  # fmt: skip
-    app = create_app(settings, models=fake_models, with_registry=False)
+def proxied(fake_proxied: OpenSearch, client: Any) -> Iterator[OpenSearch]:
+    proxy = fake_proxied
     try:
-        with serve(app) as url:
-            proxy = OpenSearch(hosts=[url], timeout=120)
-            proxy.indices.create(index=INDEX, body=MAPPING)
-            actions: list[dict[str, Any]] = []
-            for doc_id, (sparse, text, cat, parts) in DOCS.items():
-                source = {"sparse": sparse, "text": text, "cat": cat,
-                          "parts": [{"name": p} for p in parts]}  # fmt: skip
-                actions += [{"index": {"_id": doc_id}}, source]
-            proxy.bulk(index=INDEX, body=actions, refresh=True)
-            proxy.transport.perform_request("PUT", f"/_search/pipeline/{PIPELINE}", body=TWO_PHASE)
-            yield proxy
+        proxy.indices.create(index=INDEX, body=MAPPING)
+        actions: list[dict[str, Any]] = []
+        for doc_id, (sparse, text, cat, parts) in DOCS.items():
+            source = {"sparse": sparse, "text": text, "cat": cat,
+                      "parts": [{"name": p} for p in parts]}  # fmt: skip
+            actions += [{"index": {"_id": doc_id}}, source]
+        proxy.bulk(index=INDEX, body=actions, refresh=True)
+        proxy.transport.perform_request("PUT", f"/_search/pipeline/{PIPELINE}", body=TWO_PHASE)
+        yield proxy
     finally:
-        client.indices.delete(index=store, ignore=[404])
         client.indices.delete(index=INDEX, ignore=[404])
 
 

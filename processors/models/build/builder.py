@@ -3,7 +3,11 @@
 Each build writes ``<cache>/<model_id>-<key>.zip`` (key = hash of the source files and the build
 options, so a zip is built once) and, unless ``yaml_dir`` is None, the ``_register`` body as
 ``<yaml_dir>/<model_id>.yaml`` with ``url: file:<zip name>`` (resolved against the models
-directory, ``Settings().home / "models"``). Model ids get a format suffix: ``<id>-onnx``,
+directory, ``Settings().home / "models"``). The zips are byte-reproducible: where ``yaml_dir``
+already holds a body of the same zip name with another ``model_content_hash_value`` (the
+tracked ``pipelines/models/*.yaml``), a cached zip is stale and is rebuilt, and a fresh build
+that still differs is refused (:class:`~processors.errors.ArtifactError`) rather than the body
+rewritten. Model ids get a format suffix: ``<id>-onnx``,
 ``<id>-torchscript``, ``<id>-onnx-int8``; SPARSE_TOKENIZE ids are used as given.
 
 What each artifact contains is described in :mod:`processors.models.build.export`.
@@ -17,14 +21,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -197,18 +202,61 @@ def build_model(
         _build_one(plan, digest, fmt, q, model_id, cache_dir, name, version) for fmt, q in targets
     ]
     if yaml_dir is not None:
+        build = functools.partial(_build_one, plan, digest, base_id=model_id, cache_dir=cache_dir,
+                                  name=name, version=version, fresh=True)  # fmt: skip
         results = [
-            BuildResult(
-                r.model_id,
-                r.zip_path,
-                r.registration,
-                write_yaml(r, yaml_dir, source),
-                r.quality,
-                r.cached,
-            )
-            for r in results
+            _checked(r, yaml_dir, functools.partial(build, fmt=fmt, quantize=q))
+            for r, (fmt, q) in zip(results, targets, strict=True)
         ]
+        results = [replace(r, yaml_path=write_yaml(r, yaml_dir, source)) for r in results]
     return results
+
+
+def recorded_hash(body_path: Path, zip_name: str) -> str | None:
+    """The ``model_content_hash_value`` a register body already at ``body_path`` records for the
+    zip ``zip_name`` (None: no body there, or one of another zip).
+
+    Example:
+        >>> recorded_hash(Path("no-such-body.yaml"), "m-0123456789ab.zip") is None
+        True
+    """
+    if not body_path.is_file():
+        return None
+    try:
+        body = yaml.safe_load(body_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(body, dict) or body.get("url") != f"file:{zip_name}":
+        return None
+    return str(body.get("model_content_hash_value"))
+
+
+def _checked(result: BuildResult, yaml_dir: Path, rebuild: Callable[[], BuildResult]) -> BuildResult:
+    """``result``, checked against the register body already in ``yaml_dir`` for its zip.
+
+    The builds are byte-reproducible, so a body of the same zip name (same sources and build
+    options) that records another hash means: a cached zip is stale (it is rebuilt), or this
+    install builds other bytes (refused: the body, a tracked file, is not rewritten).
+    """
+    body = yaml_dir / f"{result.model_id}.yaml"
+    recorded = recorded_hash(body, result.zip_path.name)
+    if recorded in (None, result.registration.model_content_hash_value):
+        return result
+    if result.cached:
+        log.warning(
+            "%s: cached zip %s differs from %s (sha256 %s): stale, rebuilding it",
+            result.model_id, result.zip_path, body, recorded,
+        )  # fmt: skip
+        result = rebuild()
+        if result.registration.model_content_hash_value == recorded:
+            return result
+    raise ArtifactError(
+        f"{body}: records model_content_hash_value {recorded} for {result.zip_path.name}, but "
+        f"this build gives {result.registration.model_content_hash_value}; not rewriting it. The "
+        "builds are byte-reproducible with the pinned dependencies (scripts/constraints.txt): "
+        "is another version installed? To keep this build's body, delete the file and build "
+        "again."
+    )
 
 
 def _build_one(
@@ -220,11 +268,17 @@ def _build_one(
     cache_dir: Path,
     name: str | None,
     version: str,
+    *,
+    fresh: bool = False,
 ) -> BuildResult:
+    """One zip: from the cache, or built (``fresh``: built whatever the cache holds, replacing
+    its zip and int8 quality file, never writing into them)."""
     model_id = _model_id(base_id, plan.function, fmt, quantize)
     zip_path = cache_dir / f"{model_id}-{_cache_key(digest, plan, fmt, quantize)}.zip"
     sidecar = zip_path.with_suffix(".quality.json")
-    cached = zip_path.is_file()
+    if fresh:
+        sidecar.unlink(missing_ok=True)  # its numbers measured the stale zip
+    cached = zip_path.is_file() and not fresh
     if not cached:
         log.info("building %s", zip_path.name)
         with tempfile.TemporaryDirectory(prefix="neuralpipe-build-") as tmp:

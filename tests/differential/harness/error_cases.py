@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.compare import Case, compare_json
 from tests.differential.harness.known import KNOWN
 from tests.differential.harness.search_cases import (
     MATCH,
@@ -21,6 +21,7 @@ from tests.differential.harness.sides import (
     JSONObject,
     Sides,
     judge,
+    search_case,
 )
 
 
@@ -332,15 +333,7 @@ def error_cases(sides: Sides) -> list[Case]:
     cases = []
     for number, (name, pipeline, body, known) in enumerate(BAD_SEARCHES):
         case = Case("errors", name, known=known)
-        ref = sides.ref_search(pipeline, body, f"diff-bad-{number}")
-        ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
-        if (ref[0], ours[0]) == (200, 200):
-            case.differences = compare_hits(ref[1], ours[1])
-        else:
-            judge(case, sides, ref, ours)
-        if pipeline is not None:
-            sides.ref("DELETE", f"/_search/pipeline/diff-bad-{number}")
-        cases.append(case)
+        cases.append(search_case(case, sides, pipeline, body, f"diff-bad-{number}"))
     doc = [{"_source": {"text": "hello world"}}]
     for name, pipeline, known in BAD_PIPELINES:
         case = Case("errors", name, known=known)

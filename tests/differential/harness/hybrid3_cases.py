@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.compare import Case, compare_json
 from tests.differential.harness.known import KNOWN
 from tests.differential.harness.search_cases import MATCH, NEURAL, SPARSE_Q, _hybrid, _norm
-from tests.differential.harness.sides import JSONObject, Sides, judge
+from tests.differential.harness.sides import JSONObject, Sides, search_case
 
 HYBRID = _hybrid(MATCH, NEURAL)["query"]
 RANGE = {"range": {"n": {"gte": 4}}}
@@ -232,15 +232,8 @@ def _run(
     cases = []
     for number, (name, pipeline, body, known) in enumerate(runs):
         case = Case(category, name, known=known)
-        ref = sides.ref_search(pipeline, body, f"diff-h3-{category}-{number}")
-        ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
-        if ref[0] == 200 and ours[0] == 200:
-            case.differences = compare_hits(ref[1], ours[1]) + _explanations(ref[1], ours[1])
-        else:
-            judge(case, sides, ref, ours)
-        if pipeline is not None:
-            sides.ref("DELETE", f"/_search/pipeline/diff-h3-{category}-{number}")
-        cases.append(case)
+        pipeline_id = f"diff-h3-{category}-{number}"
+        cases.append(search_case(case, sides, pipeline, body, pipeline_id, more=_explanations))
     return cases
 
 

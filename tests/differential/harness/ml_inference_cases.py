@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.differential.harness.compare import Case, compare_hits, compare_json
+from tests.differential.harness.compare import Case, compare_json
 from tests.differential.harness.known import KNOWN
-from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
+from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge, search_case
 
 EMBED_INPUT = '{ "text_docs": ["${input_map.text}"] }'
 DATA = "$.inference_results[0].output[0].data"
@@ -150,12 +150,5 @@ def ml_inference_search_cases(sides: Sides) -> list[Case]:
     cases = []
     for number, (name, pipeline, body, known) in enumerate(SEARCHES):
         case = Case("search", name, known=known)
-        ref = sides.ref_search(pipeline, body, f"diff-mli-{number}")
-        ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
-        if ref[0] == 200 and ours[0] == 200:
-            case.differences = compare_hits(ref[1], ours[1])
-        else:
-            judge(case, sides, ref, ours)
-        sides.ref("DELETE", f"/_search/pipeline/diff-mli-{number}")
-        cases.append(case)
+        cases.append(search_case(case, sides, pipeline, body, f"diff-mli-{number}"))
     return cases

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.differential.harness.compare import Case, compare_hits
-from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge
+from tests.differential.harness.compare import Case
+from tests.differential.harness.sides import ONNX, JSONObject, Sides, judge, search_case
 
 SETTING = "cluster.search.enabled_system_generated_factories"
 
@@ -62,14 +62,7 @@ def mmr_cases(sides: Sides) -> list[Case]:
     _set(sides, ["mmr_over_sample_factory", "mmr_rerank_factory"])
     try:
         for name, body in SEARCHES:
-            case = Case("search3", name)
-            ref = sides.ref_search(None, body, "diff-mmr")
-            ours = sides.ours(lambda b=body: sides.search(None, b, sides.index))  # type: ignore[misc]
-            if ref[0] == 200 and ours[0] == 200:
-                case.differences = compare_hits(ref[1], ours[1])
-            else:
-                judge(case, sides, ref, ours)
-            cases.append(case)
+            cases.append(search_case(Case("search3", name), sides, None, body, "diff-mmr"))
     finally:
         _set(sides, None)
     return cases

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from processors.settings import Settings
-from tests.differential.harness.compare import Case, compare_hits
+from tests.differential.harness.compare import Case
 from tests.differential.harness.ingest_cases import _embed
 from tests.differential.harness.known import KNOWN
 from tests.differential.harness.sides import (
@@ -16,7 +16,7 @@ from tests.differential.harness.sides import (
     TOKENIZER,
     JSONObject,
     Sides,
-    judge,
+    search_case,
     short_json,
 )
 
@@ -288,13 +288,5 @@ def search_cases(sides: Sides) -> list[Case]:
     cases = []
     for number, (name, pipeline, body, known) in enumerate(SEARCHES):
         case = Case("search", name, known=known)
-        ref = sides.ref_search(pipeline, body, f"diff-{number}")
-        ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
-        if ref[0] == 200 and ours[0] == 200:
-            case.differences = compare_hits(ref[1], ours[1])
-        else:
-            judge(case, sides, ref, ours)
-        if pipeline is not None:
-            sides.ref("DELETE", f"/_search/pipeline/diff-{number}")
-        cases.append(case)
+        cases.append(search_case(case, sides, pipeline, body, f"diff-{number}"))
     return cases

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
@@ -223,6 +223,20 @@ class _Run:
         self.sides.ref("DELETE", f"/{self.index}")
         self.proxy.call("DELETE", f"/{self.index}")
 
+    def scenario(self, body: JSONObject, steps: Iterable[Case] = ()) -> list[Case]:
+        """The index created with ``body`` on both sides (the ``PUT index`` case first), then,
+        when both created it, the cases of ``steps`` (a generator: its calls run here, in turn);
+        the index is dropped before and after."""
+        self.drop()
+        try:
+            created = self.both("PUT", f"/{self.index}", body)
+            cases = [self.case("PUT index", *created)]
+            if created[0][0] == 200 and created[1][0] == 200:
+                cases += steps
+            return cases
+        finally:
+            self.drop()
+
     def case(self, what: str, ref: Answer, ours: Answer, *, hits: bool = False) -> Case:
         case = Case("semantic", f"{self.name}: {what}")
         if ref[0] == 200 and ours[0] == 200:
@@ -258,152 +272,126 @@ def _search(
 
 def _scenario(sides: Sides, proxy: Proxy, name: str, body: JSONObject) -> list[Case]:
     run = _Run(sides, proxy, name)
-    run.drop()
-    cases = []
-    try:
-        created = run.both("PUT", f"/{run.index}", body)
-        cases.append(run.case("PUT index", *created))
-        if created[0][0] != 200 or created[1][0] != 200:
-            return cases
-        mapping = run.both("GET", f"/{run.index}/_mapping")
-        cases.append(
-            run.case(
-                "GET _mapping",
-                _mapping_of(mapping[0], run.index),
-                _mapping_of(mapping[1], run.index),
-            )
-        )
-        if "no documents" in name:
-            return cases
-        nested = "doc" in body["mappings"]["properties"]
-        docs = [(i, {"doc": s}) if nested else (i, s) for i, s in DOCS]
-        written = run.bulk(docs[:2])
-        cases.append(
-            run.case(
-                "_bulk errors flag",
-                (written[0][0], written[0][1]["errors"]),
-                (written[1][0], written[1][1]["errors"]),
-            )
-        )
-        one = run.both("PUT", f"/{run.index}/_doc/{docs[2][0]}", docs[2][1], refresh="true")
-        cases.append(
-            run.case(
-                "_doc result",
-                (one[0][0], one[0][1].get("result")),
-                (one[1][0], one[1][1].get("result")),
-            )
-        )
-        cases.append(run.case("_source", *_sources(run, [d[0] for d in docs])))
-        change = (
-            {"doc": {"doc": {"text": "A glider has no engine."}}}
-            if nested
-            else {"doc": {"text": "A glider has no engine."}}
-        )
-        updated = run.both("POST", f"/{run.index}/_update/2", change, refresh="true")
-        cases.append(
-            run.case(
-                "_update result",
-                (updated[0][0], updated[0][1].get("result")),
-                (updated[1][0], updated[1][1].get("result")),
-            )
-        )
-        cases.append(run.case("_source after _update", *_sources(run, ["2"])))
-        if nested:
-            return cases
-        props = body["mappings"]["properties"]["text"]
-        dense = props["model_id"] == DENSE
-        k = {"k": 3} if dense else {}
-        neural = {
-            "query": {"neural": {"text": {"query_text": "shock waves on a wing", **k}}},
-            "_source": False,
-        }
-        cases.append(run.case("neural", *_search(run, neural), hits=True))
-        info = props.get("semantic_info_field_name", "text_semantic_info")
-        if props["model_id"] == SPARSE_MODEL and not props.get("chunking"):
-            sparse = {
-                "query": {
-                    "neural_sparse": {
-                        f"{info}.embedding": {
-                            "query_text": "rocket oxidiser",
-                            "model_id": TOKENIZER,
-                        }
-                    }
-                },
-                "_source": False,
-            }
-            cases.append(
-                run.case("neural_sparse on the embedding", *_search(run, sparse), hits=True)
-            )
-        hybrid = {
+    return run.scenario(body, _scenario_steps(run, name, body))
+
+
+def _scenario_steps(run: _Run, name: str, body: JSONObject) -> Iterator[Case]:
+    mapping = run.both("GET", f"/{run.index}/_mapping")
+    yield run.case(
+        "GET _mapping",
+        _mapping_of(mapping[0], run.index),
+        _mapping_of(mapping[1], run.index),
+    )
+    if "no documents" in name:
+        return
+    nested = "doc" in body["mappings"]["properties"]
+    docs = [(i, {"doc": s}) if nested else (i, s) for i, s in DOCS]
+    written = run.bulk(docs[:2])
+    yield run.case(
+        "_bulk errors flag",
+        (written[0][0], written[0][1]["errors"]),
+        (written[1][0], written[1][1]["errors"]),
+    )
+    one = run.both("PUT", f"/{run.index}/_doc/{docs[2][0]}", docs[2][1], refresh="true")
+    yield run.case(
+        "_doc result",
+        (one[0][0], one[0][1].get("result")),
+        (one[1][0], one[1][1].get("result")),
+    )
+    yield run.case("_source", *_sources(run, [d[0] for d in docs]))
+    change = (
+        {"doc": {"doc": {"text": "A glider has no engine."}}}
+        if nested
+        else {"doc": {"text": "A glider has no engine."}}
+    )
+    updated = run.both("POST", f"/{run.index}/_update/2", change, refresh="true")
+    yield run.case(
+        "_update result",
+        (updated[0][0], updated[0][1].get("result")),
+        (updated[1][0], updated[1][1].get("result")),
+    )
+    yield run.case("_source after _update", *_sources(run, ["2"]))
+    if nested:
+        return
+    props = body["mappings"]["properties"]["text"]
+    dense = props["model_id"] == DENSE
+    k = {"k": 3} if dense else {}
+    neural = {
+        "query": {"neural": {"text": {"query_text": "shock waves on a wing", **k}}},
+        "_source": False,
+    }
+    yield run.case("neural", *_search(run, neural), hits=True)
+    info = props.get("semantic_info_field_name", "text_semantic_info")
+    if props["model_id"] == SPARSE_MODEL and not props.get("chunking"):
+        sparse = {
             "query": {
-                "hybrid": {
-                    "queries": [
-                        {"match": {"tag": "wing"}},
-                        {"neural": {"text": {"query_text": "re-entry heat", **k}}},
-                    ]
+                "neural_sparse": {
+                    f"{info}.embedding": {
+                        "query_text": "rocket oxidiser",
+                        "model_id": TOKENIZER,
+                    }
                 }
             },
             "_source": False,
         }
-        pipeline = {
-            "phase_results_processors": [
-                {
-                    "normalization-processor": {
-                        "normalization": {"technique": "min_max"},
-                        "combination": {"technique": "arithmetic_mean"},
-                    }
-                }
-            ]
-        }
-        cases.append(run.case("hybrid", *_search(run, hybrid, pipeline), hits=True))
-        if dense:
-            tokens: JSONObject = {"query": {"neural": {"text": {"query_text": "x"}}}}
-            tokens["query"]["neural"]["text"]["query_tokens"] = {"a": 1}
-            cases.append(run.case("neural with query_tokens on dense", *_search(run, tokens)))
-        else:
-            bad = {
-                "query": {
-                    "neural": {
-                        "text": {"query_text": "", "k": 2, "min_score": 0.1, "model_id": TOKENIZER}
-                    }
+        yield run.case("neural_sparse on the embedding", *_search(run, sparse), hits=True)
+    hybrid = {
+        "query": {
+            "hybrid": {
+                "queries": [
+                    {"match": {"tag": "wing"}},
+                    {"neural": {"text": {"query_text": "re-entry heat", **k}}},
+                ]
+            }
+        },
+        "_source": False,
+    }
+    pipeline = {
+        "phase_results_processors": [
+            {
+                "normalization-processor": {
+                    "normalization": {"technique": "min_max"},
+                    "combination": {"technique": "arithmetic_mean"},
                 }
             }
-            cases.append(
-                run.case("neural with k, min_score, empty text on sparse", *_search(run, bad))
-            )
-            tokens = {
-                "query": {"neural": {"text": {"query_tokens": {"wing": 1.5}}}},
-                "_source": False,
-            }
-            cases.append(
-                run.case("neural with query_tokens on sparse", *_search(run, tokens), hits=True)
-            )
-        change = {
-            "properties": {
-                "text": {
-                    **props,
-                    "model_id": props["model_id"],
-                    "chunking": not props.get("chunking"),
+        ]
+    }
+    yield run.case("hybrid", *_search(run, hybrid, pipeline), hits=True)
+    if dense:
+        tokens: JSONObject = {"query": {"neural": {"text": {"query_text": "x"}}}}
+        tokens["query"]["neural"]["text"]["query_tokens"] = {"a": 1}
+        yield run.case("neural with query_tokens on dense", *_search(run, tokens))
+    else:
+        bad = {
+            "query": {
+                "neural": {
+                    "text": {"query_text": "", "k": 2, "min_score": 0.1, "model_id": TOKENIZER}
                 }
             }
         }
-        cases.append(
-            run.case(
-                "PUT _mapping changing chunking", *run.both("PUT", f"/{run.index}/_mapping", change)
-            )
-        )
-    finally:
-        run.drop()
-    return cases
+        yield run.case("neural with k, min_score, empty text on sparse", *_search(run, bad))
+        tokens = {
+            "query": {"neural": {"text": {"query_tokens": {"wing": 1.5}}}},
+            "_source": False,
+        }
+        yield run.case("neural with query_tokens on sparse", *_search(run, tokens), hits=True)
+    change = {
+        "properties": {
+            "text": {
+                **props,
+                "model_id": props["model_id"],
+                "chunking": not props.get("chunking"),
+            }
+        }
+    }
+    yield run.case(
+        "PUT _mapping changing chunking", *run.both("PUT", f"/{run.index}/_mapping", change)
+    )
 
 
 def _error_case(sides: Sides, proxy: Proxy, name: str, body: JSONObject) -> Case:
-    run = _Run(sides, proxy, f"error {name}")
-    run.drop()
-    try:
-        return run.case("PUT index", *run.both("PUT", f"/{run.index}", body))
-    finally:
-        run.drop()
+    (created,) = _Run(sides, proxy, f"error {name}").scenario(body)
+    return created
 
 
 def semantic_cases(sides: Sides) -> list[Case]:

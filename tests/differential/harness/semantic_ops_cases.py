@@ -10,6 +10,7 @@ the reference node, and the proxy served in this process in front of the main no
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -90,46 +91,39 @@ def _analyzer_cases(sides: Sides, proxy: Proxy) -> list[Case]:
         "text": _semantic(SPARSE_MODEL, chunking=True, semantic_field_search_analyzer="bert-uncased"),
         "plain": _semantic(SPARSE_MODEL),
     })  # fmt: skip
-    run.drop()
-    cases: list[Case] = []
-    try:
-        created = run.both("PUT", f"/{run.index}", body)
-        cases.append(run.case("PUT index", *created))
-        if created[0][0] != 200 or created[1][0] != 200:
-            return cases
-        mapping = run.both("GET", f"/{run.index}/_mapping")
-        cases.append(run.case("GET _mapping", *(_mapping_of(m, run.index) for m in mapping)))
-        docs = [(i, {**s, "plain": s["text"]}) for i, s in DOCS]
-        run.bulk(docs)
-        searches: list[tuple[str, JSONObject]] = [
-            ("neural with the field's analyzer (doc-only)", {"text": {"query_text": "shock waves on a wing"}}),
-            ("the field's analyzer, boost and _name", {"text": {"query_text": "rocket oxidiser", "boost": 2.0, "_name": "q"}}),
-            ("model_id in the query over the field's analyzer", {"text": {"query_text": "shock waves on a wing", "model_id": TOKENIZER}}),
-            ("the query's analyzer on a field without one", {"plain": {"query_text": "heat shields re-entry", "semantic_field_search_analyzer": "bert-uncased"}}),
-            ("the query's analyzer and model_id", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": "bert-uncased", "model_id": TOKENIZER}}),
-            ("the query's analyzer and query_tokens", {"text": {"query_tokens": {"wing": 1.0}, "semantic_field_search_analyzer": "bert-uncased"}}),
-            ("an empty semantic_field_search_analyzer", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": ""}}),
-            ("the query's standard analyzer (an index analyzer)", {"plain": {"query_text": "Heat shields, re-entry heat", "semantic_field_search_analyzer": "standard"}}),
-            ("the query's whitespace analyzer on a chunked field", {"text": {"query_text": "wing Shock waves", "semantic_field_search_analyzer": "whitespace"}}),
-        ]  # fmt: skip
-        for what, neural in searches:
-            query = {"query": {"neural": neural}, "_source": False}
-            cases.append(run.case(what, *_search(run, query), hits=True))
-        hybrid = {
-            "query": {"hybrid": {"queries": [
-                {"match": {"tag": "wing"}},
-                {"neural": {"text": {"query_text": "re-entry heat"}}},
-            ]}},
-            "_source": False,
-        }  # fmt: skip
-        pipeline = {"phase_results_processors": [{"normalization-processor": {
-            "normalization": {"technique": "min_max"},
-            "combination": {"technique": "arithmetic_mean"}}}]}  # fmt: skip
-        cases.append(run.case("hybrid with the field's analyzer", *_search(run, hybrid, pipeline),
-                              hits=True))  # fmt: skip
-    finally:
-        run.drop()
-    return cases
+    return run.scenario(body, _analyzer_steps(run))
+
+
+def _analyzer_steps(run: _OpsRun) -> Iterator[Case]:
+    mapping = run.both("GET", f"/{run.index}/_mapping")
+    yield run.case("GET _mapping", *(_mapping_of(m, run.index) for m in mapping))
+    docs = [(i, {**s, "plain": s["text"]}) for i, s in DOCS]
+    run.bulk(docs)
+    searches: list[tuple[str, JSONObject]] = [
+        ("neural with the field's analyzer (doc-only)", {"text": {"query_text": "shock waves on a wing"}}),
+        ("the field's analyzer, boost and _name", {"text": {"query_text": "rocket oxidiser", "boost": 2.0, "_name": "q"}}),
+        ("model_id in the query over the field's analyzer", {"text": {"query_text": "shock waves on a wing", "model_id": TOKENIZER}}),
+        ("the query's analyzer on a field without one", {"plain": {"query_text": "heat shields re-entry", "semantic_field_search_analyzer": "bert-uncased"}}),
+        ("the query's analyzer and model_id", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": "bert-uncased", "model_id": TOKENIZER}}),
+        ("the query's analyzer and query_tokens", {"text": {"query_tokens": {"wing": 1.0}, "semantic_field_search_analyzer": "bert-uncased"}}),
+        ("an empty semantic_field_search_analyzer", {"plain": {"query_text": "wing", "semantic_field_search_analyzer": ""}}),
+        ("the query's standard analyzer (an index analyzer)", {"plain": {"query_text": "Heat shields, re-entry heat", "semantic_field_search_analyzer": "standard"}}),
+        ("the query's whitespace analyzer on a chunked field", {"text": {"query_text": "wing Shock waves", "semantic_field_search_analyzer": "whitespace"}}),
+    ]  # fmt: skip
+    for what, neural in searches:
+        query = {"query": {"neural": neural}, "_source": False}
+        yield run.case(what, *_search(run, query), hits=True)
+    hybrid = {
+        "query": {"hybrid": {"queries": [
+            {"match": {"tag": "wing"}},
+            {"neural": {"text": {"query_text": "re-entry heat"}}},
+        ]}},
+        "_source": False,
+    }  # fmt: skip
+    pipeline = {"phase_results_processors": [{"normalization-processor": {
+        "normalization": {"technique": "min_max"},
+        "combination": {"technique": "arithmetic_mean"}}}]}  # fmt: skip
+    yield run.case("hybrid with the field's analyzer", *_search(run, hybrid, pipeline), hits=True)
 
 
 # -- _bulk update ------------------------------------------------------------------------------
@@ -157,68 +151,54 @@ def _with_index(lines: list[JSONObject], index: str) -> list[JSONObject]:
 
 def _update_cases(sides: Sides, proxy: Proxy) -> list[Case]:
     run = _OpsRun(sides, proxy, "bulk update", "semops-up")
-    run.drop()
-    cases: list[Case] = []
-    try:
-        body = _index(
-            {"text": _semantic(SPARSE_MODEL)},
-            **{"index.neural_search.semantic_ingest_batch_size": 2},
-        )
-        created = run.both("PUT", f"/{run.index}", body)
-        cases.append(run.case("PUT index", *created))
-        if created[0][0] != 200 or created[1][0] != 200:
-            return cases
-        run.bulk(DOCS)
-        updated = run.ndjson(_with_index(UPDATES, run.index))
-        cases.append(run.case("_bulk update items", *(_items(a) for a in updated)))
-        cases.append(
-            run.case("_source after _bulk update", *_sources(run, ["1", "2", "3", "4", "5"]))
-        )
-        bad = {"doc": {"text": 5}}
-        upsert_bad = run.ndjson(
-            _with_index([{"update": {"_id": "2"}}, {**bad, "doc_as_upsert": True}], run.index)
-        )
-        cases.append(
-            run.case("_bulk update refused (doc_as_upsert)", *(_items(a) for a in upsert_bad))
-        )
-        plain_bad = run.ndjson(_with_index([{"update": {"_id": "1"}}, bad], run.index))
-        cases.append(run.case("_bulk update refused (no upsert)", *plain_bad))
-        cases.append(run.case("_source after refused updates", *_sources(run, ["1", "2"])))
-    finally:
-        run.drop()
-    return cases
+    body = _index(
+        {"text": _semantic(SPARSE_MODEL)},
+        **{"index.neural_search.semantic_ingest_batch_size": 2},
+    )
+    return run.scenario(body, _update_steps(run))
+
+
+def _update_steps(run: _OpsRun) -> Iterator[Case]:
+    run.bulk(DOCS)
+    updated = run.ndjson(_with_index(UPDATES, run.index))
+    yield run.case("_bulk update items", *(_items(a) for a in updated))
+    yield run.case("_source after _bulk update", *_sources(run, ["1", "2", "3", "4", "5"]))
+    bad = {"doc": {"text": 5}}
+    upsert_bad = run.ndjson(
+        _with_index([{"update": {"_id": "2"}}, {**bad, "doc_as_upsert": True}], run.index)
+    )
+    yield run.case("_bulk update refused (doc_as_upsert)", *(_items(a) for a in upsert_bad))
+    plain_bad = run.ndjson(_with_index([{"update": {"_id": "1"}}, bad], run.index))
+    yield run.case("_bulk update refused (no upsert)", *plain_bad)
+    yield run.case("_source after refused updates", *_sources(run, ["1", "2"]))
 
 
 # -- semantic_ingest_batch_size ---------------------------------------------------------------
+BATCH_SIZE = "index.neural_search.semantic_ingest_batch_size"
+
+
 def _batch_cases(sides: Sides, proxy: Proxy) -> list[Case]:
     run = _OpsRun(sides, proxy, "batch size", "semops-bs")
-    run.drop()
-    cases: list[Case] = []
-    setting = "index.neural_search.semantic_ingest_batch_size"
-    try:
-        body = _index({"text": _semantic(SPARSE_MODEL, chunking=True)}, **{setting: 1})
-        created = run.both("PUT", f"/{run.index}", body)
-        cases.append(run.case("PUT index", *created))
-        if created[0][0] != 200 or created[1][0] != 200:
-            return cases
-        docs = [*DOCS, ("4", {"text": DOCS[1][1]["text"], "tag": "again"}), ("5", {"tag": "none"})]
-        run.bulk(docs)
-        cases.append(run.case("_source (batch size 1)", *_sources(run, [d[0] for d in docs])))
-        changed = run.both(
-            "PUT",
-            f"/{run.index}/_settings",
-            {"index": {"neural_search": {"semantic_ingest_batch_size": 3}}},
-        )
-        cases.append(run.case("PUT _settings batch size", *changed))
-        shown = run.both("GET", f"/{run.index}/_settings/{setting}", flat_settings="true")
-        cases.append(run.case("GET _settings batch size", *shown))
-        refused = run.both("PUT", f"/{run.index}/_settings", {setting: 101})
-        cases.append(run.case("PUT _settings batch size 101", *refused))
-        run.bulk([(i, {**s, "tag": "re"}) for i, s in docs])
-        cases.append(run.case("_source (batch size 3)", *_sources(run, [d[0] for d in docs])))
-    finally:
-        run.drop()
-    return cases
+    body = _index({"text": _semantic(SPARSE_MODEL, chunking=True)}, **{BATCH_SIZE: 1})
+    return run.scenario(body, _batch_steps(run))
+
+
+def _batch_steps(run: _OpsRun) -> Iterator[Case]:
+    docs = [*DOCS, ("4", {"text": DOCS[1][1]["text"], "tag": "again"}), ("5", {"tag": "none"})]
+    run.bulk(docs)
+    yield run.case("_source (batch size 1)", *_sources(run, [d[0] for d in docs]))
+    changed = run.both(
+        "PUT",
+        f"/{run.index}/_settings",
+        {"index": {"neural_search": {"semantic_ingest_batch_size": 3}}},
+    )
+    yield run.case("PUT _settings batch size", *changed)
+    shown = run.both("GET", f"/{run.index}/_settings/{BATCH_SIZE}", flat_settings="true")
+    yield run.case("GET _settings batch size", *shown)
+    refused = run.both("PUT", f"/{run.index}/_settings", {BATCH_SIZE: 101})
+    yield run.case("PUT _settings batch size 101", *refused)
+    run.bulk([(i, {**s, "tag": "re"}) for i, s in docs])
+    yield run.case("_source (batch size 3)", *_sources(run, [d[0] for d in docs]))
 
 
 # -- sparse_vector documents ------------------------------------------------------------------
@@ -246,27 +226,19 @@ GOOD_DOCS: list[tuple[str, JSONObject]] = [
 
 def _sparse_vector_cases(sides: Sides, proxy: Proxy) -> list[Case]:
     run = _OpsRun(sides, proxy, "sparse_vector document", "semops-sv")
-    run.drop()
-    cases: list[Case] = []
-    try:
-        created = run.both("PUT", f"/{run.index}", SPARSE_VECTOR_BODY)
-        cases.append(run.case("PUT index", *created))
-        if created[0][0] != 200 or created[1][0] != 200:
-            return cases
-        for n, (what, doc) in enumerate([*BAD_DOCS, *GOOD_DOCS]):
-            answer = run.both("PUT", f"/{run.index}/_doc/{n}", doc)
-            cases.append(run.case(f"_doc with {what}", *(_without_noise(a) for a in answer)))
-        lines: list[JSONObject] = []
-        for n, (_, doc) in enumerate([BAD_DOCS[0], GOOD_DOCS[0], BAD_DOCS[1]]):
-            lines += [{"index": {"_id": f"b{n}"}}, doc]
-        written = run.ndjson(_with_index(lines, run.index))
-        cases.append(
-            run.case("_bulk with refused and taken documents", *(_items(a) for a in written))
-        )
-        cases.append(run.case("_source of the taken documents", *_sources(run, ["7", "8", "b1"])))
-    finally:
-        run.drop()
-    return cases
+    return run.scenario(SPARSE_VECTOR_BODY, _sparse_vector_steps(run))
+
+
+def _sparse_vector_steps(run: _OpsRun) -> Iterator[Case]:
+    for n, (what, doc) in enumerate([*BAD_DOCS, *GOOD_DOCS]):
+        answer = run.both("PUT", f"/{run.index}/_doc/{n}", doc)
+        yield run.case(f"_doc with {what}", *(_without_noise(a) for a in answer))
+    lines: list[JSONObject] = []
+    for n, (_, doc) in enumerate([BAD_DOCS[0], GOOD_DOCS[0], BAD_DOCS[1]]):
+        lines += [{"index": {"_id": f"b{n}"}}, doc]
+    written = run.ndjson(_with_index(lines, run.index))
+    yield run.case("_bulk with refused and taken documents", *(_items(a) for a in written))
+    yield run.case("_source of the taken documents", *_sources(run, ["7", "8", "b1"]))
 
 
 def semantic_ops_cases(sides: Sides) -> list[Case]:

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from processors.settings import Settings
-from tests.differential.harness.compare import Case, compare_errors, compare_json
+from tests.differential.harness.compare import Case, compare_errors, compare_hits, compare_json
 
 JSONObject = dict[str, Any]
 Answer = tuple[int, Any]
@@ -214,6 +214,32 @@ def judge(case: Case, sides: Sides, ref: Answer, ours: Answer) -> None:
     )
     if not rest and not case.known:
         case.known = WRAPPERS[str(error["type"])]
+
+
+def search_case(
+    case: Case,
+    sides: Sides,
+    pipeline: JSONObject | None,
+    body: JSONObject,
+    name: str,
+    *,
+    more: Callable[[JSONObject, JSONObject], list[str]] | None = None,
+) -> Case:
+    """``case`` with the differences of ``body`` searched on both sides (on ``sides.index``),
+    through ``pipeline`` when given (PUT on the reference node as ``name``, deleted after): the
+    hits compared when both answer 200 (and ``more(ref, ours)``'s differences added), else the
+    answers judged (:func:`judge`)."""
+    ref = sides.ref_search(pipeline, body, name)
+    ours = sides.ours(lambda: sides.search(pipeline, body, sides.index))
+    if ref[0] == 200 and ours[0] == 200:
+        case.differences = compare_hits(ref[1], ours[1])
+        if more is not None:
+            case.differences += more(ref[1], ours[1])
+    else:
+        judge(case, sides, ref, ours)
+    if pipeline is not None:
+        sides.ref("DELETE", f"/_search/pipeline/{name}")
+    return case
 
 
 def short_json(body: Any) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.differential.harness.compare import Case, compare_hits
+from tests.differential.harness.compare import Case
 from tests.differential.harness.search_cases import MATCH, SPARSE_Q
-from tests.differential.harness.sides import SPLADE, JSONObject, Sides, judge
+from tests.differential.harness.sides import SPLADE, JSONObject, Sides, search_case
 
 TYPE = "neural_sparse_two_phase_processor"
 SPLADE_Q = {
@@ -159,13 +159,5 @@ def two_phase_cases(sides: Sides, known: dict[str, str] | None = None) -> list[C
     cases = []
     for number, (name, pipeline, body) in enumerate(SEARCHES + BAD):
         case = Case("two_phase", name, known=known.get(name, ""))
-        pipeline_id = f"diff-two-phase-{number}"
-        ref = sides.ref_search(pipeline, body, pipeline_id)
-        ours = sides.ours(lambda p=pipeline, b=body: sides.search(p, b, sides.index))  # type: ignore[misc]
-        if ref[0] == 200 and ours[0] == 200:
-            case.differences = compare_hits(ref[1], ours[1])
-        else:
-            judge(case, sides, ref, ours)
-        sides.ref("DELETE", f"/_search/pipeline/{pipeline_id}")
-        cases.append(case)
+        cases.append(search_case(case, sides, pipeline, body, f"diff-two-phase-{number}"))
     return cases

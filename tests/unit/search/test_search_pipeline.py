@@ -1,4 +1,5 @@
-"""SearchPipeline against a recording client: rewrites, inline node pipeline, the two seams."""
+"""SearchPipeline against a recording client: rewrites, inline node pipeline, hybrid and rerank
+handed to their processors (``run_hybrid``, ``apply_rerank``) through the registry."""
 
 from __future__ import annotations
 
