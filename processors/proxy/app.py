@@ -165,12 +165,13 @@ def default_models(settings: ProxySettings) -> ModelFor:
 
 def default_registry(settings: ProxySettings) -> RegistryFactory:
     def make(client: Any) -> Any:
+        from processors.models.mlcommons.catalog import PRETRAINED_SUBDIR
         from processors.models.mlcommons.model_registry import ModelRegistry
 
+        models_dir = settings.model_files_dir or settings.home / "models"
         return ModelRegistry(
-            client, index_prefix=settings.ml_index_prefix,
-            models_dir=settings.model_files_dir or settings.home / "models",
-            cache_dir=settings.home / "registry-cache",
+            client, index_prefix=settings.ml_index_prefix, models_dir=models_dir,
+            artifact_dir=models_dir / PRETRAINED_SUBDIR, cache_dir=settings.home / "registry-cache",
         )  # fmt: skip
 
     return make
