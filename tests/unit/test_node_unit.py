@@ -90,7 +90,7 @@ def test_is_neuralpipe_node_asks_the_cluster_its_name(
     from processors.opensearch.node import is_neuralpipe_node
 
     class Root(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
