@@ -394,6 +394,7 @@ def _index(
     from processors.cli.bulk_cmd import ProgressBar
     from processors.evaluation.runner import index_corpus
     from processors.indexing.fingerprint import pipeline_fingerprint
+    from processors.opensearch.client import targets_embedded_node
     from processors.pipeline.ingest import IngestPipeline
 
     pipeline = IngestPipeline(spec, encoders=store.get, client=client)
@@ -408,7 +409,7 @@ def _index(
             fingerprint=fingerprint,
             mapping=body,
             reindex=reindex,
-            embedded=settings.uses_embedded_node,
+            embedded=targets_embedded_node(settings),
             on_batch=bar.update if bar is not None else None,
             token_stats=store.token_stats,
         )

@@ -32,7 +32,7 @@ def create(
     from processors.config.index_translation import node_index_body
     from processors.errors import ConfigError
     from processors.models.binding import model_store
-    from processors.opensearch.client import make_client
+    from processors.opensearch.client import make_client, targets_embedded_node
     from processors.opensearch.indices import create_index, load_mapping, resolve_mapping, with_bm25
     from processors.semantic.fields import SemanticMappingError
     from processors.semantic.ingest import registration_doc
@@ -43,7 +43,7 @@ def create(
         body = node_index_body(
             body,
             lambda m: registration_doc(store.registration(m)),
-            embedded=settings.uses_embedded_node,
+            embedded=targets_embedded_node(settings),
             name=name,
         )
     except SemanticMappingError as exc:

@@ -74,7 +74,7 @@ def serve(
         raise click.ClickException(
             f"the proxy needs its extra ({exc.name} is missing): pip install 'neuralpipe[proxy]'"
         ) from exc
-    from processors.opensearch.client import resolve_url
+    from processors.opensearch.client import resolve_url, targets_embedded_node
 
     if pipelines_dir is not None:
         settings = settings.model_copy(update={"pipelines_dir": pipelines_dir})
@@ -83,7 +83,7 @@ def serve(
         settings, target, max_body_bytes=max_body_mb * 1024 * 1024,
         query_cache_size=query_cache, micro_batch=micro_batch, ml_index_prefix=ml_index_prefix,
         warm_models=warm, max_batch=max_batch, model_threads=model_threads or None,
-        lend_identity=lend_identity,
+        lend_identity=lend_identity, embedded_node=targets_embedded_node(settings, target),
         **({} if inference_slots is None else {"inference_slots": inference_slots}),
     )  # fmt: skip
     click.echo(f"neuralpipe proxy on http://{host}:{port} -> {redact(target)}"

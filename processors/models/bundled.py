@@ -23,6 +23,11 @@ from processors.errors import ArtifactError
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TOKENIZERS = ("bert-uncased", "mbert-uncased")
 """The bundled doc-only tokenizers, by the analyzer names ``neural_sparse`` accepts."""
+PRETRAINED = {
+    "amazon/neural-sparse/opensearch-neural-sparse-tokenizer-v1": "bert-uncased",
+    "amazon/neural-sparse/opensearch-neural-sparse-tokenizer-multilingual-v1": "mbert-uncased",
+}
+"""ml-commons' pretrained names of the artifacts the bundled zips come from."""
 
 
 def tokenizer_zip(name: str) -> Path:
@@ -39,3 +44,15 @@ def tokenizer_zip(name: str) -> Path:
     if not path.is_file():
         raise ArtifactError(f"bundled tokenizer {path} is missing: reinstall neuralpipe")
     return path
+
+
+def pretrained_zip(name: str) -> Path | None:
+    """The bundled zip holding the data of the pretrained model ``name``, or ``None``.
+
+    >>> pretrained_zip("amazon/neural-sparse/opensearch-neural-sparse-tokenizer-v1").name
+    'bert-uncased.zip'
+    >>> pretrained_zip("huggingface/sentence-transformers/all-MiniLM-L6-v2") is None
+    True
+    """
+    tokenizer = PRETRAINED.get(name)
+    return None if tokenizer is None else tokenizer_zip(tokenizer)

@@ -36,6 +36,23 @@ def resolve_url(settings: Settings) -> str:
     return running.url
 
 
+def targets_embedded_node(settings: Settings, url: str | None = None) -> bool:
+    """Whether the cluster in use (``url``, else the configured or running one) is a node
+    neuralpipe started, whose k-NN has no native libraries (``faiss`` / ``nmslib`` fields kill
+    it at their first write). Asked of the node itself, so a ``--url`` /
+    ``NEURALPIPE_OPENSEARCH_URL`` naming the local node counts, and ``serve --upstream`` naming
+    another cluster does not; when nothing answers, only a configuration without a URL does.
+    """
+    from processors.opensearch.node import is_neuralpipe_node
+
+    try:
+        target = url or resolve_url(settings)
+    except NodeError:
+        return settings.uses_embedded_node
+    answer = is_neuralpipe_node(target)
+    return settings.uses_embedded_node if answer is None else answer
+
+
 def make_client(settings: Settings, **kwargs: Any) -> Any:
     """An ``opensearchpy.OpenSearch`` client for the configured cluster."""
     from opensearchpy import OpenSearch

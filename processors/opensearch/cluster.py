@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import NodeStartError
-from processors.opensearch.node import LocalNode, NodeInfo, _health, port_free
+from processors.opensearch.node import CLUSTER_PREFIX, LocalNode, NodeInfo, _health, port_free
 from processors.settings import Settings
 
 DEFAULT_CLUSTER_HEAP = "512m"
@@ -91,7 +91,7 @@ class LocalCluster:
     ) -> None:
         self.settings = settings
         self.name = f"{settings.node_name}-cluster"
-        self.cluster_name = f"neuralpipe-{self.name}"
+        self.cluster_name = f"{CLUSTER_PREFIX}{self.name}"
         self.layout_file = settings.home / "nodes" / f"{self.name}.json"
         layout = self._read_layout()
         if nodes is None:

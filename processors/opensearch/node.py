@@ -30,6 +30,9 @@ from processors.opensearch.distribution import Distribution
 from processors.opensearch.prereqs import java_home
 from processors.settings import Settings, is_3x
 
+CLUSTER_PREFIX = "neuralpipe-"
+"""Every node and cluster neuralpipe starts is named ``neuralpipe-<name>``."""
+
 log = logging.getLogger(__name__)
 
 NODE_USER = "neuralpipe"
@@ -58,7 +61,7 @@ class LocalNode:
         name = settings.node_name
         dir_name = name if version in name else f"{name}-{version}"
         self.state_dir = settings.home / "nodes" / dir_name
-        self.cluster_name = f"neuralpipe-{settings.node_name}"
+        self.cluster_name = f"{CLUSTER_PREFIX}{settings.node_name}"
 
     @property
     def default_heap(self) -> str:
@@ -243,6 +246,27 @@ def _kill_jvms_of(config_dir: Path) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
         except (OSError, ValueError):
             continue
+
+
+def is_neuralpipe_node(url: str, timeout: float = 2.0) -> bool | None:
+    """Whether the OpenSearch at ``url`` is one neuralpipe started, whatever URL names it
+    (``--url http://127.0.0.1:<its port>`` included): its cluster is named ``neuralpipe-*`` and
+    its k-NN has no native libraries. ``None`` when nothing answers there; a cluster that
+    answers with an error (401 of a security plugin...) is not one: neuralpipe's nodes run
+    without security.
+
+    >>> is_neuralpipe_node("http://127.0.0.1:1") is None
+    True
+    """
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/", timeout=timeout) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError:
+        return False
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    name = body.get("cluster_name") if isinstance(body, dict) else None
+    return isinstance(name, str) and name.startswith(CLUSTER_PREFIX)
 
 
 def _health(url: str) -> dict[str, object] | None:

@@ -103,13 +103,15 @@ class ProxySettings:
 
     @classmethod
     def from_settings(cls, settings: Settings, upstream_url: str, **options: Any) -> ProxySettings:
-        """From the CLI's settings (auth, TLS, home, pipelines directory)."""
+        """From the CLI's settings (auth, TLS, home, pipelines directory); ``embedded_node``
+        defaults to "no URL configured" (the CLI asks the upstream itself)."""
+        options.setdefault("embedded_node", settings.uses_embedded_node)
         return cls(
             upstream_url=upstream_url, username=settings.opensearch_username,
             password=settings.opensearch_password, verify_certs=settings.opensearch_verify_certs,
             ca_certs=settings.opensearch_ca_certs, pipelines_dir=settings.pipelines_dir,
             home=settings.home, model_files_dir=settings.model_files_dir,
-            embedded_node=settings.uses_embedded_node, **options,
+            **options,
         )  # fmt: skip
 
 
@@ -163,12 +165,13 @@ def default_models(settings: ProxySettings) -> ModelFor:
 
 def default_registry(settings: ProxySettings) -> RegistryFactory:
     def make(client: Any) -> Any:
+        from processors.models.mlcommons.catalog import PRETRAINED_SUBDIR
         from processors.models.mlcommons.model_registry import ModelRegistry
 
+        models_dir = settings.model_files_dir or settings.home / "models"
         return ModelRegistry(
-            client, index_prefix=settings.ml_index_prefix,
-            models_dir=settings.model_files_dir or settings.home / "models",
-            cache_dir=settings.home / "registry-cache",
+            client, index_prefix=settings.ml_index_prefix, models_dir=models_dir,
+            artifact_dir=models_dir / PRETRAINED_SUBDIR, cache_dir=settings.home / "registry-cache",
         )  # fmt: skip
 
     return make

@@ -48,11 +48,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class ProxyError(Exception):
     """An error the proxy answers itself, with OpenSearch's shape."""
 
-    def __init__(self, status: int, error_type: str, reason: str) -> None:
+    def __init__(
+        self, status: int, error_type: str, reason: str, *, caused_by: JSONObject | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.error_type = error_type
         self.reason = reason
+        self.caused_by = caused_by
+        """The wrapped error, shown as ``error.caused_by`` (not in ``root_cause``)."""
 
 
 class UpstreamUnavailable(ProxyError):
@@ -74,10 +78,25 @@ class BodyTooLarge(ProxyError):
         )
 
 
-def error_body(reason: str, error_type: str, status: int = 400, **extra: Any) -> JSONObject:
-    """The JSON OpenSearch answers for a failed request."""
+def error_body(
+    reason: str,
+    error_type: str,
+    status: int = 400,
+    *,
+    caused_by: JSONObject | None = None,
+    **extra: Any,
+) -> JSONObject:
+    """The JSON OpenSearch answers for a failed request.
+
+    >>> error_body("failed to parse", "mapper_parsing_exception",
+    ...            caused_by={"type": "json_parse_exception", "reason": "x"})["error"]["caused_by"]
+    {'type': 'json_parse_exception', 'reason': 'x'}
+    """
     cause = {"type": error_type, "reason": reason, **extra}
-    return {"error": {"root_cause": [cause], **cause}, "status": status}
+    error = {"root_cause": [cause], **cause}
+    if caused_by is not None:
+        error["caused_by"] = caused_by
+    return {"error": error, "status": status}
 
 
 def error_response(status: int, error_type: str, reason: str) -> JSONResponse:
@@ -116,8 +135,25 @@ def json_object(raw: bytes, *, allow_empty: bool = True) -> JSONObject:
     return value
 
 
+def unparsable_document(exc: ProxyError) -> ProxyError:
+    """A document body that is not a JSON object, as the node's mapper refuses it (400
+    ``mapper_parsing_exception`` "failed to parse", the parser's error as ``caused_by``); an
+    empty body keeps its own error ("request body is required")."""
+    if exc.error_type.startswith("json_"):
+        cause = {"type": exc.error_type, "reason": exc.reason}
+    elif exc.reason == "request body must be a JSON object":
+        cause = {"type": "not_x_content_exception", "reason": "Compressor detection can only be "
+                 "called on some xcontent bytes or compressed xcontent bytes"}  # fmt: skip
+    else:
+        return exc
+    return ProxyError(400, "mapper_parsing_exception", "failed to parse", caused_by=cause)
+
+
 def response_for(exc: BaseException) -> JSONResponse:
     """The answer for an exception raised while serving a request."""
+    if isinstance(exc, ProxyError) and exc.caused_by is not None:
+        body = error_body(exc.reason, exc.error_type, exc.status, caused_by=exc.caused_by)
+        return JSONResponse(body, status_code=exc.status)
     status, error_type, reason = classify(exc)
     if status == 0:  # an upstream error: its own body, unchanged
         info = getattr(exc, "info", None)

@@ -23,7 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from processors.proxy.bulk_body import BulkItem, failed_result, noop_result, parse_bulk, status_of
-from processors.proxy.errors import classify, error_response, guarded, json_object
+from processors.proxy.errors import (
+    ProxyError,
+    classify,
+    error_response,
+    guarded,
+    json_object,
+    unparsable_document,
+)
 from processors.proxy.semantic_routes import has_semantic, run_semantic
 from processors.proxy.sparse_vector_checks import (
     refusal,
@@ -202,7 +209,10 @@ async def index_document(request: Request) -> Response:
         return await state.upstream.forward(request, query=urlencode(
             {**params, "pipeline": item.node_pipeline}))  # fmt: skip
     raw = await read_body(request, state.max_body_bytes)
-    item.source = json_object(raw, allow_empty=False)
+    try:
+        item.source = json_object(raw, allow_empty=False)
+    except ProxyError as exc:
+        raise unparsable_document(exc) from None
     await run_pipelines(state, [item])
     if semantic:
         await run_semantic(state, [item])

@@ -73,7 +73,10 @@ async def put_pipeline(request: Request) -> Response:
     state, kind = state_of(request), _kind(request)
     pipeline_id = request.path_params["id"]
     raw = await read_body(request, state.max_body_bytes)
-    body = json_object(raw, allow_empty=False)
+    try:
+        body = json_object(raw, allow_empty=False)
+    except ProxyError:  # the node's core route refuses it in its own words, storing nothing
+        return await state.upstream.forward(request, body=raw)
     spec = _spec(kind, pipeline_id, body)
     if not has_ours(kind, spec) and (kind, pipeline_id) not in state.pipelines.files:
         response = await state.upstream.forward(request, body=raw)
@@ -135,13 +138,15 @@ async def simulate_pipeline(request: Request) -> Response:
     state = state_of(request)
     pipeline_id = request.path_params.get("id")
     raw = await read_body(request, state.max_body_bytes)
+    try:  # an unparsable body: the node's core route refuses it in its own words
+        body = json_object(raw, allow_empty=False)
+    except ProxyError:
+        return await state.upstream.forward(request, body=raw)
     if pipeline_id is not None:
         spec = await state.pipelines.spec("ingest", pipeline_id)
         if spec is None:
             return await state.upstream.forward(request, body=raw)
-        body = json_object(raw, allow_empty=False)
     else:
-        body = json_object(raw, allow_empty=False)
         inline = body.get("pipeline")
         if not isinstance(inline, dict):
             return await state.upstream.forward(request, body=raw)

@@ -234,6 +234,41 @@ def test_neural_sparse_bi_encoder_and_doc_only(
     assert counted["count"] == len(hits)
 
 
+def test_pretrained_models_registered_by_name_offline(
+    proxied: OpenSearch, tiny_models: dict[str, BuildResult]
+) -> None:
+    """The pages register pretrained models by name (``name``, ``version``, ``model_format``)
+    and ml-commons downloads them. Offline, the doc-only tokenizer's data ships in the package,
+    and any other catalog zip is read from ``<model files dir>/pretrained/`` (where ``neuralpipe
+    model fetch`` puts it; here the tiny cross-encoder stands in for ms-marco-MiniLM)."""
+    tokenizer = {"name": "amazon/neural-sparse/opensearch-neural-sparse-tokenizer-v1",
+                 "version": "1.0.1", "model_format": "TORCH_SCRIPT"}  # fmt: skip
+    answer = perform(proxied, "POST", f"{ML}/models/_register", tokenizer, deploy="true")
+    assert answer["status"] == "CREATED"
+    tokenizer_id = str(wait_task(proxied, answer["task_id"])["model_id"])
+    info = perform(proxied, "GET", f"{ML}/models/{tokenizer_id}")
+    assert info["model_state"] == "DEPLOYED" and info["algorithm"] == "SPARSE_TOKENIZE"
+    predicted = perform(proxied, "POST", f"{ML}/models/{tokenizer_id}/_predict",
+                        {"text_docs": ["hello world"]})  # fmt: skip
+    weights = predicted["inference_results"][0]["output"][0]["dataAsMap"]["response"][0]
+    assert set(weights) == {"hello", "world"} and weights["hello"] > weights["world"] > 0
+
+    pretrained = tiny_models["embed-onnx"].zip_path.parent / "pretrained"
+    pretrained.mkdir(exist_ok=True)
+    name = "cross-encoders_ms-marco-MiniLM-L-6-v2-1.0.2-torch_script.zip"
+    (pretrained / name).write_bytes(tiny_models["cross-torchscript"].zip_path.read_bytes())
+    cross = {"name": "huggingface/cross-encoders/ms-marco-MiniLM-L-6-v2", "version": "1.0.2",
+             "model_format": "TORCH_SCRIPT"}  # fmt: skip
+    answer = perform(proxied, "POST", f"{ML}/models/_register", cross, deploy="true")
+    model_id = str(wait_task(proxied, answer["task_id"])["model_id"])
+    info = perform(proxied, "GET", f"{ML}/models/{model_id}")
+    assert info["name"] == cross["name"] and info["model_state"] == "DEPLOYED"
+    assert info["algorithm"] == "TEXT_SIMILARITY"
+    scored = perform(proxied, "POST", f"{ML}/models/{model_id}/_predict",
+                     {"query_text": "today is sunny", "text_docs": ["how are you", "it is day"]})  # fmt: skip
+    assert [r["output"][0]["name"] for r in scored["inference_results"]] == ["similarity"] * 2
+
+
 def test_reranking_cross_encoder_and_by_field(
     proxied: OpenSearch,
     group_id: str,

@@ -393,6 +393,13 @@ def test_search_models_matches_chunks_as_ml_commons(
         [model_id, *(f"{model_id}_{n}" for n in range(total))])  # fmt: skip
     assert all("model_content" not in h["_source"] for h in hits)
     assert model_id in [m["model_id"] for m in registry.list_models()]
+    # the body's _source is kept (a _source_excludes URL parameter used to drop its includes)
+    picked = registry.search_models({**query, "_source": ["name", "model_content"]})
+    assert {tuple(h["_source"]) for h in picked["hits"]["hits"]} == {("name",)}
+    kept = registry.search_models({**query, "_source": {"excludes": ["name"]}})["hits"]["hits"]
+    assert all(not {"name", "model_content"} & set(h["_source"]) for h in kept)
+    assert all("_source" not in h for h in registry.search_models({**query, "_source": False})[
+        "hits"]["hits"])  # fmt: skip
 
 
 # -- pretrained catalog + real loader + restart -----------------------------------------------

@@ -248,3 +248,46 @@ def test_vectors_without_an_engine_get_lucene_on_the_embedded_node(
         )
     assert refused.value.status_code == 400
     assert "needs native libraries" in str(refused.value.info)
+
+
+MALFORMED = [b'{"processors": [{"text_embedding": {}', b'{"a": }', b"[1]"]
+
+
+@pytest.mark.parametrize("raw", MALFORMED, ids=["eof", "unexpected", "not-an-object"])
+def test_unparsable_bodies_get_the_nodes_answer_and_change_nothing(
+    proxied: OpenSearch, client: Any, raw: bytes
+) -> None:
+    """A pipeline ``PUT`` / ``_simulate`` whose body is not a JSON object is answered as the
+    node's core route answers it (it used to be a bare ``json_e_o_f_exception`` with Python's
+    message where OpenSearch says ``parse_exception`` "Failed to parse content to map"); a
+    document for a neuralpipe pipeline as the node's mapper refuses it. The stored pipeline
+    stays as it was and no document is written."""
+    import httpx
+
+    proxy_url = proxied.transport.hosts[0]
+    base = f"http://{proxy_url['host']}:{proxy_url['port']}"
+    node = client.transport.hosts[0]
+    node_base = f"{node.get('scheme', 'http')}://{node['host']}:{node['port']}"
+    before = proxied.ingest.get_pipeline(id=EMBED)
+    headers = {"Content-Type": "application/json"}
+    for method, path in [("PUT", f"/_ingest/pipeline/{EMBED}"), ("PUT", f"/_search/pipeline/{ENRICH}"),
+                         ("POST", f"/_ingest/pipeline/{EMBED}/_simulate"),
+                         ("POST", "/_ingest/pipeline/_simulate")]:  # fmt: skip
+        ours = httpx.request(method, base + path, content=raw, headers=headers)
+        theirs = httpx.request(method, node_base + path, content=raw, headers=headers)
+        assert (ours.status_code, ours.json()) == (theirs.status_code, theirs.json()), path
+        assert ours.status_code == 400
+    assert proxied.ingest.get_pipeline(id=EMBED) == before
+    name = f"compat-malformed-{RUN}"
+    client.indices.create(index=name)
+    try:
+        ours = httpx.put(f"{base}/{name}/_doc/1?pipeline={EMBED}", content=raw, headers=headers)
+        theirs = httpx.put(f"{node_base}/{name}/_doc/1", content=raw, headers=headers)
+        assert ours.status_code == theirs.status_code == 400
+        mine, node_error = ours.json()["error"], theirs.json()["error"]
+        assert (mine["type"], mine["reason"]) == (node_error["type"], node_error["reason"])
+        assert mine["root_cause"] == node_error["root_cause"]
+        assert mine["caused_by"]["type"] == node_error["caused_by"]["type"]
+        assert client.count(index=name)["count"] == 0
+    finally:
+        client.indices.delete(index=name, ignore=[404])

@@ -70,3 +70,40 @@ def test_nothing_beside_the_clone_is_needed(monkeypatch: pytest.MonkeyPatch) -> 
     """The old shared-folder variable is ignored: the data it pointed at is in the repository."""
     monkeypatch.setenv("NEURALPIPE_SHARED_DIR", "/nonexistent")
     assert not hasattr(Settings(), "shared_dir")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b'{"cluster_name": "neuralpipe-default"}', True),
+        (200, b'{"cluster_name": "prod"}', False),
+        (401, b'{"error": "security"}', False),  # answers, but not as neuralpipe's nodes do
+        (200, b"not json", None),
+    ],
+)
+def test_is_neuralpipe_node_asks_the_cluster_its_name(
+    status: int, body: bytes, expected: bool | None
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from processors.opensearch.node import is_neuralpipe_node
+
+    class Root(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Root)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert is_neuralpipe_node(f"http://127.0.0.1:{server.server_port}") is expected
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -46,8 +46,7 @@ from processors.models.registration import ModelConfig, ModelFormat, ModelRegist
 
 log = logging.getLogger(__name__)
 
-PRETRAINED_SUBDIR = "pretrained"
-"""Fetched zips live in ``<models dir>/pretrained/``, apart from the zips built locally."""
+PRETRAINED_SUBDIR = catalog.PRETRAINED_SUBDIR
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BLOCK = 1 << 20
 

@@ -37,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from processors.errors import ArtifactError, ConfigError
+from processors.models.bundled import pretrained_zip
 from processors.models.registration import (
     FrameworkType,
     FunctionName,
@@ -46,6 +47,11 @@ from processors.models.registration import (
 )
 
 logger = logging.getLogger(__name__)
+
+PRETRAINED_SUBDIR = "pretrained"
+"""Catalog zips live in ``<models dir>/pretrained/`` under their download file names (where
+``neuralpipe model fetch`` puts them and the proxy's ``_register`` looks), apart from the zips
+built locally."""
 
 NOT_IN_LIST = "This model is not in the pre-trained model list, please check your parameters."
 """ml-commons' error for an unknown pretrained name / version / format."""
@@ -207,28 +213,39 @@ def resolve_artifact(
 ) -> Path:
     """A local path to the catalog model's zip.
 
-    ``artifact_dir/<file name>`` is used when it exists (offline). Otherwise, with a
+    ``artifact_dir/<file name>`` is used when it exists (offline), then a copy kept in
+    ``download_dir``, then the package's own copy of the artifact's data (the doc-only
+    tokenizer, :func:`~processors.models.bundled.pretrained_zip`). Otherwise, with a
     ``download_dir``, the URL is downloaded there (kept for the next time).
 
     Raises:
-        ArtifactError: the file is not in ``artifact_dir`` and cannot be downloaded.
+        ArtifactError: the file is not in ``artifact_dir`` and cannot be downloaded; the
+            message says where to put it.
     """
     file_name = entry.artifact_file_name(model_format)
     url = entry.artifact_url(model_format)
     for folder in (artifact_dir, download_dir):
         if folder is not None and (folder / file_name).is_file():
             return folder / file_name
+    bundled = pretrained_zip(entry.name)
+    if bundled is not None:
+        return bundled
+    put = (
+        f"put it in {artifact_dir}" if artifact_dir else "pass its folder as the artifact directory"
+    )
     if download_dir is None:
         where = f" in {artifact_dir}" if artifact_dir else ""
-        raise ArtifactError(
-            f"pretrained model zip {file_name} not found{where}; download {url} "
-            "and pass its folder as the artifact directory"
-        )
-    return download(url, download_dir / file_name, timeout_s)
+        raise ArtifactError(f"pretrained model zip {file_name} not found{where}; download {url} "
+                            f"and {put}")  # fmt: skip
+    return download(url, download_dir / file_name, timeout_s, offline=put)
 
 
-def download(url: str, target: Path, timeout_s: float = 60.0) -> Path:
+def download(url: str, target: Path, timeout_s: float = 60.0, *, offline: str = "") -> Path:
     """Download ``url`` to ``target`` (via a ``.part`` file); ``target``.
+
+    Args:
+        offline: Where to put the file by hand, for the message (default: "pass its folder
+            as the artifact directory").
 
     Raises:
         ArtifactError: unreachable or unwritable, with what to do offline.
@@ -244,7 +261,7 @@ def download(url: str, target: Path, timeout_s: float = 60.0) -> Path:
         reason = getattr(exc, "reason", exc)
         raise ArtifactError(
             f"cannot download {url}: {reason}. Without network, download the zip elsewhere "
-            "and pass its folder as the artifact directory"
+            f"and {offline or 'pass its folder as the artifact directory'}"
         ) from None
     partial.replace(target)
     return target

@@ -75,6 +75,32 @@ def default_loader(zip_path: Path, registration: ModelRegistration) -> object:
     return load(zip_path, registration)
 
 
+def without_content(body: Mapping[str, Any] | None) -> JSONObject:
+    """A model search body whose ``_source`` leaves ``model_content`` out, as ml-commons adds
+    it to the request's own fetch-source excludes (a ``_source_excludes`` URL parameter would
+    replace the body's ``_source`` includes instead).
+
+    >>> without_content({"_source": ["name"]})["_source"]
+    {'includes': ['name'], 'excludes': ['model_content']}
+    >>> without_content({"_source": False})["_source"]
+    False
+    """
+    out: JSONObject = dict(body or {})
+    source = out.get("_source", True)
+    if source is False or source == "false":
+        return out
+    if isinstance(source, dict):
+        includes, excludes = source.get("includes", []), source.get("excludes", [])
+    elif source is True or source == "true":
+        includes, excludes = [], []
+    else:
+        includes, excludes = source, []
+    includes = [includes] if isinstance(includes, str) else list(includes)
+    excludes = [excludes] if isinstance(excludes, str) else list(excludes)
+    out["_source"] = {"includes": includes, "excludes": [*excludes, "model_content"]}
+    return out
+
+
 class ModelRegistry(Registrar):
     """ml-commons model APIs (groups, register, tasks, deploy, predict) over OpenSearch.
 
@@ -184,8 +210,9 @@ class ModelRegistry(Registrar):
         return doc
 
     def search_models(self, body: Mapping[str, Any] | None = None) -> JSONObject:
-        """``POST models/_search``: chunk documents match too, as in ml-commons."""
-        return self.store.search(self.names.model, body, _source_excludes="model_content")
+        """``POST models/_search``: chunk documents match too, as in ml-commons; the body's
+        ``_source`` (includes, excludes, ``false``) is kept, ``model_content`` never shown."""
+        return self.store.search(self.names.model, without_content(body))
 
     def list_models(self) -> list[JSONObject]:
         """Every model (no chunks), oldest first, each with its ``model_id``."""

@@ -114,10 +114,31 @@ def test_registration_body_from_the_catalog() -> None:
 
 
 def test_resolve_artifact_offline(tmp_path: Path) -> None:
+    entry = catalog.get_model(
+        "amazon/neural-sparse/opensearch-neural-sparse-encoding-doc-v2-distill"
+    )
+    fmt = ModelFormat.TORCH_SCRIPT
+    with pytest.raises(
+        ArtifactError, match=f"not found in {tmp_path}; .* and put it in {tmp_path}"
+    ):
+        catalog.resolve_artifact(entry, fmt, artifact_dir=tmp_path)
+    zip_path = tmp_path / entry.artifact_file_name(fmt)
+    zip_path.write_bytes(b"PK")
+    assert catalog.resolve_artifact(entry, fmt, artifact_dir=tmp_path) == zip_path
+
+
+def test_the_pretrained_tokenizer_is_the_bundled_one_offline(tmp_path: Path) -> None:
+    """The doc-only tutorial registers ``opensearch-neural-sparse-tokenizer-v1`` by name: its
+    data (tokenizer.json + idf.json) ships in the package, so no download is tried; a zip in
+    the artifact directory still comes first."""
+    from processors.models.bundled import tokenizer_zip
+
     entry = catalog.get_model("amazon/neural-sparse/opensearch-neural-sparse-tokenizer-v1")
     fmt = ModelFormat.TORCH_SCRIPT
-    with pytest.raises(ArtifactError, match="not found in"):
-        catalog.resolve_artifact(entry, fmt, artifact_dir=tmp_path)
+    nowhere = tmp_path / "downloads"  # would be tried (and fail) without the bundled zip
+    found = catalog.resolve_artifact(entry, fmt, artifact_dir=tmp_path, download_dir=nowhere)
+    assert found == tokenizer_zip("bert-uncased")
+    assert not nowhere.exists()
     zip_path = tmp_path / entry.artifact_file_name(fmt)
     zip_path.write_bytes(b"PK")
     assert catalog.resolve_artifact(entry, fmt, artifact_dir=tmp_path) == zip_path

@@ -68,7 +68,7 @@ def test_request_size_limit(make_app: Callable[..., Starlette]) -> None:
     assert resp.status_code == 413
 
 
-def test_malformed_json_is_a_400_in_opensearch_shape(call: Call) -> None:
+def test_malformed_json_is_a_400_in_opensearch_shape(call: Call, node: FakeNode) -> None:
     resp = call("POST", "/docs/_search", content=b'{"query": {"neural": ')
     assert resp.status_code == 400
     body = resp.json()
@@ -77,8 +77,10 @@ def test_malformed_json_is_a_400_in_opensearch_shape(call: Call) -> None:
     assert body["error"]["root_cause"] == [
         {"type": body["error"]["type"], "reason": body["error"]["reason"]}
     ]
-    resp = call("PUT", "/_ingest/pipeline/p", content=b"[1, 2")
-    assert resp.status_code == 400 and resp.json()["error"]["type"].startswith("json_")
+    # a pipeline body that is not JSON goes to the node, whose core route answers it in its own
+    # words (tests/integration/test_proxy_compat.py compares them with the real node's)
+    call("PUT", "/_ingest/pipeline/p", content=b"not json")
+    assert node.last("/_ingest/pipeline/p").content == b"not json"
 
 
 def test_authorization_is_passed_on_by_the_proxys_own_requests(call: Call, node: FakeNode) -> None:
