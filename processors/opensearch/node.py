@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from processors.errors import NodeError, NodeStartError
 from processors.opensearch.distribution import Distribution
@@ -135,11 +136,8 @@ class LocalNode:
 
     # -- internals -----------------------------------------------------------------------
     def _read_state(self) -> dict[str, int] | None:
-        try:
-            state: dict[str, int] = json.loads(self._state_file.read_text())
-            return state
-        except (OSError, ValueError):
-            return None
+        state: dict[str, int] | None = read_json(self._state_file)
+        return state
 
     def _write_state(self, state: dict[str, int]) -> None:
         self._state_file.write_text(json.dumps(state))
@@ -243,6 +241,14 @@ def _kill_jvms_of(config_dir: Path) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
         except (OSError, ValueError):
             continue
+
+
+def read_json(path: Path) -> Any:
+    """The JSON object in ``path``; None when it is missing or unreadable (a state file)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _health(url: str) -> dict[str, object] | None:
