@@ -3,9 +3,10 @@
 The same stages as the single-process indexer (:mod:`processors.indexing.bulk`), driven by
 Ray Data instead of a thread:
 
-* **read**: Ray's readers (``read_text`` for JSONL, one row per line, parsed by the same line
-  parser as the single process so bad lines are dead-lettered the same way; ``read_csv``;
-  ``read_parquet``), or any Ray dataset of documents a user builds (:func:`prepare_dataset`);
+* **read**: Ray's readers (:mod:`processors.indexing.ray_read`: ``read_text`` for JSONL, one
+  row per line, parsed by the same line parser as the single process so bad lines are
+  dead-lettered the same way; ``read_csv``; ``read_parquet``), or any Ray dataset of documents
+  a user builds (:func:`prepare_dataset`);
 * **prepare**: ``map_batches`` with :class:`PrepareDocuments`, a callable class, so each actor
   loads the pipeline's models once; inside an actor the rows are sorted by length and cut into
   token-budget batches, and each batch goes through

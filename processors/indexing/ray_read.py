@@ -4,7 +4,8 @@ Ray reads a file in one task and splits its output into ``override_num_blocks`` 
 itself it makes about ``2 x CPUs`` blocks, so a 3,000-line file became four blocks of 750 rows:
 an actor got a whole block per call, one actor could end a block behind the other, and the
 last block's bulk request came after every model call. :func:`planned_blocks` estimates the
-rows (files' sizes over the mean size of the first lines; Parquet: its metadata) and asks for
+rows (files' sizes, uncompressed for ``.gz``, over the mean size of the first lines; Parquet:
+its metadata) and asks for
 blocks of about ``rows_per_block`` rows.
 
 Example:
@@ -69,14 +70,15 @@ def _estimated_rows(path: Path) -> float:
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         return float(pq.read_metadata(path).num_rows)
-    size = path.stat().st_size
     with path.open("rb") as raw:
         if path.name.endswith(".gz"):
             head = gzip.GzipFile(fileobj=raw).read(SAMPLE_BYTES)
+            raw.seek(-4, 2)  # the trailer's ISIZE: the uncompressed size (mod 2**32)
+            size = int.from_bytes(raw.read(4), "little")
         else:
             head = raw.read(SAMPLE_BYTES)
-        read = raw.tell()  # bytes of the file behind those lines (compressed, for .gz)
-    return size * head.count(b"\n") / max(1, read)
+            size = path.stat().st_size
+    return size * head.count(b"\n") / max(1, len(head))
 
 
 def _kind(path: Path) -> str:
