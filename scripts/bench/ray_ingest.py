@@ -11,7 +11,8 @@ so a drift of the machine's load favours none; the medians of the rounds are com
   ``--threads`` intra-op threads;
 * ray-1: ``run_ray_ingest`` with one actor of ``--threads`` CPUs (the same cores as single: the
   overhead of Ray Data itself);
-* ray-N: ``--actors`` actors of one CPU each (one model copy per actor: the cluster layout).
+* ray-N: ``--actors`` actors of one CPU each (one model copy per actor: the cluster layout);
+* with ``--niced``, also ray-N at Ray's default worker niceness (15), as before the fix.
 
 Every run is timed from nothing loaded to a refreshed index: the single process loads its
 models inside the time, as each Ray actor does. Ray itself (a local one, or ``--ray-address``)
@@ -124,12 +125,24 @@ def run_ray(bench: Bench, actors: int, cpus: float) -> dict[str, float]:
     return bench.result(report, time.monotonic() - started, actors)
 
 
+def run_ray_niced(bench: Bench, actors: int) -> dict[str, float]:
+    """ray-N with Ray's default worker niceness (15): the A/B of the niceness fix."""
+    from processors.indexing import ray_datasink, ray_ingest
+
+    kept = ray_ingest.NOT_NICED
+    ray_ingest.NOT_NICED = ray_datasink.NOT_NICED = {"env_vars": {"RAY_worker_niceness": "15"}}
+    try:
+        return run_ray(bench, actors, 1.0)
+    finally:
+        ray_ingest.NOT_NICED = ray_datasink.NOT_NICED = kept
+
+
 def start_ray(address: str | None) -> None:
     import ray
 
     if address is None:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)  # fmt: skip
+                 log_to_driver=False, object_store_memory=512 * 1024**2)  # fmt: skip
     else:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
 
@@ -143,6 +156,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="cores of single and ray-1")
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--ray-address")
+    parser.add_argument("--niced", action="store_true", help="also ray-N at niceness 15")
     args = parser.parse_args()
 
     settings = Settings()
@@ -158,6 +172,9 @@ def main() -> None:
         "ray-1": lambda b: run_ray(b, 1, float(args.threads)),
         many: lambda b: run_ray(b, args.actors, 1.0),
     }
+    if args.niced:
+        configs[f"{many}-nice15"] = lambda b: run_ray_niced(b, args.actors)
+        runs[f"{many}-nice15"] = []
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(settings, client, Path(tmp) / "corpus.jsonl", args.docs,
                       load_ingest_pipeline(REPO / "pipelines" / "ingest" / f"{args.pipeline}.yaml"),
