@@ -211,6 +211,18 @@ def report(
               f"{med(name, 'docs_s') / single:.2f} (per round {ratios})"
               f"; wall {med(name, 'wall_s'):.1f} s, of it not busy preparing "
               f"{med(name, 'idle_s'):.1f} s")  # fmt: skip
+
+    def steady(name: str) -> float:  # docs/s once started: the run's fixed part taken out
+        return args.docs / max(1e-9, med(name, "wall_s") - med(name, "idle_s"))
+
+    print("projection, if the part not busy preparing is a fixed cost per run (actor start):")
+    for name in list(runs)[1:]:
+        fixed_s, rate = med(name, "idle_s"), steady(name)
+        at = [(n, (med("single", "idle_s") + n / steady("single")) / (fixed_s + n / rate))
+              for n in (10_000, 100_000)]  # fmt: skip
+        print(f"  {name:>7}: steady {rate:.1f} docs/s x single {rate / steady('single'):.2f}; "
+              f"fixed {fixed_s:.1f} s vs single's {med('single', 'idle_s'):.1f} s; x single at "
+              + ", ".join(f"{n:,} docs {x:.2f}" for n, x in at))  # fmt: skip
     docs, busy = args.docs, med(many, "prepare_s")
     per_actor = docs / busy
     bulk = med("single", "bulk_docs_s")
