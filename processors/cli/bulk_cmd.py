@@ -152,7 +152,7 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
                           gpus_per_actor=num_gpus_per_actor, cpus_per_actor=cpus_per_actor,
                           id_field=id_field, skip_unchanged=skip_unchanged, resume=resume,
                           force=force, truncation=truncation, dead_letter=dead_letter,
-                          device=device)  # fmt: skip
+                          device=device, progress=progress)  # fmt: skip
         _finish(name, ref, report, truncation, dead_letter)
         return
     control = RunControl(checkpoint=checkpoint, home=settings.home, resume=resume,

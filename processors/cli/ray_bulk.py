@@ -30,6 +30,7 @@ def ray_bulk(
     truncation: str,
     dead_letter: Path | None,
     device: str = "cpu",
+    progress: bool = False,
 ) -> IndexReport:
     """Run the bulk ingest on Ray with the CLI's options; the report of the run."""
     try:
@@ -59,12 +60,6 @@ def ray_bulk(
     resources = RayResources(
         actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor
     )
-    return run_ray_ingest(
-        job,
-        files,
-        resources=resources,
-        address=address,
-        dead_letter=dead_letter,
-        fingerprint=fingerprint,
-        force=force,
-    )
+    return run_ray_ingest(job, files, resources=resources, address=address, force=force,
+                          dead_letter=dead_letter, fingerprint=fingerprint,
+                          progress=progress)  # fmt: skip

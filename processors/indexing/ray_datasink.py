@@ -23,14 +23,15 @@ from ray.data.block import Block, BlockAccessor
 from processors.errors import ConfigError
 from processors.indexing.fingerprint import check_index_fingerprint
 from processors.indexing.ray_ingest import (
+    NOT_NICED,
     RayIngestJob,
     RayResources,
     WriteSummary,
     merge_summaries,
     prepare_dataset,
-    read_dataset,
     write_rows,
 )
+from processors.indexing.ray_read import read_dataset
 from processors.indexing.runner import DeadLetter, IndexReport
 
 
@@ -87,6 +88,7 @@ def run_ray_ingest(
     fingerprint: dict[str, Any],
     force: bool = False,
     dataset: Any = None,
+    progress: bool = False,
 ) -> IndexReport:
     """Index ``paths`` (or a ready Ray ``dataset``) into ``job.index`` on a Ray cluster.
 
@@ -110,10 +112,20 @@ def run_ray_ingest(
     job = replace(job, fingerprint=fingerprint["digest"], trust_present=found == "matched")
     report = IndexReport(fingerprint=fingerprint["digest"])
     connect(address)
-    source = dataset if dataset is not None else read_dataset(paths, read_cpus=resources.read_cpus)
-    prepared = prepare_dataset(source, job, resources)
+    ray.data.DataContext.get_current().enable_progress_bars = progress
+    if dataset is None:
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        floor = 2 * max(resources.actors, cpus)
+        dataset = read_dataset(paths, rows_per_block=resources.batch_rows, floor=floor)
+    prepared = prepare_dataset(dataset, job, resources)
     sink = OpenSearchDatasink(job)
-    prepared.write_datasink(sink, ray_remote_args={"num_cpus": resources.write_cpus})
+    # writes ask no CPU (I/O: a write waiting for a CPU the actors hold would stall the map);
+    # a few at a time, so a handful of worker processes serve them all
+    prepared.write_datasink(
+        sink,
+        ray_remote_args={"num_cpus": 0, "runtime_env": NOT_NICED},
+        concurrency=max(2, resources.actors),
+    )
     dead = DeadLetter(dead_letter)
     try:
         merge_summaries(report, sink.summaries, dead)

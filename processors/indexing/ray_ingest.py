@@ -3,9 +3,10 @@
 The same stages as the single-process indexer (:mod:`processors.indexing.bulk`), driven by
 Ray Data instead of a thread:
 
-* **read**: Ray's readers (``read_text`` for JSONL, one row per line, parsed by the same line
-  parser as the single process so bad lines are dead-lettered the same way; ``read_csv``;
-  ``read_parquet``), or any Ray dataset of documents a user builds (:func:`prepare_dataset`);
+* **read**: Ray's readers (:mod:`processors.indexing.ray_read`: ``read_text`` for JSONL, one
+  row per line, parsed by the same line parser as the single process so bad lines are
+  dead-lettered the same way; ``read_csv``; ``read_parquet``), or any Ray dataset of documents
+  a user builds (:func:`prepare_dataset`);
 * **prepare**: ``map_batches`` with :class:`PrepareDocuments`, a callable class, so each actor
   loads the pipeline's models once; inside an actor the rows are sorted by length and cut into
   token-budget batches, and each batch goes through
@@ -34,10 +35,8 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from processors.errors import ConfigError
 from processors.indexing.prepare import UNHASHED, Failure, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, document_id, estimated_tokens, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport
@@ -50,6 +49,11 @@ HASH_FIELD = "neuralpipe_hash"
 LINE_COLUMN = "text"
 PATH_COLUMN = "path"
 ROW_COLUMNS = ("kind", "id", "location", "source", "doc", "reason")
+SECONDS_COLUMN = "seconds"  # each row's share of its actor's busy time (the report's prepare)
+# Ray starts its workers at niceness 15: where anything else runs on the node (the OpenSearch
+# node's bulk indexing, on a small cluster or one machine) the model actors got only the CPU it
+# left. Actors and writes run at the default priority instead, as a Ray job's driver does.
+NOT_NICED = {"env_vars": {"RAY_worker_niceness": "0"}}
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,8 @@ def batch_rows(batch: PreparedBatch) -> list[JSONObject]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """Compact JSON, as the client's serializer writes a bulk line (the sink sends it as is)."""
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 class PrepareDocuments:
@@ -229,7 +234,8 @@ class PrepareDocuments:
                 if isinstance(model_id, str):
                     store.get(model_id)
 
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[str]]:
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[Any]]:
+        started = time.monotonic()
         job = self.job
         records = rows_to_records(batch, job.id_field)
         records.sort(key=lambda r: 0 if r.is_bad else estimated_tokens(r.doc))
@@ -257,7 +263,9 @@ class PrepareDocuments:
                 fingerprint=job.fingerprint,
             )
             rows.extend(batch_rows(prepared))
-        return {column: [row[column] for row in rows] for column in ROW_COLUMNS}
+        out: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in ROW_COLUMNS}
+        out[SECONDS_COLUMN] = [(time.monotonic() - started) / max(1, len(rows))] * len(rows)
+        return out
 
 
 @dataclass
@@ -267,6 +275,7 @@ class WriteSummary:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[JSONObject] = field(default_factory=list)
     seconds: float = 0.0
+    prepare_seconds: float = 0.0
 
 
 def write_rows(client: Any, job: RayIngestJob, rows: Iterable[Mapping[str, Any]]) -> WriteSummary:
@@ -277,10 +286,10 @@ def write_rows(client: Any, job: RayIngestJob, rows: Iterable[Mapping[str, Any]]
     origins: dict[str, tuple[str, str]] = {}
     for row in rows:
         kind = str(row["kind"])
+        summary.prepare_seconds += float(row.get(SECONDS_COLUMN) or 0.0)
         if kind == "index":
-            actions.append(
-                {"_index": job.index, "_id": row["id"], "_source": json.loads(row["source"])}
-            )
+            # the source stays the JSON text the actor wrote: the client sends a str as it is
+            actions.append({"_index": job.index, "_id": row["id"], "_source": str(row["source"])})
             origins[str(row["id"])] = (str(row["location"]), str(row["doc"]))
         elif kind == "failed":
             summary.counts["failed"] += 1
@@ -332,6 +341,7 @@ def merge_summaries(
         for key, value in summary.counts.items():
             setattr(report, key, getattr(report, key) + value)
         report.seconds["bulk"] += summary.seconds
+        report.seconds["prepare"] += summary.prepare_seconds
         for record in summary.failures:
             if len(report.first_errors) < 10:
                 report.first_errors.append(
@@ -340,50 +350,15 @@ def merge_summaries(
             dead.write(Failure(record["location"], record["_id"], record["reason"], record["doc"]))
 
 
-def read_dataset(paths: list[Path], *, read_cpus: float = 0.0) -> Any:
-    """A Ray dataset over the input files with Ray's readers (one format per run).
-
-    JSONL (``.jsonl``/``.json``/``.ndjson``, ``.gz`` too): ``read_text`` (one row per line,
-    with its path); ``.csv``: ``read_csv``; ``.parquet``: ``read_parquet``.
-    """
-    import ray.data
-
-    kinds = {_kind(p) for p in paths}
-    if len(kinds) != 1:
-        raise ConfigError(
-            f"--ray reads one format per run; got {', '.join(sorted(kinds))} "
-            f"({', '.join(str(p) for p in paths)})"
-        )
-    kind = kinds.pop()
-    names = [str(p) for p in paths]
-    if "-" in names:
-        raise ConfigError("--ray reads files (Ray's readers run on the cluster), not stdin (-)")
-    if kind == "csv":
-        return ray.data.read_csv(names, num_cpus=read_cpus)
-    if kind == "parquet":
-        return ray.data.read_parquet(names, num_cpus=read_cpus)
-    return ray.data.read_text(names, include_paths=True, drop_empty_lines=True, num_cpus=read_cpus)
-
-
-def _kind(path: Path) -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith(".parquet"):
-        return "parquet"
-    return "jsonl"
-
-
 @dataclass(frozen=True)
 class RayResources:
-    """How many prepare actors, and what each asks the cluster for."""
+    """How many prepare actors, what each asks the cluster for, and the rows of one actor call
+    (small enough that the actors finish together and the last bulk after them is short)."""
 
     actors: int = 2
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
-    batch_rows: int = 1024
-    read_cpus: float = 0.0
-    write_cpus: float = 0.0
+    batch_rows: int = 256
 
 
 def prepare_dataset(dataset: Any, job: RayIngestJob, resources: RayResources) -> Any:
@@ -405,4 +380,5 @@ def prepare_dataset(dataset: Any, job: RayIngestJob, resources: RayResources) ->
         compute=ActorPoolStrategy(size=resources.actors),
         num_cpus=resources.cpus_per_actor,
         num_gpus=resources.gpus_per_actor or None,
+        runtime_env=NOT_NICED,
     )

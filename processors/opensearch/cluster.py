@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import NodeStartError
-from processors.opensearch.node import CLUSTER_PREFIX, LocalNode, NodeInfo, _health, port_free
+from processors.opensearch.node import (
+    CLUSTER_PREFIX,
+    LocalNode,
+    NodeInfo,
+    _health,
+    port_free,
+    read_json,
+)
 from processors.settings import Settings
 
 DEFAULT_CLUSTER_HEAP = "512m"
@@ -138,11 +145,8 @@ class LocalCluster:
         ]
 
     def _read_layout(self) -> dict[str, Any] | None:
-        try:
-            layout: dict[str, Any] = json.loads(self.layout_file.read_text())
-            return layout
-        except (OSError, ValueError):
-            return None
+        layout: dict[str, Any] | None = read_json(self.layout_file)
+        return layout
 
     @property
     def urls(self) -> list[str]:

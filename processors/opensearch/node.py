@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from processors.errors import NodeError, NodeStartError
 from processors.opensearch.distribution import Distribution
@@ -138,11 +139,8 @@ class LocalNode:
 
     # -- internals -----------------------------------------------------------------------
     def _read_state(self) -> dict[str, int] | None:
-        try:
-            state: dict[str, int] = json.loads(self._state_file.read_text())
-            return state
-        except (OSError, ValueError):
-            return None
+        state: dict[str, int] | None = read_json(self._state_file)
+        return state
 
     def _write_state(self, state: dict[str, int]) -> None:
         self._state_file.write_text(json.dumps(state))
@@ -267,6 +265,14 @@ def is_neuralpipe_node(url: str, timeout: float = 2.0) -> bool | None:
         return None
     name = body.get("cluster_name") if isinstance(body, dict) else None
     return isinstance(name, str) and name.startswith(CLUSTER_PREFIX)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON object in ``path``; None when it is missing or unreadable (a state file)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _health(url: str) -> dict[str, object] | None:

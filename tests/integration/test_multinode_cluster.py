@@ -2,7 +2,8 @@
 
 One cluster (512m heap per node) serves the whole module, and one stop/restart of a data node
 serves both fault checks: 20k documents are ingested while the node is down and back, and
-``neural``, ``neural_sparse`` and ``hybrid`` are asked through the proxy while it is down.
+``neural``, ``neural_sparse`` and ``hybrid`` are asked through the proxy while it is down. The
+proxy and the CLI's ``--url`` point at a node that is not the elected cluster manager.
 Marked ``multinode``: a bare ``pytest`` leaves it out (three more JVMs), ``scripts/test.sh``
 runs it (``-m ""``). The proxy's models are ``processors.testing.fakes`` (no weights load).
 """
@@ -69,13 +70,22 @@ def client(cluster: LocalCluster) -> Any:
 
 
 @pytest.fixture(scope="module")
-def proxied(
-    cluster: LocalCluster, client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
+def follower(cluster: LocalCluster, client: Any) -> str:
+    """The URL of a node that is not the elected cluster manager (nor the one the fault test
+    stops): the CLI and the proxy are pointed at it, as at any node of a remote cluster."""
+    manager = client.transport.perform_request(
+        "GET", "/_cat/cluster_manager", params={"format": "json"}
+    )[0]["node"]
+    names = [n.settings.node_name for n in cluster.nodes]
+    return next(url for name, url in zip(names[:2], cluster.urls, strict=False) if name != manager)
+
+
+@pytest.fixture(scope="module")
+def proxied(follower: str, client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("proxy")
     (root / "pipelines").mkdir()
     settings = ProxySettings(
-        upstream_url=cluster.urls[0], pipelines_dir=root / "pipelines", home=root,
+        upstream_url=follower, pipelines_dir=root / "pipelines", home=root,
         ml_index_prefix=f".nptest-{RUN}-ml", pipeline_index=f".nptest-{RUN}-pipelines",
     )  # fmt: skip
     try:
@@ -160,6 +170,44 @@ def test_hybrid_normalizes_over_all_shards_hits(corpus: tuple[str, str], proxied
     fused_one = dict(one)
     assert [s for _, s in many] == pytest.approx([fused_one[d] for d, _ in many], abs=1e-6)
     assert [s for _, s in many] == sorted((s for _, s in many), reverse=True)
+
+
+def test_the_cli_and_the_proxy_against_a_node_that_is_not_the_cluster_manager(
+    follower: str, client: Any, proxied: Any, corpus: tuple[str, str], tmp_path: Path
+) -> None:
+    """``--url`` names one node of a multi-node cluster, not its manager: index create, bulk
+    through a real model and neural_sparse search from the CLI; neural through the proxy."""
+    index = f"mn-{RUN}-url"
+    mapping = load_mapping(REPO / "mappings" / "sparse.json")
+    mapping["settings"]["index"].update(number_of_shards=3, number_of_replicas=1)
+    (tmp_path / "mapping.json").write_text(json.dumps(mapping))
+    (tmp_path / "sparse.yaml").write_text(
+        "processors:\n  - sparse_encoding:\n      model_id: bert-uncased-tokenizer\n"
+        "      field_map:\n        text: text_sparse\n"
+    )
+    (tmp_path / "docs.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in TEXTS.items())
+    )
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(cli, ["--url", follower, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    run("index", "create", index, "--mapping", str(tmp_path / "mapping.json"))
+    report = run("index", "bulk", index, str(tmp_path / "docs.jsonl"), "--pipeline",
+                 str(tmp_path / "sparse.yaml"), "--no-progress")  # fmt: skip
+    assert (report["ok"], report["failed"]) == (len(TEXTS), 0)
+    assert client.count(index=index)["count"] == len(TEXTS)
+    assert client.indices.get_settings(index=index)[index]["settings"]["index"][
+        "number_of_shards"] == "3"  # fmt: skip
+    answer = run("search", "--index", index, "--query-type", "neural_sparse", "--query-text",
+                 "shock nozzle", "--model-id", "bert-uncased-tokenizer")  # fmt: skip
+    top = answer["hits"]["hits"][0]["_id"]
+    assert {"shock", "nozzle"} <= set(TEXTS[top].split()), (top, TEXTS[top])
+    sharded, _ = corpus  # the proxy's upstream is the same node
+    assert _hits(proxied, sharded, NEURAL)
+    client.indices.delete(index=index)
 
 
 def test_ingest_and_search_while_a_data_node_restarts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from typing import Any
@@ -20,6 +21,7 @@ from processors.indexing.ray_ingest import (
     rows_to_records,
     write_rows,
 )
+from processors.indexing.ray_read import planned_blocks
 from processors.indexing.records import content_id
 from processors.indexing.runner import DeadLetter, IndexReport
 from processors.models.device import onnx_providers, parse_device
@@ -99,3 +101,16 @@ def test_device_names_and_the_cpu_fallback_without_a_cuda_provider(
         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])})  # fmt: skip
     providers, used = onnx_providers(gpu, "cuda:1")
     assert used == "cuda:1" and providers[0] == ("CUDAExecutionProvider", {"device_id": 1})
+
+
+def test_read_blocks_hold_about_one_actor_call_of_rows(tmp_path: Any) -> None:
+    lines = "".join(
+        json.dumps({"_id": f"d{i}", "text": "w " * (i % 40)}) + "\n" for i in range(3000)
+    )
+    (tmp_path / "a.jsonl").write_text(lines)
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    for name in ("a.jsonl", "a.jsonl.gz"):  # 3,000 rows / 256 = 11.7 blocks
+        assert 11 <= planned_blocks([tmp_path / name], 256, floor=4) <= 13, name
+    assert planned_blocks([tmp_path / "a.jsonl"] * 2, 256, floor=4) in (23, 24, 25)
+    assert planned_blocks([tmp_path / "a.jsonl"], 10_000, floor=4) == 4
+    assert planned_blocks([tmp_path / "missing.jsonl"], 256, floor=6) == 6
