@@ -474,11 +474,13 @@ def ingest_bound(sides: Sides, kind: str, model: str, docs: list[dict[str, str]]
     token-budget batches, and one text per call as ml-commons runs it), process CPU time; then
     the documents with their finished vectors bulk-indexed and refreshed on neuralpipe's node
     (its JVM's CPU time)."""
+    from processors.indexing.runner import MODEL_TOKEN_BUDGET
     from processors.models.binding import model_store
     from processors.models.runtimes import DenseRuntime, SparseRuntime, plan_batches
 
     settings = Settings(pipelines_dir=REPO / "pipelines")
-    store = model_store(settings, spin=False, truncation="count")  # as index bulk
+    store = model_store(settings, spin=False, truncation="count",
+                        token_budget=MODEL_TOKEN_BUDGET)  # as index bulk loads them  # fmt: skip
     runtime = store.embedder(model) if kind == "dense" else store.sparse_encoder(model)
     if not isinstance(runtime, DenseRuntime | SparseRuntime):
         raise SystemExit(f"{model} is not a dense or sparse encoder with a graph")
