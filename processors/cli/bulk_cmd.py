@@ -131,9 +131,12 @@ def bulk(settings: Settings, name: str, files: tuple[Path, ...], pipeline_ref: s
     from processors.models.device import parse_device
 
     parse_device(device)  # a bad value is a usage error before anything runs
+    from processors.indexing.runner import MODEL_TOKEN_BUDGET
+
     store = model_store(
-        settings, truncation=store_truncation(truncation), spin=False, device=device
-    )
+        settings, truncation=store_truncation(truncation), spin=False, device=device,
+        token_budget=MODEL_TOKEN_BUDGET,
+    )  # fmt: skip
     ref = pipeline_ref or default_pipeline_of(client, name)
     pipeline, spec = None, None
     if ref is not None:

@@ -2,8 +2,9 @@
 
 Usage: python scripts/bench/vs_plugins.py [--docs 10000] [--rounds 3] [--long]
                                           [--only ingest,query,rerank,quality,memory,ttfa]
-                                          [--clients 8] [--queries 225] [--rerank-queries 20]
-                                          [--out DIR]
+                                          [--clients 8] [--queries 225] [--rerank-queries 10]
+                                          [--heap 2g] [--node-port N] [--ref-port N]
+                                          [--proxy-port N] [--out DIR]
 
 One run, both sides on this machine: the reference node (OpenSearch with the ml-commons,
 neural-search and job-scheduler plugins, ``neuralpipe opensearch start --reference``) and
@@ -81,6 +82,7 @@ from processors.evaluation.metrics import evaluate  # noqa: E402
 from processors.models.build.builder import build_model  # noqa: E402
 from processors.models.registration import FunctionName, ModelFormat  # noqa: E402
 from processors.opensearch.node import LocalNode  # noqa: E402
+from processors.opensearch.reference import DEFAULT_PORT as REFERENCE_PORT  # noqa: E402
 from processors.opensearch.reference import ReferenceNode  # noqa: E402
 from processors.opensearch.reference_models import ReferenceModels  # noqa: E402
 from processors.settings import Settings  # noqa: E402
@@ -132,6 +134,10 @@ CHUNK = 10_000_000
 PLUGIN_TRIES = ((100, 10), (500, 32), (500, 100))
 """(``_bulk`` documents, ``text_embedding``/``sparse_encoding`` ``batch_size``) tried on the
 reference first; the best is used for the timed runs."""
+WARM_DOCS = 200
+"""Documents of the untimed run that warms neuralpipe's side before its timed runs."""
+BOUND_DOCS = 1000
+"""Documents of the measured ingest bound (graph alone + the node indexing finished ones)."""
 
 
 # -- small helpers --------------------------------------------------------------------------
@@ -140,8 +146,15 @@ def step(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+CLI_ENV = {k: v for k, v in os.environ.items() if k != "NEURALPIPE_OPENSEARCH_URL"}
+"""The CLI's environment: the bench starts its own node and passes ``--url`` where it needs one
+(with ``NEURALPIPE_OPENSEARCH_URL`` set, ``neuralpipe opensearch start`` would start nothing)."""
+
+
 def neuralpipe(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["neuralpipe", *args], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(
+        ["neuralpipe", *args], capture_output=True, text=True, cwd=REPO, env=CLI_ENV
+    )
     if check and done.returncode != 0:
         raise SystemExit(
             f"neuralpipe {' '.join(args)}: exit {done.returncode}\n{done.stderr[-2000:]}"
@@ -180,8 +193,11 @@ def node_pid(client: OpenSearch) -> int:
 
 
 def node_cpu_s(client: OpenSearch) -> float:
-    stats = client.nodes.stats(node_id="_local", metric="process")
-    return float(next(iter(stats["nodes"].values()))["process"]["cpu"]["total_in_millis"]) / 1000
+    """CPU seconds of the node's JVM so far, from ``/proc`` (both nodes run here; the node's
+    own ``_nodes/stats`` counter is refreshed only every second, too coarse for short runs)."""
+    with open(f"/proc/{node_pid(client)}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PeakRss:
@@ -276,47 +292,73 @@ class Sides:
         return OpenSearch(self.proxy_url, timeout=300)
 
 
+@dataclass(frozen=True)
+class Ports:
+    """HTTP ports of the bench's nodes and proxy (None: each side's default, or a free one)."""
+
+    node: int | None = None
+    reference: int | None = None
+    proxy: int | None = None
+
+
 @contextmanager
-def both_sides(heap: str) -> Iterator[Sides]:
-    started: list[list[str]] = []
-    settings = Settings(pipelines_dir=REPO / "pipelines")
-    if LocalNode(settings).running() is None:
-        started.append(["opensearch", "stop"])
-    neuralpipe("opensearch", "install")
-    node_url = last_url(neuralpipe("opensearch", "start", "--heap", heap).stdout)
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_models.py")], check=True,
-                   capture_output=True)  # fmt: skip
-    reference = ReferenceNode.from_settings(settings)
-    if reference.node.running() is None:
-        started.append(["opensearch", "stop", "--reference"])
-    reference.install()
-    ref_url = reference.start(heap=heap).url
-    models = ReferenceModels(reference, settings)
-    ref_ids = {model: models.register(model) for model in (DENSE, SPARSE, TOKENIZER)}
-    port = free_port()
+def serving(
+    upstream: str, port: int | None, *options: str, home: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """``neuralpipe [--home HOME] serve`` in front of ``upstream`` until the block ends:
+    its URL and pid."""
+    port = port or free_port()
+    at_home = ["--home", str(home)] if home is not None else []
     proxy = subprocess.Popen(
-        ["neuralpipe", "serve", "--upstream", node_url, "--port", str(port),
-         "--query-cache", "0", "--log-level", "warning"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["neuralpipe", *at_home, "serve", "--upstream", upstream, "--port", str(port),
+         "--log-level", "warning", *options],
+        cwd=REPO, env=CLI_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    proxy_url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
             try:
-                OpenSearch(proxy_url, timeout=5).info()
+                OpenSearch(url, timeout=5).info()
                 break
             except Exception:
                 if proxy.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("neuralpipe serve did not come up") from None
-                time.sleep(1)
-        yield Sides(node_url, ref_url, proxy_url, proxy.pid, ref_ids, started)
+                time.sleep(0.2)
+        yield url, proxy.pid
     finally:
         proxy.send_signal(signal.SIGINT)
         try:
             proxy.wait(30)
         except subprocess.TimeoutExpired:
             proxy.kill()
+            proxy.wait()
+
+
+@contextmanager
+def both_sides(heap: str, ports: Ports) -> Iterator[Sides]:
+    """Both nodes (started or reused), the models, the proxy; stops what it started."""
+    started: list[list[str]] = []
+    settings = Settings(pipelines_dir=REPO / "pipelines", opensearch_url=None,
+                        node_port=ports.node)  # fmt: skip
+    try:
+        if LocalNode(settings).running() is None:
+            started.append(["opensearch", "stop"])
+        neuralpipe("opensearch", "install")
+        port = ["--port", str(ports.node)] if ports.node else []
+        node_url = last_url(neuralpipe("opensearch", "start", "--heap", heap, *port).stdout)
+        subprocess.run([sys.executable, str(REPO / "scripts" / "build_models.py")], check=True,
+                       capture_output=True, env=CLI_ENV)  # fmt: skip
+        reference = ReferenceNode.from_settings(settings)
+        if reference.node.running() is None:
+            started.append(["opensearch", "stop", "--reference"])
+        reference.install()
+        ref_url = reference.start(port=ports.reference or REFERENCE_PORT, heap=heap).url
+        models = ReferenceModels(reference, settings)
+        ref_ids = {model: models.register(model) for model in (DENSE, SPARSE, TOKENIZER)}
+        with serving(node_url, ports.proxy, "--query-cache", "0") as (proxy_url, proxy_pid):
+            yield Sides(node_url, ref_url, proxy_url, proxy_pid, ref_ids, started)
+    finally:
         for command in started:
             neuralpipe(*command, check=False)
 
@@ -413,6 +455,68 @@ def tune_plugins(sides: Sides, kind: str, docs: list[dict[str, str]]) -> tuple[i
     return best[1], best[2], tried
 
 
+@dataclass
+class IngestBound:
+    """CPU seconds per 1,000 documents that no ingest running ``model``'s graph into this
+    mapping can go below: the graph alone plus the node indexing finished documents."""
+
+    graph_cpu_s_per_1000: float
+    graph_batch1_cpu_s_per_1000: float
+    index_cpu_s_per_1000: float
+
+    @property
+    def cpu_s_per_1000(self) -> float:
+        return self.graph_cpu_s_per_1000 + self.index_cpu_s_per_1000
+
+
+def ingest_bound(sides: Sides, kind: str, model: str, docs: list[dict[str, str]]) -> IngestBound:
+    """Measure :class:`IngestBound` here: the graph over pre-tokenized texts (the runtime's
+    token-budget batches, and one text per call as ml-commons runs it), process CPU time; then
+    the documents with their finished vectors bulk-indexed and refreshed on neuralpipe's node
+    (its JVM's CPU time)."""
+    from processors.indexing.runner import MODEL_TOKEN_BUDGET
+    from processors.models.binding import model_store
+    from processors.models.runtimes import DenseRuntime, SparseRuntime, plan_batches
+
+    settings = Settings(pipelines_dir=REPO / "pipelines")
+    store = model_store(settings, spin=False, truncation="count",
+                        token_budget=MODEL_TOKEN_BUDGET)  # as index bulk loads them  # fmt: skip
+    runtime = store.embedder(model) if kind == "dense" else store.sparse_encoder(model)
+    if not isinstance(runtime, DenseRuntime | SparseRuntime):
+        raise SystemExit(f"{model} is not a dense or sparse encoder with a graph")
+    texts = [d["text"] for d in docs]
+    encs, lost = runtime.tokenizer.tokenize(texts)
+    lengths = [len(e.ids) for e in encs]
+
+    def graph_cpu(plan: list[list[int]]) -> float:
+        feeds = [runtime.tokenizer.pad([encs[i] for i in idx], [lost[i] for i in idx]).feed(
+            runtime.runner.input_names) for idx in plan]  # fmt: skip
+        runtime.runner.run(feeds[len(feeds) // 2])  # warm the shape's kernels
+        clock = time.process_time()
+        for feed in feeds:
+            runtime.runner.run(feed)
+        return 1000 * (time.process_time() - clock) / sum(len(idx) for idx in plan)
+
+    batched = graph_cpu(plan_batches(lengths, token_budget=runtime.token_budget,
+                                     max_batch=runtime.max_batch))  # fmt: skip
+    one = graph_cpu([[i] for i in range(min(len(texts), 300))])
+    if isinstance(runtime, DenseRuntime):
+        values: list[Any] = [row.tolist() for row in runtime.embed(texts)]
+        target = "text_embedding"
+    else:
+        values, target = runtime.encode(texts), "text_sparse"
+    node, index = sides.node, f"vs-bound-{kind}"
+    fresh(node, index)
+    actions = ({"_index": index, "_id": d["_id"], "text": d["text"], "doc": d["doc"], target: v}
+               for d, v in zip(docs, values, strict=True))  # fmt: skip
+    cpu0 = node_cpu_s(node)
+    helpers.bulk(node, actions, chunk_size=500, request_timeout=600)
+    node.indices.refresh(index=index)
+    indexed = 1000 * (node_cpu_s(node) - cpu0) / len(docs)
+    node.indices.delete(index=index)
+    return IngestBound(batched, one, indexed)
+
+
 def bench_ingest(
     sides: Sides, docs: list[dict[str, str]], rounds: int, work: Path, label: str
 ) -> dict[str, Any]:
@@ -421,7 +525,7 @@ def bench_ingest(
         for d in docs:
             handle.write(json.dumps(d) + "\n")
     rows: dict[str, dict[str, Stat]] = {}
-    notes = {}
+    notes, bounds = {}, {}
     for kind in ("dense", "sparse"):
         step(f"ingest {label} {kind}: tuning the plugins")
         bulk, batch, tried = tune_plugins(sides, kind, docs)
@@ -429,8 +533,13 @@ def bench_ingest(
         ways: list[tuple[str, Callable[[], IngestRun]]] = [
             (f"{kind} plugins", partial(ingest_plugins, sides, kind, docs, bulk, batch)),
         ]
+        sample = work / f"sample-{label}.jsonl"
+        sample.write_text("".join(json.dumps(d) + "\n" for d in docs[:WARM_DOCS]))
         for model in [DENSE, INT8] if kind == "dense" else [SPARSE]:
             name = f"{kind} neuralpipe" + (" int8" if model == INT8 else "")
+            # the plugins' side was warmed by the tuning runs: warm ours (the node's JIT on the
+            # indexing path, the model zip in the page cache) with a short run too
+            ingest_ours(sides, kind, model, sample, min(len(docs), WARM_DOCS))
             ways.append((name, partial(ingest_ours, sides, kind, model, corpus, len(docs))))
         for number in range(rounds):
             for name, way in ways if number % 2 == 0 else list(reversed(ways)):
@@ -442,8 +551,20 @@ def bench_ingest(
                 row["docs/s"].add(run.docs_per_s)
                 row["cpu s/1k"].add(run.cpu_s_per_1000)
                 row["peak MB"].add(run.peak_rss_mb)
+        theirs = rows[f"{kind} plugins"]["cpu s/1k"].median
+        for model in [DENSE, INT8] if kind == "dense" else [SPARSE]:
+            step(f"ingest {label}: the measured bound of {model}")
+            found = ingest_bound(sides, kind, model, docs[:BOUND_DOCS])
+            bounds[model] = found.__dict__ | {"cpu_s_per_1000": found.cpu_s_per_1000}
+            notes[model] = (
+                f"{model} bound, CPU s/1k: graph {found.graph_cpu_s_per_1000:.1f} (one text "
+                f"per call: {found.graph_batch1_cpu_s_per_1000:.1f}) + the node indexing "
+                f"finished documents {found.index_cpu_s_per_1000:.1f} = "
+                f"{found.cpu_s_per_1000:.1f}; plugins' median {theirs:.1f}: CPU-bound docs/s "
+                f"can reach at most {theirs / found.cpu_s_per_1000:.2f}x the plugins'"
+            )
     sides.ref.indices.delete(index="vs-plugins-*", ignore=[404])
-    return {"rows": rows, "notes": notes}
+    return {"rows": rows, "notes": notes, "bounds": bounds}
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -698,91 +819,85 @@ def _first_neural(client: OpenSearch, model_id: str) -> None:
         raise SystemExit(f"first neural answer was {hits}")
 
 
+class Phases:
+    """Seconds per named phase, timed one after the other."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        clock = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - clock
+
+    def first_answer(self, url: str, body: dict[str, Any], data: bytes) -> None:
+        """The phases both sides share: register + deploy through ml-commons' API at ``url``,
+        then a pipeline, one document and one ``neural`` query."""
+        with self.timed("register + deploy"):
+            model_id = register_chunked(url, body, data, {"text_docs": ["ok"]})
+        with self.timed("first answer"):
+            _first_neural(OpenSearch(url, timeout=120), model_id)
+
+
+def _ttfa_neuralpipe(base: Settings, home: Path, heap: str, body: dict[str, Any],
+                     data: bytes) -> dict[str, float]:  # fmt: skip
+    """neuralpipe through its CLI, as the README's quick start runs it."""
+    version = base.opensearch_version
+    home.mkdir(parents=True, exist_ok=True)
+    _seed(base.home / "opensearch" / version / "downloads",
+          home / "opensearch" / version / "downloads")  # fmt: skip
+    _seed(base.home / "opensearch" / "maven-repo", home / "opensearch" / "maven-repo")
+    home.chmod(0o755)
+    step(f"time to first answer: neuralpipe in {home}")
+    phases = Phases()
+    with phases.timed("install"):
+        neuralpipe("--home", str(home), "opensearch", "install")
+    try:
+        with phases.timed("start"):
+            started = neuralpipe("--home", str(home), "opensearch", "start", "--heap", heap,
+                                 "--port", str(free_port()))  # fmt: skip
+        clock = time.perf_counter()
+        with serving(last_url(started.stdout), None, home=home) as (proxy_url, _):
+            phases.seconds["proxy up"] = time.perf_counter() - clock
+            phases.first_answer(proxy_url, body, data)
+    finally:
+        neuralpipe("--home", str(home), "opensearch", "stop", check=False)
+    return phases.seconds
+
+
+def _ttfa_plugins(base: Settings, home: Path, heap: str, body: dict[str, Any],
+                  data: bytes) -> dict[str, float]:  # fmt: skip
+    """The reference node (OpenSearch + ml-commons + neural-search)."""
+    for part in ("downloads", "maven-repo", "djl"):
+        _seed(base.home / "reference" / part, home / part)
+    reference = ReferenceNode(home, base.reference_version)
+    step(f"time to first answer: plugins in {home}")
+    phases = Phases()
+    with phases.timed("install"):
+        reference.install()
+    try:
+        with phases.timed("start"):
+            url = reference.start(port=free_port(), heap=heap).url
+        phases.first_answer(url, body, data)
+    finally:
+        reference.stop()
+    return phases.seconds
+
+
 def time_to_first_answer(heap: str) -> dict[str, dict[str, float]]:
     """Seconds per phase, each side from its own fresh home (downloads hard-linked in)."""
-    base = Settings(pipelines_dir=REPO / "pipelines")
+    base = Settings(pipelines_dir=REPO / "pipelines", opensearch_url=None)
     body = yaml.safe_load((REPO / "pipelines" / "models" / f"{DENSE}.yaml").read_text())
     data = (base.home / "models" / str(body["url"]).removeprefix("file:")).read_bytes()
-    probe = {"text_docs": ["ok"]}
     root = base.home / f"ttfa-{os.getpid()}"
     out: dict[str, dict[str, float]] = {}
     try:
-        # neuralpipe: its CLI, as the README's quick start runs it
-        home = root / "neuralpipe"
-        version = base.opensearch_version
-        _seed(base.home / "opensearch" / version / "downloads",
-              home / "opensearch" / version / "downloads")  # fmt: skip
-        _seed(base.home / "opensearch" / "maven-repo", home / "opensearch" / "maven-repo")
-        root.chmod(0o755)
-        home.chmod(0o755)
-        phases: dict[str, float] = {}
-        clock = time.perf_counter()
-        step(f"time to first answer: neuralpipe in {home}")
-        neuralpipe("--home", str(home), "opensearch", "install")
-        phases["install"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        node_url = last_url(
-            neuralpipe("--home", str(home), "opensearch", "start", "--heap", heap).stdout
-        )
-        phases["start"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        port = free_port()
-        proxy = subprocess.Popen(
-            ["neuralpipe", "--home", str(home), "serve", "--upstream", node_url,
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        proxy_url = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                try:
-                    OpenSearch(proxy_url, timeout=5).info()
-                    break
-                except Exception:
-                    if proxy.poll() is not None:
-                        raise SystemExit("neuralpipe serve did not come up") from None
-                    time.sleep(0.2)
-            phases["proxy up"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            model_id = register_chunked(proxy_url, body, data, probe)
-            phases["register + deploy"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            _first_neural(OpenSearch(proxy_url, timeout=120), model_id)
-            phases["first answer"] = time.perf_counter() - clock
-        finally:
-            proxy.send_signal(signal.SIGINT)
-            try:
-                proxy.wait(30)
-            except subprocess.TimeoutExpired:
-                proxy.kill()
-            neuralpipe("--home", str(home), "opensearch", "stop", check=False)
-        out["neuralpipe"] = phases
-
-        # the plugins: the reference node (OpenSearch + ml-commons + neural-search)
-        ref_home = root / "plugins" / "reference"
-        source = base.home / "reference"
-        for part in ("downloads", "maven-repo", "djl"):
-            _seed(source / part, ref_home / part)
-        (root / "plugins").chmod(0o755)
-        reference = ReferenceNode(ref_home, base.reference_version)
-        step(f"time to first answer: plugins in {ref_home}")
-        phases = {}
-        clock = time.perf_counter()
-        reference.install()
-        phases["install"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        try:
-            ref_url = reference.start(port=free_port(), heap=heap).url
-            phases["start"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            model_id = register_chunked(ref_url, body, data, probe)
-            phases["register + deploy"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            _first_neural(OpenSearch(ref_url, timeout=120), model_id)
-            phases["first answer"] = time.perf_counter() - clock
-        finally:
-            reference.stop()
-        out["plugins"] = phases
+        (root / "plugins").mkdir(parents=True)
+        for folder in (root, root / "plugins"):
+            folder.chmod(0o755)  # the node runs as another user
+        out["neuralpipe"] = _ttfa_neuralpipe(base, root / "neuralpipe", heap, body, data)
+        out["plugins"] = _ttfa_plugins(base, root / "plugins" / "reference", heap, body, data)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for phases in out.values():
@@ -864,20 +979,31 @@ def chart(result: dict[str, Any], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    bars = {k: v for k, v in result["ratios"].items() if v == v}
+    bars = {}  # every bar a speed-up: > 1 is neuralpipe faster
+    for name, value in result["ratios"].items():
+        if value == value and value > 0:
+            flipped = name.endswith("p50 ours/plugins")
+            label = name.replace("p50 ours/plugins", "p50 (plugins / ours)") if flipped else name
+            bars[label] = 1 / value if flipped else value
     figure = Figure(figsize=(max(6.0, 0.8 * len(bars)), 4.5))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.bar(range(len(bars)), list(bars.values()), color="#3a7bd5")
+    colors = ["#3a7bd5" if v >= 1 else "#d5533a" for v in bars.values()]
+    axes.bar(range(len(bars)), list(bars.values()), color=colors)
+    axes.set_yscale("log")
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_xticks(range(len(bars)), list(bars), rotation=40, ha="right", fontsize=8)
-    axes.set_ylabel("neuralpipe / plugins (same run)")
-    axes.set_title(
-        "neuralpipe / plugins, same run (ingest, q/s: > 1 is ours faster; p50: < 1 is ours faster)",
-        fontsize=8,
-    )
+    axes.set_ylabel("neuralpipe speed-up over the plugins (log)")
+    axes.set_title("Same run, same machine: > 1 (blue) is neuralpipe faster", fontsize=9)
     figure.tight_layout()
     figure.savefig(path)
+
+
+def _url_port() -> int | None:
+    """The port of ``NEURALPIPE_OPENSEARCH_URL`` when it names a local node."""
+    url = os.environ.get("NEURALPIPE_OPENSEARCH_URL", "")
+    found = re.fullmatch(r"https?://(?:127\.0\.0\.1|localhost):(\d+)/?", url)
+    return int(found.group(1)) if found else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -888,8 +1014,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="ingest,query,rerank,quality,memory,ttfa")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--queries", type=int, default=225)
-    parser.add_argument("--rerank-queries", type=int, default=20)
-    parser.add_argument("--heap", default="1g", help="the heap of both nodes")
+    parser.add_argument("--rerank-queries", type=int, default=10)
+    parser.add_argument("--heap", default="2g", help="the heap of both nodes (ml-commons' "
+                        "circuit breaker refused model deploys at 1g)")  # fmt: skip
+    parser.add_argument("--node-port", type=int, default=_url_port(),
+                        help="neuralpipe's node (default: NEURALPIPE_OPENSEARCH_URL's port, "
+                        "else 9200 or a free one)")  # fmt: skip
+    parser.add_argument("--ref-port", type=int, default=REFERENCE_PORT,
+                        help="the reference node (the plugins)")  # fmt: skip
+    parser.add_argument("--proxy-port", type=int, help="neuralpipe serve (default: a free one)")
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
@@ -897,7 +1030,8 @@ def main(argv: list[str] | None = None) -> int:
     queries = read_cranfield_queries(CRAN / "cran.qry")[: args.queries]
     docs = passages(args.docs, long=False)
     result: dict[str, Any] = {"docs": args.docs, "rounds": args.rounds, "load": os.getloadavg()}
-    with both_sides(args.heap) as sides, tempfile.TemporaryDirectory() as tmp:
+    ports = Ports(args.node_port, args.ref_port, args.proxy_port)
+    with both_sides(args.heap, ports) as sides, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print(
             f"plugins: {sides.ref_url}; neuralpipe: node {sides.node_url}, proxy {sides.proxy_url}"
@@ -908,6 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
         if "ingest" in parts:
             ingest = bench_ingest(sides, docs, args.rounds, work, "short")
             print_rows(f"Ingest, {args.docs} Cranfield passages", ingest["rows"])
+            result["ingest_bounds"] = ingest["bounds"]
             for note in ingest["notes"].values():
                 print(f"- {note}")
             if args.long:
