@@ -78,4 +78,5 @@ def test_int8_graph_has_per_row_scales_only(tiny_zips: dict[str, BuildResult], k
         graph = onnx.load_from_string(zf.read(name)).graph
     ops = {n.op_type for n in graph.node}
     assert "DynamicQuantizeLinear" not in ops and "QAttention" not in ops
-    assert {"MatMulInteger", "MultiHeadAttention", "QuantizeLinear"} <= ops
+    assert {"MatMulIntegerToFloat", "MultiHeadAttention", "QuantizeLinear"} <= ops
+    assert "MatMulInteger" not in ops  # dequantized in the GEMM (MatMulIntegerToFloat)

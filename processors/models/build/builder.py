@@ -38,7 +38,7 @@ from processors.models.task_runtime import TASK_FUNCTIONS
 log = logging.getLogger(__name__)
 
 BUILDER_VERSION = "4"  # 2: fused ONNX; 3: int8 keeps layer-0 FFN-down fp32; 4: used opsets only
-INT8_REVISION = "row-scales"  # int8 with per-row activation scales, MultiHeadAttention graph
+INT8_REVISION = "row-scales-2"  # per-row scales, MatMulIntegerToFloat, MultiHeadAttention graph
 _SUFFIX = {ModelFormat.ONNX: "onnx", ModelFormat.TORCH_SCRIPT: "torchscript"}
 _EXT = {ModelFormat.ONNX: ".onnx", ModelFormat.TORCH_SCRIPT: ".pt"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
