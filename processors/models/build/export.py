@@ -246,7 +246,13 @@ def drop_unused_opsets(path: Path) -> None:
         onnx.save(model, str(path))
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
+TOKEN_BUDGET_KEY = "neuralpipe.token_budget"
+"""ONNX metadata key: the ``batch x longest`` budget this graph runs fastest at (an int8
+embedding graph: 512; :func:`processors.models.loader.load_model` uses it when its caller
+sets none)."""
+
+
+def quantize_int8(src: Path, dst: Path, token_budget: int | None = None) -> None:
     """int8 weights per output channel, int8 activations per row (token) at run time.
 
     onnxruntime's ``quantize_dynamic`` quantizes every MatMul with a constant weight (and the
@@ -255,6 +261,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
     then depends on that text only: not on the other texts of its batch, nor on the padding
     (fused ``Attention`` is left in fp32, so ``src`` should be fused with
     ``Fusion(multi_head=True)``, whose Q/K/V projections are plain MatMuls).
+    ``token_budget`` is stored in the graph's metadata as :data:`TOKEN_BUDGET_KEY`.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -268,7 +275,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
             # fused com.microsoft operators defeat shape inference: their outputs are float
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
         )
-    per_row_activations(dst)
+    per_row_activations(dst, token_budget)
 
 
 _ROW_ZERO_POINT = 128  # symmetric int8 values, stored as uint8 around 128 (MLAS's fast U8S8 path)
@@ -338,7 +345,7 @@ class _Graph:
     replaced: set[int]
 
 
-def per_row_activations(path: Path) -> None:
+def per_row_activations(path: Path, token_budget: int | None = None) -> None:
     """Rewrite ``quantize_dynamic``'s output at ``path`` to per-row activation scales.
 
     Each ``DynamicQuantizeLinear`` feeding ``MatMulInteger`` becomes :func:`_row_quantizer`;
@@ -386,6 +393,8 @@ def per_row_activations(path: Path) -> None:
     )
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    if token_budget:
+        helper.set_model_props(model, {TOKEN_BUDGET_KEY: str(token_budget)})
     onnx.save(model, str(path))
 
 
