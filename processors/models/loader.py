@@ -115,7 +115,7 @@ def load_model(
     spin: bool = True,
     cache_dir: Path | None = None,
     truncation: TruncationMode = "warn",
-    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    token_budget: int | None = None,
     device: str = "cpu",
 ) -> LoadedModel:
     """Verify, extract and load a model zip as the runtime for its function.
@@ -130,7 +130,9 @@ def load_model(
             to the node and the bulk writer.
         cache_dir: Where the zip is extracted (default: next to the zip).
         truncation: ``warn`` | ``fail`` | ``silent`` for over-long texts.
-        token_budget: Max ``batch size x longest sequence`` per forward pass.
+        token_budget: Max ``batch size x longest sequence`` per forward pass (None: the
+            graph's own ``neuralpipe.token_budget`` metadata, e.g. 512 for an int8 embedding
+            build, else ``DEFAULT_TOKEN_BUDGET``).
         device: ``cpu``, ``cuda`` or ``cuda:N`` (:mod:`processors.models.device`; CPU, with a
             warning, when no GPU runtime is there).
 
@@ -161,6 +163,8 @@ def load_model(
     if fn is FunctionName.SPARSE_TOKENIZE:
         return SparseTokenizer(tokenizer, read_idf(artifact.idf_file))
     runner = _runner(artifact, registration, threads, spin, device)
+    if token_budget is None:
+        token_budget = getattr(runner, "token_budget", None) or DEFAULT_TOKEN_BUDGET
     if fn in TASK_FUNCTIONS:
         spec = _task_spec(artifact, registration, tokenizer)
         log.info("loaded %s model %s (%s)", fn.value, artifact.zip_path.name, runner.backend)

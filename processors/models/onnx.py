@@ -80,6 +80,9 @@ class OnnxRunner:
             raise ModelError(f"cannot load ONNX model {path.name}: {exc}") from exc
         self.input_names = tuple(i.name for i in self._session.get_inputs())
         self.output_names = tuple(o.name for o in self._session.get_outputs())
+        hint = self._session.get_modelmeta().custom_metadata_map.get("neuralpipe.token_budget")
+        self.token_budget: int | None = int(hint) if hint and hint.isdigit() else None
+        """The graph's own batch budget (``neuralpipe.token_budget`` metadata), if any."""
         unknown = [n for n in self.input_names if input_key(n) not in KNOWN_INPUTS]
         if unknown:
             raise ModelError(f"ONNX model declares inputs neuralpipe cannot feed: {unknown}")

@@ -1,12 +1,15 @@
 """Embedding throughput / latency benchmark: sentence-transformers vs our runtimes (MiniLM-L6).
 
-Usage: python scripts/bench/embed.py [--passages 2000] [--queries 100]
+Usage: python scripts/bench/embed.py [--passages 2000] [--queries 100] [--threads N]
 Passages: Cranfield abstracts (.W), topped up with titles (.T) to reach --passages.
+``--threads`` gives sentence-transformers (torch) and every ONNX Runtime session the same
+number of intra-op threads (default: each library's own default, one per core).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import site
 import statistics
@@ -89,7 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passages", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     docs = fields(CRAN / "cran.all.1400", "W")
     docs = (docs + fields(CRAN / "cran.all.1400", "T"))[: args.passages]
     queries = fields(CRAN / "cran.qry", "W")
@@ -107,7 +115,7 @@ def main() -> None:
     )
     models: dict[str, DenseRuntime] = {}
     for r in builds:
-        m = load_model(r.zip_path, r.registration, truncation="silent")
+        m = load_model(r.zip_path, r.registration, truncation="silent", threads=args.threads)
         assert isinstance(m, DenseRuntime)
         models[r.model_id.replace("all-minilm-l6-v2-", "")] = m
 
@@ -123,7 +131,8 @@ def main() -> None:
         vecs[name], secs = timed(models[name].embed, docs)
         rows.append((f"ours {name}", len(docs) / secs, base_s / secs))
     ceilings = {name: graph_ceiling(models[name], docs) for name in ("onnx", "onnx-int8")}
-    print(f"\n{len(docs)} passages, {len(queries)} queries")
+    threads, load = args.threads or "default", os.getloadavg()
+    print(f"\n{len(docs)} passages, {len(queries)} queries, threads {threads}, load {load}")
     for name, (rate, shape) in ceilings.items():
         print(f"{name} graph alone (measured bound): {rate:.1f} passages/s at {shape}")
     print(f"{'runtime':36} {'passages/s':>10} {'x baseline':>10} {'of bound':>10}")

@@ -10,7 +10,7 @@ import pytest
 
 from processors.models.build.builder import BuildResult
 from processors.models.loader import LoadedModel
-from processors.models.runtimes import CrossRuntime, DenseRuntime
+from processors.models.runtimes import DEFAULT_TOKEN_BUDGET, CrossRuntime, DenseRuntime
 
 TEXTS = [
     "paris",
@@ -27,11 +27,13 @@ TEXTS = [
 @pytest.fixture
 def one_batch(tiny_models: dict[str, LoadedModel]) -> Iterator[dict[str, LoadedModel]]:
     """The int8 runtimes with a budget that puts every text of a call in one padded batch."""
-    for key in ("embed-onnx-int8", "cross-onnx-int8"):
+    keys = ("embed-onnx-int8", "cross-onnx-int8")
+    budgets = {key: tiny_models[key].token_budget for key in keys}
+    for key in keys:
         tiny_models[key].token_budget = 1 << 20
     yield tiny_models
-    for key in ("embed-onnx-int8", "cross-onnx-int8"):
-        tiny_models[key].token_budget = 2048
+    for key, budget in budgets.items():
+        tiny_models[key].token_budget = budget
 
 
 @pytest.mark.parametrize("size", [2, 3, 5, len(TEXTS)])
@@ -78,4 +80,14 @@ def test_int8_graph_has_per_row_scales_only(tiny_zips: dict[str, BuildResult], k
         graph = onnx.load_from_string(zf.read(name)).graph
     ops = {n.op_type for n in graph.node}
     assert "DynamicQuantizeLinear" not in ops and "QAttention" not in ops
-    assert {"MatMulInteger", "MultiHeadAttention", "QuantizeLinear"} <= ops
+    assert {"MatMulIntegerToFloat", "MultiHeadAttention", "QuantizeLinear"} <= ops
+    assert "MatMulInteger" not in ops  # dequantized in the GEMM (MatMulIntegerToFloat)
+
+
+def test_int8_embedding_build_runs_in_its_own_smaller_batches(
+    tiny_models: dict[str, LoadedModel],
+) -> None:
+    # the graph's neuralpipe.token_budget metadata; no other build carries one
+    assert tiny_models["embed-onnx-int8"].token_budget == 512
+    assert tiny_models["embed-onnx"].token_budget == DEFAULT_TOKEN_BUDGET
+    assert tiny_models["cross-onnx-int8"].token_budget == DEFAULT_TOKEN_BUDGET

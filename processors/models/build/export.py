@@ -246,7 +246,13 @@ def drop_unused_opsets(path: Path) -> None:
         onnx.save(model, str(path))
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
+TOKEN_BUDGET_KEY = "neuralpipe.token_budget"
+"""ONNX metadata key: the ``batch x longest`` budget this graph runs fastest at (an int8
+embedding graph: 512; :func:`processors.models.loader.load_model` uses it when its caller
+sets none)."""
+
+
+def quantize_int8(src: Path, dst: Path, token_budget: int | None = None) -> None:
     """int8 weights per output channel, int8 activations per row (token) at run time.
 
     onnxruntime's ``quantize_dynamic`` quantizes every MatMul with a constant weight (and the
@@ -255,6 +261,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
     then depends on that text only: not on the other texts of its batch, nor on the padding
     (fused ``Attention`` is left in fp32, so ``src`` should be fused with
     ``Fusion(multi_head=True)``, whose Q/K/V projections are plain MatMuls).
+    ``token_budget`` is stored in the graph's metadata as :data:`TOKEN_BUDGET_KEY`.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -268,7 +275,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
             # fused com.microsoft operators defeat shape inference: their outputs are float
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
         )
-    per_row_activations(dst)
+    per_row_activations(dst, token_budget)
 
 
 _ROW_ZERO_POINT = 128  # symmetric int8 values, stored as uint8 around 128 (MLAS's fast U8S8 path)
@@ -277,17 +284,19 @@ _ROW_ZERO_POINT = 128  # symmetric int8 values, stored as uint8 around 128 (MLAS
 def _row_quantizer(node: Any, helper: Any) -> list[Any]:
     """Nodes computing ``DynamicQuantizeLinear``'s outputs with one scale per row.
 
-    ``scale = max(|x|) / 127`` over the last axis (shape ``(..., 1)``), ``q = round(x /
-    scale) + 128`` as uint8; the zero point is the constant ``row_q.zero_point``.
+    ``scale = max(|x|) / 127`` over the last axis (shape ``(..., 1)``), from ``ReduceMax``
+    and ``ReduceMin`` (two reads, no ``|x|`` tensor written), ``q = round(x / scale) + 128``
+    as uint8; the zero point is the constant ``row_q.zero_point``.
     """
     x, (q, scale, _) = node.input[0], node.output
     p = f"{node.name}_row"
     return [
-        helper.make_node("Abs", [x], [f"{p}_abs"], name=f"{p}_abs"),
+        helper.make_node("ReduceMax", [x], [f"{p}_hi"], name=f"{p}_hi", axes=[-1], keepdims=1),
+        helper.make_node("ReduceMin", [x], [f"{p}_lo"], name=f"{p}_lo", axes=[-1], keepdims=1),
+        helper.make_node("Neg", [f"{p}_lo"], [f"{p}_neg"], name=f"{p}_neg"),
         helper.make_node(
-            "ReduceMax", [f"{p}_abs"], [f"{p}_max"], name=f"{p}_max", axes=[-1], keepdims=1
+            "Max", [f"{p}_hi", f"{p}_neg", "row_q.tiny"], [f"{p}_safe"], name=f"{p}_safe"
         ),
-        helper.make_node("Max", [f"{p}_max", "row_q.tiny"], [f"{p}_safe"], name=f"{p}_safe"),
         helper.make_node("Div", [f"{p}_safe", "row_q.levels"], [scale], name=f"{p}_scale"),
         helper.make_node("Div", ["row_q.levels", f"{p}_safe"], [f"{p}_inv"], name=f"{p}_inv"),
         helper.make_node("Mul", [x, f"{p}_inv"], [f"{p}_scaled"], name=f"{p}_scaled"),
@@ -300,14 +309,48 @@ def _row_quantizer(node: Any, helper: Any) -> list[Any]:
     ]
 
 
-def per_row_activations(path: Path) -> None:
+def _dequantized_matmul(node: Any, graph: Any, helper: Any) -> Any | None:
+    """``MatMulInteger -> Cast -> Mul(Mul(x_scale, w_scale))`` ending at ``node`` as one
+    ``MatMulIntegerToFloat`` (com.microsoft) with the per-row ``x_scale`` as ``a_scale``,
+    else None. MLAS applies both scales in the GEMM's output stage: no int32 tensor is
+    written, cast and scaled in three more passes. No bias is fused (onnxruntime's kernel
+    gives wrong results for a per-row ``a_scale`` with a bias; the biases are in the fused
+    ``MultiHeadAttention``, ``BiasGelu`` and ``SkipLayerNormalization`` after it anyway)."""
+    scales = graph.producer.get(node.input[1]) if len(node.input) == 2 else None
+    cast = graph.producer.get(node.input[0]) if node.input else None
+    if not (
+        node.op_type == "Mul"
+        and scales is not None
+        and cast is not None
+        and scales.op_type == "Mul"
+        and cast.op_type == "Cast"
+        and cast.input[0] in graph.producer
+        and graph.producer[cast.input[0]].op_type == "MatMulInteger"
+    ):
+        return None
+    matmul = graph.producer[cast.input[0]]
+    x_scale, w_scale = scales.input
+    graph.replaced.update({id(scales), id(cast), id(matmul)})
+    a, b = matmul.input[0], matmul.input[1]
+    b_zero = matmul.input[3] if len(matmul.input) > 3 else ""
+    inputs = [a, b, x_scale, w_scale, "row_q.zero_point", *([b_zero] if b_zero else [])]
+    return helper.make_node(
+        "MatMulIntegerToFloat", inputs, list(node.output), name=node.name, domain="com.microsoft"
+    )
+
+
+@dataclass
+class _Graph:
+    producer: dict[str, Any]
+    replaced: set[int]
+
+
+def per_row_activations(path: Path, token_budget: int | None = None) -> None:
     """Rewrite ``quantize_dynamic``'s output at ``path`` to per-row activation scales.
 
     Each ``DynamicQuantizeLinear`` feeding ``MatMulInteger`` becomes :func:`_row_quantizer`;
-    each ``Cast -> Mul(Mul(x_scale, w_scale))`` after a ``MatMulInteger`` becomes ``Cast ->
-    Mul(w_scale) -> Mul(x_scale)``. The second form keeps onnxruntime from fusing the chain
-    into ``MatMulIntegerToFloat``, whose ``a_scale`` must be a scalar (a per-row one gives
-    wrong results there when a bias is fused too).
+    each ``MatMulInteger -> Cast -> Mul(Mul(x_scale, w_scale))`` becomes one
+    ``MatMulIntegerToFloat`` taking the per-row ``x_scale`` (:func:`_dequantized_matmul`).
 
     Raises:
         ModelError: the graph quantizes an activation for anything but ``MatMulInteger``.
@@ -318,13 +361,12 @@ def per_row_activations(path: Path) -> None:
 
     model = onnx.load(str(path))
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
+    state = _Graph({out: node for node in graph.node for out in node.output}, set())
     consumers: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     rewritten: list[Any] = []
-    replaced: set[int] = set()
     for node in graph.node:
         if node.op_type == "DynamicQuantizeLinear":
             users = {c.op_type for out in node.output for c in consumers.get(out, [])}
@@ -337,32 +379,8 @@ def per_row_activations(path: Path) -> None:
                 user.input[2] = "row_q.zero_point"
             rewritten.extend(_row_quantizer(node, helper))
             continue
-        scales = producer.get(node.input[1]) if len(node.input) == 2 else None
-        cast = producer.get(node.input[0]) if node.input else None
-        if (
-            node.op_type == "Mul"
-            and scales is not None
-            and cast is not None
-            and scales.op_type == "Mul"
-            and cast.op_type == "Cast"
-            and producer.get(cast.input[0]) is not None
-            and producer[cast.input[0]].op_type == "MatMulInteger"
-        ):
-            x_scale, w_scale = scales.input
-            replaced.add(id(scales))
-            rewritten.append(
-                helper.make_node(
-                    "Mul", [node.input[0], w_scale], [f"{node.name}_w"], name=f"{node.name}_w"
-                )
-            )
-            rewritten.append(
-                helper.make_node(
-                    "Mul", [f"{node.name}_w", x_scale], list(node.output), name=node.name
-                )
-            )
-            continue
-        rewritten.append(node)
-    kept = [n for n in rewritten if id(n) not in replaced]
+        rewritten.append(_dequantized_matmul(node, state, helper) or node)
+    kept = [n for n in rewritten if id(n) not in state.replaced]
     del graph.node[:]
     graph.node.extend(kept)
     graph.initializer.extend(
@@ -373,6 +391,10 @@ def per_row_activations(path: Path) -> None:
             numpy_helper.from_array(np.array(1e-12, np.float32), "row_q.tiny"),
         ]
     )
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    if token_budget:
+        helper.set_model_props(model, {TOKEN_BUDGET_KEY: str(token_budget)})
     onnx.save(model, str(path))
 
 
