@@ -22,9 +22,9 @@ Contenders, each timed once per round on all texts, in an order that rotates rou
   >= 0.99) equals the fp32 build's.
 * ``bound``: the fp32 graph alone (``session.run``, nothing else) on rows made only of real
   tokens: as many rows as ours feeds, each of the mean length (so the same tokens or fewer, no
-  padding, attention no dearer), at its fastest rows-per-call of 1/8/16/32/64/all/the token
-  budget's (picked in a first pass). No run of this fp32 graph on these texts can beat it, so
-  ``theirs / bound`` caps what ``ours`` can reach in fp32.
+  padding, attention no dearer), at its fastest rows-per-call of 8, 32, all, or the token
+  budget's (picked in a first pass; one row per call is slower still). No run of this fp32
+  graph on these texts can beat it, so ``theirs / bound`` caps what ``ours`` can reach in fp32.
 * theirs: the ``transformers`` pipeline of the task (``token-classification`` with
   ``aggregation_strategy: average``, ``fill-mask`` top 5, ``text-classification`` all classes,
   ``zero-shot-classification`` with 3 labels), as a user calls it, at batch size 1 (its
@@ -183,7 +183,7 @@ def bound_call(
 def pick_bound(clock_: GraphClock, args: Any) -> tuple[str, Timed, int]:
     """The bound's fastest rows-per-call, from one pass of each."""
     rows, length = clock_.rows, max(clock_.tokens // max(clock_.rows, 1), 1)
-    shapes = sorted({b for b in (1, 8, 16, 32, 64, rows, args.token_budget // length)
+    shapes = sorted({b for b in (8, 32, rows, args.token_budget // length)
                      if 1 <= b <= rows})  # fmt: skip
     timed = {}
     for b in shapes:
