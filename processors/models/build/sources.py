@@ -181,7 +181,7 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
             "normalize_result": False,
         }
         exporter = build_tasks.dpr_exporter(source, config, batch)
-        return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr1")
+        return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr2")
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:
         # no model_config: ml-commons reads any model_config of a sparse model as a text

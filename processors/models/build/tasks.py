@@ -233,7 +233,8 @@ def is_dpr(config: dict[str, Any]) -> bool:
 
 def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Exporter:
     """DPR encoder -> one output ``sentence_embedding`` ``(B, H)``: its ``pooler_output`` (the
-    ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product."""
+    ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product;
+    the ONNX graph fused as BERT's."""
     arch = next(a for a in config.get("architectures") or [] if a in DPR_ENCODERS)
 
     def load() -> Any:
@@ -243,6 +244,8 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
         return getattr(transformers, arch).from_pretrained(str(source), attn_implementation="eager")
 
     model = functools.cache(load)
+    # a DPR encoder is a BertModel: fused as BERT (revision dpr2; dpr1 zips were not fused)
+    fusion = ex.Fusion.from_config({**config, "model_type": "bert"})
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
@@ -250,6 +253,8 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            ex.export_onnx(module, batch, path, names, ["sentence_embedding"], None)
+            # int8: Q/K/V stay plain MatMuls (MultiHeadAttention), which quantize
+            fused = dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
+            ex.export_onnx(module, batch, path, names, ["sentence_embedding"], fused)
 
     return export
