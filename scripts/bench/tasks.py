@@ -2,7 +2,7 @@
 
 Usage: python scripts/bench/tasks.py [--texts 32] [--rounds 3] [--sizes small,base]
        [--tasks ner,fill_mask,question_answering,text_classification,zero_shot_classification,dpr]
-       [--batch-sizes 1,8,32] [--threads N] [--token-budget 2048] [--no-int8]
+       [--batch-sizes 1,8,32] [--threads N] [--token-budget 2048] [--no-int8] [--build-only]
        [--work DIR (default: $NEURALPIPE_HOME/bench-tasks: the built models are kept)]
 
 Models are random-weight BERTs built here from a config (no hub): ``small`` has MiniLM-L6's
@@ -365,6 +365,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--token-budget", type=int, default=2048)
     parser.add_argument("--no-int8", dest="int8", action="store_false")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or find) every model in --work, time nothing")  # fmt: skip
     parser.add_argument("--work", type=Path, default=Settings().home / "bench-tasks",
                         help="sources and zips are kept here")  # fmt: skip
     args = parser.parse_args()
@@ -380,6 +382,12 @@ def main() -> None:
     warnings.simplefilter("ignore")
     for size in args.sizes.split(","):
         for task in args.tasks.split(","):
+            if args.build_only:
+                source = source_dir(args.work / "src", size, task)
+                for quantize in (None, "int8") if args.int8 else (None,):
+                    load(args.work, source, task, args, quantize)
+                print(json.dumps({"built": [size, task]}), flush=True)
+                continue
             rows.append(run(size, task, texts, args.work, args))
             print(json.dumps(rows[-1]), flush=True)
     print(json.dumps({"load_average": os.getloadavg(),
