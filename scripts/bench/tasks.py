@@ -1,6 +1,6 @@
 """Throughput per NLP task, ours vs the ``transformers`` pipeline on the same model and threads.
 
-Usage: python scripts/bench/tasks.py [--texts 32] [--rounds 3] [--sizes small,base]
+Usage: python scripts/bench/tasks.py [--texts 16] [--rounds 3] [--sizes small,base]
        [--tasks ner,fill_mask,question_answering,text_classification,zero_shot_classification,dpr]
        [--batch-sizes 1,8,32] [--threads N] [--token-budget 2048] [--no-int8] [--build-only]
        [--work DIR (default: $NEURALPIPE_HOME/bench-tasks: the built models are kept)]
@@ -357,7 +357,7 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--texts", type=int, default=32)
+    parser.add_argument("--texts", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="small,base")
     parser.add_argument("--tasks", default=",".join(TASKS))
