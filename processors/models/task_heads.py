@@ -50,9 +50,22 @@ def split_tag(label: str) -> tuple[str, str]:
     return "I", label
 
 
+def top_indices(probs: FloatArray, k: int) -> npt.NDArray[np.intp]:
+    """Indices of the ``k`` largest values, largest first, ties by index: what a stable
+    argsort of ``-probs`` starts with, without sorting a whole vocabulary.
+
+    >>> top_indices(np.array([0.1, 0.4, 0.1, 0.4], dtype=np.float32), 3).tolist()
+    [1, 3, 0]
+    """
+    if k >= probs.shape[0]:
+        return np.argsort(-probs, kind="stable")
+    kth = np.partition(probs, probs.shape[0] - k)[probs.shape[0] - k]
+    candidates = np.flatnonzero(probs >= kth)
+    return candidates[np.lexsort((candidates, -probs[candidates]))][:k]
+
+
 def _top(probs: FloatArray, k: int) -> list[int]:
-    order = np.argsort(-probs, kind="stable")
-    return [int(i) for i in order[: max(k, 1)]]
+    return [int(i) for i in top_indices(probs, max(k, 1))]
 
 
 def class_entry(name: str, probability: float, score: float | None = None) -> JSONObject:
@@ -131,6 +144,24 @@ def _words(tokens: Sequence[TokenScores]) -> list[list[TokenScores]]:
     return words
 
 
+def _word_classes(words: list[list[TokenScores]]) -> tuple[list[list[TokenScores]], Any, Any]:
+    """Each word's best class and its probability, the mean of its tokens' probabilities
+    (``nanmean``, as the pipeline's ``average``): one ``reduceat`` over all tokens."""
+    if not words:
+        return words, [], []
+    probs = np.stack([t.probs for word in words for t in word])
+    starts = np.cumsum([0] + [len(word) for word in words[:-1]])
+    if np.isnan(probs).any():
+        means = np.stack(
+            [np.nanmean(probs[a : a + len(w)], axis=0) for a, w in zip(starts, words, strict=True)]
+        )
+    else:
+        sizes = np.array([len(word) for word in words], dtype=probs.dtype)[:, None]
+        means = np.add.reduceat(probs, starts, axis=0) / sizes
+    best = np.argmax(means, axis=1)
+    return words, best.tolist(), means[np.arange(len(words)), best].tolist()
+
+
 def ner_entities(
     text: str, tokens: Sequence[TokenScores], id2label: Sequence[str]
 ) -> list[JSONObject]:
@@ -140,11 +171,10 @@ def ner_entities(
     starts one), ``O`` is outside. The entity's probability is the mean over its words; its
     offsets are characters of ``text``.
     """
-    tagged: list[tuple[str, float, int, int]] = []
-    for word in _words(tokens):
-        mean = np.nanmean(np.stack([t.probs for t in word]), axis=0)
-        best = int(np.argmax(mean))
-        tagged.append((id2label[best], float(mean[best]), word[0].start, word[-1].end))
+    tagged = [
+        (id2label[best], score, word[0].start, word[-1].end)
+        for word, best, score in zip(*_word_classes(_words(tokens)), strict=True)
+    ]
     groups: list[list[tuple[str, float, int, int]]] = []
     for item in tagged:
         prefix, name = split_tag(item[0])

@@ -1,29 +1,44 @@
 """Throughput per NLP task, ours vs the ``transformers`` pipeline on the same model and threads.
 
-Usage: python scripts/bench/tasks.py [--texts 48] [--rounds 3] [--sizes small,base]
+Usage: python scripts/bench/tasks.py [--texts 16] [--rounds 3] [--sizes small,base]
        [--tasks ner,fill_mask,question_answering,text_classification,zero_shot_classification,dpr]
-       [--batch-sizes 1,8,32] [--threads N] [--token-budget 2048]
+       [--batch-sizes 1,8,32] [--threads N] [--token-budget 2048] [--no-int8] [--build-only]
+       [--work DIR (default: $NEURALPIPE_HOME/bench-tasks: the built models are kept)]
 
 Models are random-weight BERTs built here from a config (no hub): ``small`` has MiniLM-L6's
 shape (hidden 384, 6 layers), ``base`` BERT-base's (hidden 768, 12 layers), both with BERT's
 30,522-token vocabulary; the tokenizer is the tiny trained WordPiece of the parity tests, so
 both sides see the same tokens. ``dpr`` is a DPR context encoder of the same shape (projection
-0: the pooled ``[CLS]`` vector), the bi-encoder row.
+0: the pooled ``[CLS]`` vector), the bi-encoder row. Sources and zips stay in ``--work``: a
+second run builds nothing.
 
-Ours: ``TaskRuntime.infer`` (``DenseRuntime.embed`` for DPR) on all texts: length-sorted
-batches under a token budget, the fused ONNX graph. Theirs: the ``transformers`` pipeline of
-the task (``token-classification`` with ``aggregation_strategy: average``, ``fill-mask`` top 5,
-``text-classification`` all classes, ``zero-shot-classification`` with 3 labels), run once per
-``--batch-sizes`` entry (1 is the pipeline's default). ``transformers`` 5 has no extractive QA
-pipeline and no DPR one: their QA is the tokenizer + model in batches + ``select_starts_ends``
-per text (the decoding its document QA pipeline uses), their DPR the tokenizer + model in
-batches (``pooler_output``). Both sides get the same results fields (ours asks for the same
-top-k) and the same number of threads (``torch.set_num_threads`` = ONNX Runtime's intra-op).
+Contenders, each timed once per round on all texts, in an order that rotates round to round:
 
-Each round times every contender once, in an order that rotates round to round; medians are
-printed with the ratio ``theirs / ours`` for batch size 1 and for their best batch size. The
-load average before and after is printed: on a shared machine only the ratios of one run
-count. One JSON line per (size, task), then a Markdown table.
+* ``ours``: ``TaskRuntime.infer`` (``DenseRuntime.embed`` for DPR), the fused fp32 ONNX graph,
+  length-sorted batches under a token budget, cut where a row would carry more than 10%
+  padding; ``graph_share`` is the part of its time spent inside ONNX Runtime (the rest:
+  tokenization, batching, post-processing).
+* ``int8`` (unless ``--no-int8``): the same task built with ``--quantize int8``; ``agreement``
+  is the share of texts whose decision (entity spans, label, answer span, token; DPR: cosine
+  >= 0.99) equals the fp32 build's.
+* ``bound``: the fp32 graph alone (``session.run``, nothing else) on rows made only of real
+  tokens: as many rows as ours feeds, each of the mean length (so the same tokens or fewer, no
+  padding, attention no dearer), at its fastest rows-per-call of 8, 32, all, or the token
+  budget's (picked in a first pass; one row per call is slower still), or ours' own graph
+  calls (timed inside ``ours``' runs) where they are faster. Either is ``ours`` without
+  everything but the graph; ``theirs / bound`` caps what ``ours`` can reach in fp32.
+* theirs: the ``transformers`` pipeline of the task (``token-classification`` with
+  ``aggregation_strategy: average``, ``fill-mask`` top 5, ``text-classification`` all classes,
+  ``zero-shot-classification`` with 3 labels), as a user calls it, at batch size 1 (its
+  default) and at each ``--batch-sizes``. ``transformers`` 5 has no extractive QA pipeline and
+  no DPR one: their QA is the tokenizer + model in batches + ``select_starts_ends`` per text
+  (the decoding its document QA pipeline uses), their DPR the tokenizer + model in batches
+  (``pooler_output``). Both sides return the same result fields (ours asks for the same top-k)
+  and use the same threads (``torch.set_num_threads`` = ONNX Runtime's intra-op).
+
+Medians over the rounds; ratios are ``theirs / ours`` against batch size 1 and against their
+best batch size. The load average before and after is printed: on a shared machine only the
+ratios of one run count. One JSON line per (size, task), then a Markdown table.
 """
 
 from __future__ import annotations
@@ -33,18 +48,21 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from processors import load_model
 from processors.models.build.builder import build_model
+from processors.models.build.quality import task_outcome
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
 from processors.models.task_runtime import TaskRuntime
+from processors.settings import Settings
 from processors.testing.tiny_task_models import CORPUS, tiny_dpr_source, tiny_task_source
 
 VOCAB = 30522
@@ -102,19 +120,90 @@ def source_dir(root: Path, size: str, task: str) -> Path:
     return tiny_task_source(root, "bert", TASKS[task], size=SIZES[size])
 
 
-def ours_call(root: Path, source: Path, task: str, args: Any) -> Timed:
-    (built,) = build_model(source, TASKS[task], model_id=f"bench-{source.name}",
-                           formats=[ModelFormat.ONNX], cache_dir=root / "zips", yaml_dir=None,
-                           model_max_length=512)  # fmt: skip
+def load(root: Path, source: Path, task: str, args: Any, quantize: str | None) -> Any:
+    """Build (once: the zips stay in ``root``) and load ``source`` as ``task``."""
+    built = build_model(source, TASKS[task], model_id=f"bench-{source.name}",
+                        formats=[ModelFormat.ONNX], cache_dir=root / "zips", yaml_dir=None,
+                        quantize=quantize, model_max_length=512)[-1]  # fmt: skip
     model = load_model(built.zip_path, built.registration, cache_dir=root / "x",
                        threads=args.threads, token_budget=args.token_budget)  # fmt: skip
-    if task == "dpr":
+    if task != "dpr":
+        assert isinstance(model, TaskRuntime)
+        model.token_budget = args.token_budget
+    else:
         assert isinstance(model, DenseRuntime)
+    return model
+
+
+def ours_call(model: Any, task: str) -> Timed:
+    if task == "dpr":
         return lambda t: model.embed(t)
-    assert isinstance(model, TaskRuntime)
-    model.token_budget = args.token_budget
     options = OPTIONS.get(task, {})
     return lambda t: model.infer(t, options)
+
+
+class GraphClock:
+    """Wraps a runtime's ``runner.run``: seconds spent in the graph, and the rows and real
+    tokens of every feed (what the bound replays)."""
+
+    def __init__(self, model: Any) -> None:
+        self.runner = model.runner
+        self.inner = model.runner.run
+        self.seconds = 0.0
+        self.rows = 0
+        self.tokens = 0
+        model.runner.run = self
+
+    def __call__(self, feed: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        out = self.inner(feed)
+        self.seconds += time.perf_counter() - started
+        mask = feed.get("attention_mask")
+        if mask is not None:
+            self.rows += int(mask.shape[0])
+            self.tokens += int(mask.sum())
+        return out
+
+
+def bound_call(
+    runner: Any, run: Callable[..., Any], rows: int, length: int, per_call: int
+) -> Timed:
+    """``rows`` rows of ``length`` real tokens through the graph, ``per_call`` rows a call."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, 2000, size=(per_call, length), dtype=np.int64)
+    arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+              "token_type_ids": np.zeros_like(ids)}  # fmt: skip
+    calls = [per_call] * (rows // per_call) + ([rows % per_call] if rows % per_call else [])
+
+    def go(_texts: list[str]) -> None:
+        for n in calls:
+            run({k: arrays[k.split(".")[-1]][:n] for k in runner.input_names})
+
+    return go
+
+
+def pick_bound(clock_: GraphClock, args: Any) -> tuple[str, Timed, int]:
+    """The bound's fastest rows-per-call, from one pass of each."""
+    rows, length = clock_.rows, max(clock_.tokens // max(clock_.rows, 1), 1)
+    shapes = sorted({b for b in (8, 32, rows, args.token_budget // length)
+                     if 1 <= b <= rows})  # fmt: skip
+    timed = {}
+    for b in shapes:
+        fn = bound_call(clock_.runner, clock_.inner, rows, length, b)
+        fn([])
+        timed[b] = (clock(fn, []), fn)
+    best = min(timed, key=lambda b: timed[b][0])
+    return f"{rows}x{length} by {best}", timed[best][1], length
+
+
+def agreement(task: str, a: Any, b: Any) -> float:
+    """Share of texts whose decision is the same in two results lists (DPR: cosine >= 0.99)."""
+    if task == "dpr":
+        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1),
+                                          1e-12)  # fmt: skip
+        return float(np.mean(cos >= 0.99))
+    same = [task_outcome(x)[0] == task_outcome(y)[0] for x, y in zip(a, b, strict=True)]
+    return sum(same) / len(same)
 
 
 def theirs_calls(source: Path, task: str, sizes: list[int]) -> dict[int, Timed]:
@@ -183,74 +272,126 @@ def clock(fn: Timed, texts: list[str]) -> float:
 def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> dict[str, Any]:
     source = source_dir(root / "src", size, task)
     texts = masked(base_texts, "[MASK]") if task == "fill_mask" else base_texts
-    contenders: dict[str, Timed] = {"ours": ours_call(root, source, task, args)}
+    model = load(root, source, task, args, None)
+    contenders: dict[str, Timed] = {"ours": ours_call(model, task)}
+    graph = GraphClock(model)
+    quality = None
+    if args.int8:
+        int8 = load(root, source, task, args, "int8")
+        contenders["int8"] = ours_call(int8, task)
+        quality = agreement(task, contenders["ours"](texts), contenders["int8"](texts))
     for b, fn in theirs_calls(source, task, args.batch_sizes).items():
         contenders[f"bs{b}"] = fn
     for fn in contenders.values():  # warm-up: sessions, allocators, lazy imports
         fn(texts[:8])
+    graph.rows = graph.tokens = 0
+    contenders["ours"](texts)
+    bound_shape, contenders["bound"], _ = pick_bound(graph, args)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
+    in_graph: list[float] = []  # ours' own graph calls, each round
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
+            graph.seconds = 0.0
             times[name].append(clock(contenders[name], texts))
+            if name == "ours":
+                in_graph.append(graph.seconds)
     med = {name: statistics.median(t) for name, t in times.items()}
-    theirs = {name: t for name, t in med.items() if name != "ours"}
+    # the bound: the faster of the real-token rows and ours' own graph calls (padding and all)
+    med["bound"] = min(med["bound"], statistics.median(in_graph))
+    theirs = {name: t for name, t in med.items() if name.startswith("bs")}
     best = min(theirs, key=lambda n: theirs[n])
     count = len(texts)
-    return {
+    row = {
         "size": size, "task": task, "texts": count, "rounds": args.rounds,
         "ours_texts_per_s": round(count / med["ours"], 2),
+        "graph_share": round(sum(in_graph) / sum(times["ours"]), 3),
         "transformers_bs1_texts_per_s": round(count / med.get("bs1", float("nan")), 2),
         "transformers_best_bs": int(best[2:]),
         "transformers_best_texts_per_s": round(count / theirs[best], 2),
         "ratio_vs_bs1": round(med.get("bs1", float("nan")) / med["ours"], 2),
         "ratio_vs_best": round(theirs[best] / med["ours"], 2),
+        "bound_shape": bound_shape,
+        "bound_ratio_vs_best": round(theirs[best] / med["bound"], 2),
         "all_texts_per_s": {n: round(count / t, 2) for n, t in med.items()},
     }  # fmt: skip
+    if args.int8:
+        row["int8_ratio_vs_best"] = round(theirs[best] / med["int8"], 2)
+        row["int8_vs_ours"] = round(med["ours"] / med["int8"], 2)
+        row["int8_agreement"] = quality
+    return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| shape | task | ours texts/s | transformers bs=1 | x bs=1 | transformers best (bs) "
-        "| x best |",
-        "|---|---|---|---|---|---|---|",
+        "| shape | task | ours texts/s | in graph | transformers bs=1 | x bs=1 | transformers best "
+        "(bs) | x best | fp32 graph-only bound x best | int8 x best (agreement) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        int8 = (f"{r['int8_ratio_vs_best']} ({r['int8_agreement']:.2f})"
+                if "int8_ratio_vs_best" in r else "-")  # fmt: skip
         lines.append(
             f"| {r['size']} | {r['task']} | {r['ours_texts_per_s']} | "
-            f"{r['transformers_bs1_texts_per_s']} | {r['ratio_vs_bs1']} | "
-            f"{r['transformers_best_texts_per_s']} ({r['transformers_best_bs']}) | "
-            f"{r['ratio_vs_best']} |"
+            f"{r['graph_share']:.0%} | {r['transformers_bs1_texts_per_s']} | "
+            f"{r['ratio_vs_bs1']} | {r['transformers_best_texts_per_s']} "
+            f"({r['transformers_best_bs']}) | {r['ratio_vs_best']} | "
+            f"{r['bound_ratio_vs_best']} | {int8} |"
         )
     return "\n".join(lines)
 
 
+def cpu_name() -> str:
+    """The CPU model and its AVX-512 / VNNI / BF16 flags (Linux), for the record."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
+                 if ln.startswith("model name")), "unknown")  # fmt: skip
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines()
+                  if ln.startswith("flags")), [])  # fmt: skip
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    return f"{name} ({', '.join(f for f in wanted if f in flags)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--texts", type=int, default=48)
+    parser.add_argument("--texts", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="small,base")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--token-budget", type=int, default=2048)
-    parser.add_argument("--work", type=Path, help="keep sources and zips here (default: temp)")
+    parser.add_argument("--no-int8", dest="int8", action="store_false")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or find) every model in --work, time nothing")  # fmt: skip
+    parser.add_argument("--work", type=Path, default=Settings().home / "bench-tasks",
+                        help="sources and zips are kept here")  # fmt: skip
     args = parser.parse_args()
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     import torch
 
     torch.set_num_threads(args.threads)
     texts = passages(args.texts)
-    print(json.dumps({"threads": args.threads, "load_average": os.getloadavg()}), flush=True)
+    started = time.perf_counter()
+    print(json.dumps({"threads": args.threads, "load_average": os.getloadavg(),
+                      "cpu": cpu_name()}), flush=True)  # fmt: skip
     rows = []
     warnings.simplefilter("ignore")
-    with tempfile.TemporaryDirectory(prefix="np-bench-tasks-") as tmp:
-        work = args.work or Path(tmp)
-        for size in args.sizes.split(","):
-            for task in args.tasks.split(","):
-                rows.append(run(size, task, texts, work, args))
-                print(json.dumps(rows[-1]), flush=True)
-    print(json.dumps({"load_average": os.getloadavg()}), flush=True)
+    for size in args.sizes.split(","):
+        for task in args.tasks.split(","):
+            if args.build_only:
+                source = source_dir(args.work / "src", size, task)
+                for quantize in (None, "int8") if args.int8 else (None,):
+                    load(args.work, source, task, args, quantize)
+                print(json.dumps({"built": [size, task]}), flush=True)
+                continue
+            rows.append(run(size, task, texts, args.work, args))
+            print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps({"load_average": os.getloadavg(),
+                      "seconds": round(time.perf_counter() - started)}), flush=True)  # fmt: skip
     print(table(rows))
 
 

@@ -181,7 +181,7 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
             "normalize_result": False,
         }
         exporter = build_tasks.dpr_exporter(source, config, batch)
-        return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr1")
+        return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr2")
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:
         # no model_config: ml-commons reads any model_config of a sparse model as a text
@@ -224,9 +224,13 @@ def _task_plan(
         cfg["model_type"] = "sentence_highlighting"  # ml-commons' sentence highlighting QA
     pairs = function in (FunctionName.QUESTION_ANSWERING, FunctionName.ZERO_SHOT_CLASSIFICATION)
     batch = tok.encode_pairs("example query", _EXAMPLES) if pairs else tok.encode(_EXAMPLES)
-    exporter = build_tasks.task_exporter(source, function, config, batch, fusion)
+    mask_id = None
+    if function is FunctionName.FILL_MASK:
+        mask_id = tok.raw.token_to_id(cfg["additional_config"]["mask_token"])
+    exporter = build_tasks.task_exporter(source, function, config, batch, fusion, mask_id)
     extra: dict[str, Path | bytes] = {"config.json": (source / "config.json").read_bytes()}
-    return SourcePlan(function, spec, length, cfg, extra, exporter, onnx_revision="task1")
+    revision = build_tasks.onnx_revision(function)
+    return SourcePlan(function, spec, length, cfg, extra, exporter, onnx_revision=revision)
 
 
 def _int8(fusion: ex.Fusion | None, for_int8: bool) -> ex.Fusion | None:

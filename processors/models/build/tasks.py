@@ -7,8 +7,9 @@ A task zip holds the ONNX (or TorchScript) graph of the ``transformers`` task mo
 
 Graph conventions: inputs ``input_ids``, ``attention_mask`` (+ ``token_type_ids`` where the
 model has more than one token type); outputs ``logits`` (NER ``(B, L, classes)``, fill-mask
-``(B, L, vocab)``, text and zero-shot classification ``(B, classes)``) or ``start_logits``,
-``end_logits`` ``(B, L)`` (question answering). DPR encoders are TEXT_EMBEDDING models whose
+``(B, vocab)``: the LM head over the mask token's vector only, see :func:`masked_lm_module`;
+zips of revision ``task1`` have ``(B, L, vocab)``), text and zero-shot classification
+``(B, classes)``) or ``start_logits``, ``end_logits`` ``(B, L)`` (question answering). DPR encoders are TEXT_EMBEDDING models whose
 one output is the encoder's ``pooler_output`` (``pooling_mode: cls``, not normalized).
 
 Example:
@@ -25,7 +26,7 @@ import functools
 import inspect
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,60 @@ def mask_token(source: Path, tokenizer_spec: dict[str, Any]) -> str:
     return found
 
 
+def onnx_revision(function: FunctionName) -> str:
+    """The ONNX graph revision of a task's zips (part of the build cache key): ``task2``
+    for fill-mask (logits of the mask token only), ``task1`` for the others."""
+    return "task2" if function is FunctionName.FILL_MASK else "task1"
+
+
+def masked_lm_module(model: Any, names: Sequence[str], mask_id: int) -> Any | None:
+    """A masked-LM model -> positional module over ``names`` returning ``(B, vocab)``: the LM
+    head applied to the vector of each row's mask token only (``None`` where the head does
+    not read the encoder's ``last_hidden_state``).
+
+    The pipeline's graph scores every token against the whole vocabulary, although only the
+    mask token's row is read: with BERT's 30,522 tokens that vocabulary product costs about as
+    much as a 384 x 6 encoder. Here a forward hook on the base model keeps one vector per row,
+    ``one_hot(input_ids == mask_id) @ hidden`` (exact: the other rows are multiplied by 0), so
+    the head's transform and vocabulary product run once per text. A row must hold exactly
+    one mask token (the runtime checks it).
+    """
+    torch = ex.import_build_deps()
+    keys = tuple(names)
+    base = model.base_model
+
+    class _MaskedHead(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> Any:
+            inputs = dict(zip(keys, tensors, strict=True))
+            pick = (inputs["input_ids"] == mask_id).unsqueeze(1)
+
+            def only_mask(_module: Any, _args: Any, output: Any) -> Any:
+                hidden = output["last_hidden_state"]
+                output["last_hidden_state"] = torch.matmul(pick.to(hidden.dtype), hidden)
+                return output
+
+            hook = base.register_forward_hook(only_mask)
+            try:
+                logits = self.model(**inputs).logits
+            finally:
+                hook.remove()
+            return logits[:, 0, :]
+
+    module = _MaskedHead()
+    probe = torch.tensor([[mask_id, mask_id + 1 if mask_id == 0 else 0, mask_id]])
+    probe_inputs = {"input_ids": probe, "attention_mask": torch.ones_like(probe)}
+    if "token_type_ids" in keys:
+        probe_inputs["token_type_ids"] = torch.zeros_like(probe)
+    with torch.no_grad():
+        shape = model(**probe_inputs).logits.shape
+        hook_fits = module(*(probe_inputs[k] for k in keys)).shape == (1, shape[-1])
+    return module if hook_fits and shape[1] == probe.shape[1] else None
+
+
 def _input_names(model: Any, config: dict[str, Any]) -> list[str]:
     params = inspect.signature(model.forward).parameters
     types = "token_type_ids" in params and int(config.get("type_vocab_size") or 0) > 1
@@ -124,8 +179,10 @@ def task_exporter(
     config: dict[str, Any],
     batch: Encoded,
     fusion: ex.Fusion | None,
+    mask_id: int | None = None,
 ) -> Exporter:
-    """Export the task model of ``source`` (loaded on first use) for ``function``."""
+    """Export the task model of ``source`` (loaded on first use) for ``function``
+    (fill-mask: with ``mask_id``, the graph of :func:`masked_lm_module`)."""
     highlighter = is_sentence_highlighter(config)
     auto_name = "AutoModelForTokenClassification" if highlighter else HEADS[function][0]
 
@@ -152,11 +209,14 @@ def task_exporter(
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
-        module = ex.head_module(model(), names, outputs)
+        masked = None
+        if function is FunctionName.FILL_MASK and mask_id is not None:
+            masked = masked_lm_module(model(), names, mask_id)
+        module = masked or ex.head_module(model(), names, outputs)
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            sequence = outputs if per_token else ()
+            sequence = outputs if per_token and masked is None else ()
             # int8: Q/K/V stay plain MatMuls (MultiHeadAttention), which quantize
             fused = dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
             ex.export_onnx(module, batch, path, names, outputs, fused, sequence_outputs=sequence)
@@ -173,7 +233,8 @@ def is_dpr(config: dict[str, Any]) -> bool:
 
 def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Exporter:
     """DPR encoder -> one output ``sentence_embedding`` ``(B, H)``: its ``pooler_output`` (the
-    ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product."""
+    ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product;
+    the ONNX graph fused as BERT's."""
     arch = next(a for a in config.get("architectures") or [] if a in DPR_ENCODERS)
 
     def load() -> Any:
@@ -183,6 +244,8 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
         return getattr(transformers, arch).from_pretrained(str(source), attn_implementation="eager")
 
     model = functools.cache(load)
+    # a DPR encoder is a BertModel: fused as BERT (revision dpr2; dpr1 zips were not fused)
+    fusion = ex.Fusion.from_config({**config, "model_type": "bert"})
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
@@ -190,6 +253,8 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
         if fmt is ModelFormat.TORCH_SCRIPT:
             ex.trace_torchscript(module, batch, path, dict_input=False, names=names)
         else:
-            ex.export_onnx(module, batch, path, names, ["sentence_embedding"], None)
+            # int8: Q/K/V stay plain MatMuls (MultiHeadAttention), which quantize
+            fused = dataclasses.replace(fusion, multi_head=True) if fusion and for_int8 else fusion
+            ex.export_onnx(module, batch, path, names, ["sentence_embedding"], fused)
 
     return export
