@@ -7,11 +7,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import subprocess
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opensearchpy import OpenSearch
 
@@ -121,3 +124,29 @@ def tiny_model_body(model_files: Path, name: str, group_id: str) -> dict[str, An
             "model_content_hash_value": hashlib.sha256(path.read_bytes()).hexdigest(),
             "model_config": {"model_type": "bert", "embedding_dimension": 384,
                              "framework_type": "sentence_transformers"}, "url": str(path)}  # fmt: skip
+
+
+def wait_answering(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Wait until the proxy process ``proc`` answers ``GET /`` at ``url``; fail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the proxy for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the proxy at {url} did not answer in {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``proc``, SIGKILL it after 30 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

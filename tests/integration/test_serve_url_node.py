@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from processors.opensearch.client import targets_embedded_node
 from processors.opensearch.node import free_port, is_neuralpipe_node
 from processors.settings import Settings
+from tests.integration.proxy_server import stop_process, wait_answering
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -52,24 +52,10 @@ def served(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"neuralpipe serve exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "neuralpipe serve did not answer in 120 s"
-            try:
-                if httpx.get(f"{url}/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_answering(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -27,7 +27,13 @@ from opensearchpy import OpenSearch
 from processors.opensearch.indices import load_mapping
 from processors.opensearch.node import free_port
 from tests.integration.proxy_child import CACHE_TTL
-from tests.integration.proxy_server import ALLOW_MODEL_FILES, drop_proxy_indices, tiny_model_body
+from tests.integration.proxy_server import (
+    ALLOW_MODEL_FILES,
+    drop_proxy_indices,
+    stop_process,
+    tiny_model_body,
+    wait_answering,
+)
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -36,30 +42,6 @@ ML = "/_plugins/_ml"
 PREFIX, STORE = f".nptest-{RUN}-ml", f".nptest-{RUN}-pipelines"
 DOCS = {"1": "wing lift at high angle of attack", "2": "boundary layer over a flat plate",
         "3": "shock waves in a supersonic nozzle"}  # fmt: skip
-
-
-def _wait_answering(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the proxy for {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the proxy at {url} did not answer in {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +58,11 @@ def proxies(
             )  # fmt: skip
             started.append((f"http://127.0.0.1:{port}", proc))
         for url, proc in started:
-            _wait_answering(url, proc)
+            wait_answering(url, proc)
         yield started
     finally:
         for _, proc in started:
-            _stop(proc)
+            stop_process(proc)
         drop_proxy_indices(client, PREFIX, STORE)
 
 
@@ -180,7 +162,7 @@ def test_serve_workers_runs_processes_and_replaces_a_dead_one(opensearch_url: st
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_answering(url, proc)
+        wait_answering(url, proc)
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
         assert httpx.get(f"{url}/_cluster/health").json()["status"] in ("green", "yellow")
@@ -191,7 +173,7 @@ def test_serve_workers_runs_processes_and_replaces_a_dead_one(opensearch_url: st
             time.sleep(0.5)
         assert {httpx.get(f"{url}/").status_code for _ in range(6)} == {200}
     finally:
-        _stop(proc)
+        stop_process(proc)
     assert not _children(proc.pid)
 
 
