@@ -66,6 +66,33 @@ def plan_batches(
     return batches
 
 
+PAD_SLACK = 0.1
+"""Most padding a row may carry, as a share of its batch's longest row."""
+
+
+def plan_tight_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
+    """:func:`~processors.models.runtimes.plan_batches` (longest first, ``rows x longest <=
+    token_budget``), each batch cut further where a row would be padded by more than
+    :data:`PAD_SLACK` of the batch's longest: short passages of mixed lengths otherwise
+    spend a good part of the graph's time on padding (32 passages of 30-80 tokens under a
+    2,048-token budget: about a third), and a smaller batch costs the graph little more.
+
+    >>> plan_tight_batches([80, 78, 40, 39, 75], 2048)
+    [[0, 1, 4], [2, 3]]
+    """
+    out: list[list[int]] = []
+    for batch in plan_batches(lengths, token_budget=token_budget):
+        current = [batch[0]]
+        for i in batch[1:]:
+            if lengths[i] >= (1 - PAD_SLACK) * lengths[current[0]]:
+                current.append(i)
+            else:
+                out.append(current)
+                current = [i]
+        out.append(current)
+    return out
+
+
 class _Base:
     def __init__(
         self,
