@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import ConfigError
+from processors.indexing.sources import input_format
 
 MAX_BLOCKS = 4096  # past this a block is large enough that balancing does not need more
 SAMPLE_BYTES = 1 << 16
@@ -35,7 +36,7 @@ def read_dataset(paths: list[Path], *, rows_per_block: int = 256, floor: int = 4
     """
     import ray.data
 
-    kinds = {_kind(p) for p in paths}
+    kinds = {input_format(p) for p in paths}
     if len(kinds) != 1:
         raise ConfigError(
             f"--ray reads one format per run; got {', '.join(sorted(kinds))} "
@@ -66,7 +67,7 @@ def planned_blocks(paths: list[Path], rows_per_block: int, *, floor: int) -> int
 
 
 def _estimated_rows(path: Path) -> float:
-    if _kind(path) == "parquet":
+    if input_format(path) == "parquet":
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         return float(pq.read_metadata(path).num_rows)
@@ -79,12 +80,3 @@ def _estimated_rows(path: Path) -> float:
             head = raw.read(SAMPLE_BYTES)
             size = path.stat().st_size
     return size * head.count(b"\n") / max(1, len(head))
-
-
-def _kind(path: Path) -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith(".parquet"):
-        return "parquet"
-    return "jsonl"

@@ -48,16 +48,23 @@ def _open(path: Path) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape")
 
 
-def _format(path: Path) -> str:
+def input_format(path: Path) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` (anything else), by the name without ``.gz``.
+
+    >>> input_format(Path("docs.csv.gz")), input_format(Path("d.parquet")), input_format(Path("x"))
+    ('csv', 'parquet', 'jsonl')
+    """
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    return "csv" if name.endswith(".csv") else "jsonl"
+    if name.endswith(".csv"):
+        return "csv"
+    return "parquet" if name.endswith(".parquet") else "jsonl"
 
 
 def read_documents(paths: list[Path]) -> Iterator[tuple[str, JSONObject | BadLine]]:
     """Documents in file order; ``location`` is ``file:line``."""
     for path in paths:
         with _open(path) as handle:
-            if _format(path) == "csv":
+            if input_format(path) == "csv":
                 for number, row in enumerate(csv.DictReader(handle), start=2):
                     yield f"{path}:{number}", dict(row)
                 continue
