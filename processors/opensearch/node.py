@@ -22,6 +22,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,10 @@ class NodeInfo:
 class LocalNode:
     """One embedded node, identified by ``settings.node_name``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node_settings: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
+        self.node_settings = dict(node_settings or {})
+        """Static settings added to ``opensearch.yml`` (e.g. the reference node's breaker)."""
         self.distribution = Distribution(settings.home, settings.opensearch_version)
         # One state dir per name and version: a 3.x data dir cannot be opened by 2.19.
         version = settings.opensearch_version
@@ -176,6 +179,7 @@ class LocalNode:
             "path.logs": str(self.state_dir / "logs"),
             # A developer machine's disk may be fuller than the default watermarks allow.
             "cluster.routing.allocation.disk.threshold_enabled": False,
+            **self.node_settings,
         }
         (config / "opensearch.yml").write_text(json.dumps(settings, indent=2) + "\n")
         if _is_root():
