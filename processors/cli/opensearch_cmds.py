@@ -1,4 +1,4 @@
-"""``neuralpipe opensearch install | start | stop | status | logs``.
+"""``neuralpipe opensearch install | start | stop | reset | status | logs``.
 
 ``--reference`` acts on the reference node instead (OpenSearch + the real ml-commons and
 neural-search plugins, :mod:`processors.opensearch.reference`), used only by the differential
@@ -151,6 +151,26 @@ def stop(settings: Settings, timeout: float, reference: bool) -> None:
             click.echo(f"cluster: {count} node(s) stopped", err=True)
             stopped = stopped or count > 0
     click.echo("stopped" if stopped else "not running", err=True)
+
+
+@opensearch.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--reference", is_flag=True, help=REFERENCE_HELP)
+@_version_options
+@click.pass_obj
+def reset(settings: Settings, yes: bool, reference: bool) -> None:
+    """Stop the node and delete its data (every index), config and logs; the install stays.
+
+    The way back for a node that no longer starts (e.g. after a ``faiss`` field was written to
+    it). The reference node also forgets its registered models (they are uploaded again).
+    """
+    from processors.opensearch.node import LocalNode
+
+    node = _reference(settings).node if reference else LocalNode(settings)
+    if not yes:
+        click.confirm(f"Delete every index of the node in {node.state_dir}?", abort=True)
+    removed = node.reset()
+    click.echo(f"reset: {node.state_dir} removed" if removed else "reset: no state", err=True)
 
 
 @opensearch.command()

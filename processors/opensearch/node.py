@@ -114,6 +114,25 @@ class LocalNode:
             url, pid, http_port, reused=False, start_s=round(time.monotonic() - started, 1)
         )
 
+    def reset(self, timeout: float = 30) -> bool:
+        """Stop the node and delete its state (every index, its config and logs); the install
+        stays, and the next start is an empty node. False when there was no state.
+
+        The way back for a node that no longer starts, e.g. one whose shard holds a segment its
+        k-NN build cannot read (a ``faiss`` field written to a node without the native library).
+
+        Example:
+            >>> import tempfile
+            >>> node = LocalNode(Settings(home=Path(tempfile.mkdtemp()), opensearch_url=None))
+            >>> node.reset()
+            False
+        """
+        self.stop(timeout=timeout)
+        if not self.state_dir.exists():
+            return False
+        shutil.rmtree(self.state_dir)
+        return True
+
     def stop(self, timeout: float = 30) -> bool:
         """Stop gracefully (SIGTERM), then SIGKILL after ``timeout``. False if not running."""
         state = self._read_state()

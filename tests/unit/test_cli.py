@@ -17,6 +17,7 @@ COMMANDS = [
     ["opensearch", "install"],
     ["opensearch", "start"],
     ["opensearch", "stop"],
+    ["opensearch", "reset"],
     ["opensearch", "status"],
     ["opensearch", "logs"],
     ["index"],
@@ -90,3 +91,20 @@ def test_model_predict_with_a_bad_body_is_a_usage_error(
     assert result.exit_code == 2, result.output
     assert str(config) in result.output and expected in result.output
     assert "Traceback" not in result.output and "errors.pydantic.dev" not in result.output
+
+
+def test_opensearch_reset_deletes_the_node_state_after_confirmation(tmp_path: Path) -> None:
+    env = {"NEURALPIPE_HOME": str(tmp_path), "NEURALPIPE_OPENSEARCH_URL": ""}
+    data = tmp_path / "nodes" / "default-3.6.0" / "data" / "nodes" / "0"
+    data.mkdir(parents=True)
+    (data / "segment").write_text("x")
+
+    refused = CliRunner().invoke(cli, ["opensearch", "reset"], env=env, input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert (data / "segment").exists()
+
+    done = CliRunner().invoke(cli, ["opensearch", "reset", "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "nodes" / "default-3.6.0").exists()
+    again = CliRunner().invoke(cli, ["opensearch", "reset", "--yes"], env=env)
+    assert again.exit_code == 0 and "no state" in again.output
