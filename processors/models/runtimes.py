@@ -70,7 +70,9 @@ PAD_SLACK = 0.1
 """Most padding a row may carry, as a share of its batch's longest row."""
 
 
-def plan_tight_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
+def plan_tight_batches(
+    lengths: Sequence[int], token_budget: int, max_batch: int = DEFAULT_MAX_BATCH
+) -> list[list[int]]:
     """:func:`~processors.models.runtimes.plan_batches` (longest first, ``rows x longest <=
     token_budget``), each batch cut further where a row would be padded by more than
     :data:`PAD_SLACK` of the batch's longest: short passages of mixed lengths otherwise
@@ -81,7 +83,7 @@ def plan_tight_batches(lengths: Sequence[int], token_budget: int) -> list[list[i
     [[0, 1, 4], [2, 3]]
     """
     out: list[list[int]] = []
-    for batch in plan_batches(lengths, token_budget=token_budget):
+    for batch in plan_batches(lengths, token_budget=token_budget, max_batch=max_batch):
         current = [batch[0]]
         for i in batch[1:]:
             if lengths[i] >= (1 - PAD_SLACK) * lengths[current[0]]:
@@ -94,6 +96,10 @@ def plan_tight_batches(lengths: Sequence[int], token_budget: int) -> list[list[i
 
 
 class _Base:
+    tight = False
+    """Whether batches are cut where a row would carry more than :data:`PAD_SLACK` padding
+    (:func:`plan_tight_batches`) rather than filled up to the token budget."""
+
     def __init__(
         self,
         runner: GraphRunner,
@@ -113,9 +119,11 @@ class _Base:
         self, texts: Sequence[str], query: str | None = None
     ) -> Iterator[tuple[list[int], Encoded]]:
         encs, lost = self.tokenizer.tokenize(texts, query=query)
-        plan = plan_batches(
-            [len(e.ids) for e in encs], token_budget=self.token_budget, max_batch=self.max_batch
-        )
+        lengths = [len(e.ids) for e in encs]
+        if self.tight:
+            plan = plan_tight_batches(lengths, self.token_budget, self.max_batch)
+        else:
+            plan = plan_batches(lengths, token_budget=self.token_budget, max_batch=self.max_batch)
         for idx in plan:
             yield idx, self.tokenizer.pad([encs[i] for i in idx], [lost[i] for i in idx])
 
@@ -136,9 +144,14 @@ def _pick(outputs: list[tuple[str, npt.NDArray[Any]]], name: str) -> npt.NDArray
 
 
 class DenseRuntime(_Base):
-    """TEXT_EMBEDDING: ``embed(texts) -> (n, dimension)`` float32 (a ``TextEmbedder``)."""
+    """TEXT_EMBEDDING: ``embed(texts) -> (n, dimension)`` float32 (a ``TextEmbedder``).
+
+    Batches are tight (:func:`plan_tight_batches`): a row's padding costs the graph as much
+    as its real tokens, and mean pooling and ``[CLS]`` vectors ignore padded positions, so
+    the vectors are those of any other batching (to float rounding)."""
 
     dimension: int = 0
+    tight = True
 
     def embed(
         self, texts: Sequence[str], content_type: ContentType = "passage"

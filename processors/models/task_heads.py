@@ -192,7 +192,7 @@ def ner_entities(
             {
                 "entity": text[start:end],
                 "class_name": name,
-                "class_probability": float(np.mean([g[1] for g in group])),
+                "class_probability": float(sum(g[1] for g in group) / len(group)),
                 "start_pos": start,
                 "end_pos": end,
             }

@@ -226,6 +226,7 @@ class TaskRuntime:
         first = self._raw.post_process(self._raw.encode("", add_special_tokens=False))
         self._cls_id = first.ids[0] if first.ids else -1
         self._continuing = bool(getattr(self._raw.model, "continuing_subword_prefix", None))
+        self._unk: str | None = getattr(self._raw.model, "unk_token", None)
         if spec.function is FunctionName.FILL_MASK:
             token = spec.mask_token
             mask_id = self._raw.token_to_id(token) if token else None
@@ -302,9 +303,19 @@ class TaskRuntime:
         ]
         return Window(enc, [(int(a), int(b)) for a, b in offsets])
 
-    def _windows(self, text: str, tokenization: Tokenization) -> tuple[list[Window], bool]:
-        """Encodings of one text (special tokens added): one, or overlapping windows."""
-        raw = self._raw.encode(text, add_special_tokens=False)
+    def _encode(self, texts: Sequence[str]) -> list[Any]:
+        """Each text's encoding without special tokens, in one ``encode_batch`` call (the
+        tokenizer's own threads, no per-text Python round trip)."""
+        return list(self._raw.encode_batch(list(texts), add_special_tokens=False))
+
+    def _windows(
+        self, text: str, tokenization: Tokenization, raw: Any = None
+    ) -> tuple[list[Window], bool]:
+        """Encodings of one text (special tokens added): one, or overlapping windows.
+        ``raw``: the text's encoding without special tokens, if already made (it is cut in
+        place when the text is too long)."""
+        if raw is None:
+            raw = self._raw.encode(text, add_special_tokens=False)
         room = self.tokenizer.max_length - self._raw.num_special_tokens_to_add(False)
         if len(raw.ids) <= room:
             return [self._finish(raw)], False
@@ -319,13 +330,24 @@ class TaskRuntime:
         return [self._finish(raw)], True
 
     def _pair(
-        self, first: str, second: str, tokenization: Tokenization, stride: int | None = None
+        self,
+        first: str,
+        second: str,
+        tokenization: Tokenization,
+        stride: int | None = None,
+        encoded: tuple[Any, Any] | None = None,
     ) -> tuple[list[Window], bool]:
         """``(first, second)`` encoded as a pair; ``stride`` windows the second (QA context),
-        otherwise truncation cuts the first (zero-shot premise) or per ``truncate``."""
+        otherwise truncation cuts the first (zero-shot premise) or per ``truncate``.
+        ``encoded``: both encodings without special tokens, if already made (shared between
+        pairs: they are only read; a pair that must be cut encodes its own copies)."""
+        specials = self._raw.num_special_tokens_to_add(True)
+        if encoded is not None:
+            a, b = encoded
+            if len(a.ids) + len(b.ids) + specials <= self.tokenizer.max_length:
+                return [self._finish(a, b)], False
         a = self._raw.encode(first, add_special_tokens=False)
         b = self._raw.encode(second, add_special_tokens=False)
-        specials = self._raw.num_special_tokens_to_add(True)
         total = len(a.ids) + len(b.ids) + specials
         if total <= self.tokenizer.max_length:
             return [self._finish(a, b)], False
@@ -388,8 +410,8 @@ class TaskRuntime:
         encodings: list[Window] = []
         owner: list[int] = []
         truncated: list[bool] = []
-        for i, text in enumerate(texts):
-            windows, cut = self._windows(text, tokenization)
+        for i, (text, raw) in enumerate(zip(texts, self._encode(texts), strict=True)):
+            windows, cut = self._windows(text, tokenization, raw)
             encodings.extend(windows)
             owner.extend([i] * len(windows))
             truncated.append(cut)
@@ -424,7 +446,7 @@ class TaskRuntime:
         self, text: str, window: Window, probs: npt.NDArray[np.float32]
     ) -> list[heads.TokenScores]:
         enc = window.encoding
-        unk = self._raw.model.unk_token if hasattr(self._raw.model, "unk_token") else None
+        unk = self._unk
         out = []
         for j, (token, (start, end), special) in enumerate(
             zip(enc.tokens, window.offsets, enc.special_tokens_mask, strict=True)
@@ -539,10 +561,15 @@ class TaskRuntime:
         entailment, contradiction = self._nli_ids(nli)
         encodings: list[Window] = []
         truncated = []
-        for text in texts:
+        hypotheses = [template.format(label) for label in candidates]
+        premises = self._encode(texts)
+        encoded_hypotheses = self._encode(hypotheses)
+        for text, premise in zip(texts, premises, strict=True):
             cut = False
-            for label in candidates:
-                (enc,), was_cut = self._pair(text, template.format(label), tokenization)
+            for hypothesis, encoded in zip(hypotheses, encoded_hypotheses, strict=True):
+                (enc,), was_cut = self._pair(
+                    text, hypothesis, tokenization, encoded=(premise, encoded)
+                )
                 encodings.append(enc)
                 cut = cut or was_cut
             truncated.append(cut)
@@ -568,8 +595,12 @@ class TaskRuntime:
         encodings: list[Window] = []
         owner: list[int] = []
         truncated = []
-        for i, text in enumerate(texts):
-            windows, cut = self._pair(question, text, tokenization, stride=tokenization.span)
+        (encoded_question,) = self._encode([question])
+        for i, (text, context) in enumerate(zip(texts, self._encode(texts), strict=True)):
+            windows, cut = self._pair(
+                question, text, tokenization, stride=tokenization.span,
+                encoded=(encoded_question, context),
+            )  # fmt: skip
             encodings.extend(windows)
             owner.extend([i] * len(windows))
             truncated.append(cut)
