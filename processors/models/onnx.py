@@ -83,6 +83,7 @@ class OnnxRunner:
         self._lock = threading.Lock()
         self._single: Any = None  # the one-thread session of run_many, opened on first use
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.input_names = tuple(i.name for i in self._session.get_inputs())
         self.output_names = tuple(o.name for o in self._session.get_outputs())
         hint = self._session.get_modelmeta().custom_metadata_map.get("neuralpipe.token_budget")
@@ -140,7 +141,9 @@ class OnnxRunner:
         with self._lock:
             if self._single is None:
                 self._single = self._open(1)
+            if self._pool is None or self._pool_pid != os.getpid():  # a forked child has none
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-batch")
+                self._pool_pid = os.getpid()
         assert self._pool is not None
         pending: deque[Future[list[tuple[str, npt.NDArray[Any]]]]] = deque()
         for feed in itertools.chain((first, second), batches):
