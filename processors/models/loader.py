@@ -124,7 +124,9 @@ def load_model(
         zip_path: The OpenSearch model zip.
         registration: Its ``_register`` body (format, function, hash, model_config).
         backend: ``onnx`` or ``torch_script``; must agree with the zip (None: from the zip).
-        threads: Intra-op threads for the backend.
+        threads: Intra-op threads for the backend (None: one per core). An ONNX model runs
+            a call of several batches that many batches side by side instead, one thread
+            each (:meth:`~processors.models.onnx.OnnxRunner.run_many`).
         spin: Let ONNX Runtime's idle intra-op threads spin (lowest latency when the model has
             the cores to itself); False when other work shares them, e.g. bulk indexing next
             to the node and the bulk writer.

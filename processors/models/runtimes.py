@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -130,6 +131,28 @@ class _Base:
     def _run(self, batch: Encoded) -> list[tuple[str, npt.NDArray[Any]]]:
         return self.runner.run(batch.feed(self.runner.input_names))
 
+    def _results(
+        self, texts: Sequence[str], query: str | None = None
+    ) -> Iterator[tuple[list[int], Encoded, list[tuple[str, npt.NDArray[Any]]]]]:
+        """``(indices, batch, outputs)`` per batch of :meth:`_batches`, through the runner's
+        ``run_many`` where it has one (ONNX: several batches side by side, one thread each)."""
+        run_many = getattr(self.runner, "run_many", None)
+        if run_many is None:
+            for idx, batch in self._batches(texts, query):
+                yield idx, batch, self._run(batch)
+            return
+        names = self.runner.input_names
+        waiting: deque[tuple[list[int], Encoded]] = deque()
+
+        def feeds() -> Iterator[dict[str, npt.NDArray[np.int64]]]:
+            for idx, batch in self._batches(texts, query):
+                waiting.append((idx, batch))
+                yield batch.feed(names)
+
+        for outputs in run_many(feeds()):
+            idx, batch = waiting.popleft()
+            yield idx, batch, outputs
+
     def outputs(
         self, texts: Sequence[str], content_type: ContentType = "passage"
     ) -> list[list[tuple[str, npt.NDArray[Any]]]]:
@@ -159,8 +182,8 @@ class DenseRuntime(_Base):
         """Embed texts (prefixes from model_config), in input order."""
         items = apply_prefix(check_texts(texts), self.config, content_type)
         out = np.zeros((len(items), self.dimension), dtype=np.float32)
-        for idx, batch in self._batches(items):
-            vectors = self._vectors(self._run(batch), batch)
+        for idx, batch, outputs in self._results(items):
+            vectors = self._vectors(outputs, batch)
             if not self.dimension:  # first call of a model without embedding_dimension
                 self.dimension = vectors.shape[1]
                 out = np.zeros((len(items), self.dimension), dtype=np.float32)
@@ -210,8 +233,7 @@ class SparseRuntime(_Base):
         """Token-weight maps in input order; special tokens never appear."""
         items = apply_prefix(check_texts(texts), self.config, content_type)
         out: list[dict[str, float]] = [{} for _ in items]
-        for idx, batch in self._batches(items):
-            outputs = self._run(batch)
+        for idx, _, outputs in self._results(items):
             weights = _pick(outputs, "output")
             weights = outputs[0][1] if weights is None else weights
             if weights.ndim != 2:
@@ -230,7 +252,7 @@ class CrossRuntime(_Base):
         (query_text,) = check_texts([query])
         items = check_texts(texts)
         out = np.zeros(len(items), dtype=np.float32)
-        for idx, batch in self._batches(items, query=query_text):
-            logits = np.asarray(self._run(batch)[0][1], dtype=np.float32)
+        for idx, _, outputs in self._results(items, query=query_text):
+            logits = np.asarray(outputs[0][1], dtype=np.float32)
             out[idx] = logits.reshape(len(idx), -1)[:, 0]
         return out

@@ -46,7 +46,11 @@ def test_length_sorted_batches_give_scores_in_input_order(
 ) -> None:
     built = tiny_zips["cross-onnx"]
     model = load_model(
-        built.zip_path, built.registration, cache_dir=tiny_root / "extracted", token_budget=budget
+        built.zip_path,
+        built.registration,
+        cache_dir=tiny_root / "extracted",
+        token_budget=budget,
+        threads=1,  # batches one after the other through run(), which the spy sees
     )
     assert isinstance(model, CrossRuntime)
     shapes: list[tuple[int, ...]] = []

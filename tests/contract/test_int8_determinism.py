@@ -91,3 +91,24 @@ def test_int8_embedding_build_runs_in_its_own_smaller_batches(
     assert tiny_models["embed-onnx-int8"].token_budget == 512
     assert tiny_models["embed-onnx"].token_budget == DEFAULT_TOKEN_BUDGET
     assert tiny_models["cross-onnx-int8"].token_budget == DEFAULT_TOKEN_BUDGET
+
+
+@pytest.mark.parametrize("key", ["embed-onnx-int8", "embed-onnx"])
+def test_batches_side_by_side_give_what_one_batch_alone_gives(
+    tiny_models: dict[str, LoadedModel], key: str
+) -> None:
+    # a small budget: several batches per call, which the ONNX runner runs side by side on
+    # one-thread sessions (run_many); a text alone goes through the all-threads session (run)
+    model = tiny_models[key]
+    assert isinstance(model, DenseRuntime)
+    runner = model.runner
+    workers, runner.workers = runner.workers, 2  # type: ignore[attr-defined]
+    budget, model.token_budget = model.token_budget, 24
+    try:
+        alone = np.concatenate([model.embed([t]) for t in TEXTS])
+        many = model.embed(TEXTS * 3)
+    finally:
+        model.token_budget, runner.workers = budget, workers  # type: ignore[attr-defined]
+    assert runner._single is not None  # type: ignore[attr-defined]  # run_many was used
+    np.testing.assert_allclose(many, np.concatenate([alone] * 3), atol=1e-5)
+    assert float((many * np.concatenate([alone] * 3)).sum(axis=1).min()) >= 0.99999
