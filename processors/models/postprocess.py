@@ -69,26 +69,43 @@ def sparse_maps(
     decode: Callable[[int], str],
     *,
     token_ids: bool = False,
+    names: dict[int, str] | None = None,
 ) -> list[dict[str, float]]:
     """``(B, V)`` weights to one ``{token: weight}`` per row (ml-commons WORD format).
+
+    The non-zero entries of the whole batch are found and converted at once (numpy), each
+    id decoded once (``names`` keeps the decodings across calls: a SPLADE batch repeats most
+    of its ids, and one ``decode`` costs more than the rest of an entry's work).
 
     Args:
         weights: The model's ``output``.
         decode: Single-id decode with special tokens skipped.
         token_ids: Key by decimal token id (``sparse_embedding_format: TOKEN_ID``).
+        names: ``id -> decode(id)`` cache, filled here (None: one for this call).
+
+    >>> sparse_maps(np.array([[0, 0.5, 0, 2], [1, 0, 0, 0]], np.float32), "abcd".__getitem__)
+    [{'b': 0.5, 'd': 2.0}, {'a': 1.0}]
     """
-    cache: dict[int, str] = {}
+    cache: dict[int, str] = {} if names is None else names
+    flat = np.asarray(weights)
+    where = np.flatnonzero(flat.ravel() != 0)  # a boolean scan: ~20x np.nonzero on floats
+    rows, cols = np.divmod(where, flat.shape[1])
+    ids: list[int] = cols.tolist()
+    values: list[float] = flat.ravel()[where].tolist()
+    for i in set(ids).difference(cache):
+        cache[i] = decode(i)
+    ends = np.searchsorted(rows, np.arange(1, len(flat) + 1)).tolist()
     out: list[dict[str, float]] = []
-    for row in weights:
-        result: dict[str, float] = {}
-        for idx in np.flatnonzero(row):
-            i = int(idx)
-            if i not in cache:
-                cache[i] = decode(i)
-            token = cache[i]
-            if token:
-                result[str(i) if token_ids else token] = float(row[i])
-        out.append(result)
+    start = 0
+    for end in ends:
+        out.append(
+            {
+                str(i) if token_ids else cache[i]: v
+                for i, v in zip(ids[start:end], values[start:end], strict=True)
+                if cache[i]
+            }
+        )
+        start = end
     return out
 
 

@@ -3,8 +3,9 @@
 Usage: python scripts/bench/vs_plugins.py [--docs 10000] [--rounds 3] [--long]
                                           [--only ingest,query,rerank,quality,memory,ttfa]
                                           [--clients 8] [--queries 225] [--rerank-queries 10]
-                                          [--heap 2g] [--node-port N] [--ref-port N]
-                                          [--proxy-port N] [--out DIR]
+                                          [--ingest-kinds dense,sparse] [--heap 2g]
+                                          [--node-port N] [--ref-port N] [--proxy-port N]
+                                          [--out DIR]
 
 One run, both sides on this machine: the reference node (OpenSearch with the ml-commons,
 neural-search and job-scheduler plugins, ``neuralpipe opensearch start --reference``) and
@@ -195,7 +196,12 @@ def node_pid(client: OpenSearch) -> int:
 def node_cpu_s(client: OpenSearch) -> float:
     """CPU seconds of the node's JVM so far, from ``/proc`` (both nodes run here; the node's
     own ``_nodes/stats`` counter is refreshed only every second, too coarse for short runs)."""
-    with open(f"/proc/{node_pid(client)}/stat", encoding="ascii") as handle:
+    return pid_cpu_s(node_pid(client))
+
+
+def pid_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far, from ``/proc``."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -518,7 +524,12 @@ def ingest_bound(sides: Sides, kind: str, model: str, docs: list[dict[str, str]]
 
 
 def bench_ingest(
-    sides: Sides, docs: list[dict[str, str]], rounds: int, work: Path, label: str
+    sides: Sides,
+    docs: list[dict[str, str]],
+    rounds: int,
+    work: Path,
+    label: str,
+    kinds: tuple[str, ...] = ("dense", "sparse"),
 ) -> dict[str, Any]:
     corpus = work / f"corpus-{label}.jsonl"
     with corpus.open("w", encoding="utf-8") as handle:
@@ -526,7 +537,7 @@ def bench_ingest(
             handle.write(json.dumps(d) + "\n")
     rows: dict[str, dict[str, Stat]] = {}
     notes, bounds = {}, {}
-    for kind in ("dense", "sparse"):
+    for kind in kinds:
         step(f"ingest {label} {kind}: tuning the plugins")
         bulk, batch, tried = tune_plugins(sides, kind, docs)
         notes[kind] = f"plugins tuned on 600 docs: {tried}; used bulk {bulk}, batch_size {batch}"
@@ -776,6 +787,10 @@ def bench_rerank(
         answer = client.search(index=index, body=query, params={"search_pipeline": "vs-rerank"})
         return [hit["_id"] for hit in answer["hits"]["hits"][:10]]
 
+    ref_pid, node_pid_ = node_pid(sides.ref), node_pid(sides.node)
+    # CPU of each side's processes: the reference's JVM; neuralpipe's proxy and node JVM
+    pids = {"plugins": [ref_pid], "neuralpipe": [sides.proxy_pid, node_pid_]}
+
     step("rerank: timing")
     for side in targets:  # warm up
         rerank(side, texts[0])
@@ -783,14 +798,19 @@ def bench_rerank(
     for number in range(rounds):
         for side in list(targets) if number % 2 == 0 else list(reversed(targets)):
             times = []
+            cpu0 = sum(pid_cpu_s(pid) for pid in pids[side])
             for text in texts:
                 started = time.perf_counter()
                 rerank(side, text)
                 times.append(1000 * (time.perf_counter() - started))
+            cpu = sum(pid_cpu_s(pid) for pid in pids[side]) - cpu0
             times.sort()
-            row = rows.setdefault(f"rerank 100 {side}", {"p50 ms": Stat(), "p99 ms": Stat()})
+            row = rows.setdefault(
+                f"rerank 100 {side}", {"p50 ms": Stat(), "p99 ms": Stat(), "cpu ms": Stat()}
+            )
             row["p50 ms"].add(statistics.median(times))
             row["p99 ms"].add(times[min(len(times) - 1, int(0.99 * len(times)))])
+            row["cpu ms"].add(1000 * cpu / len(texts))
     overlap = statistics.mean(
         len(set(rerank("plugins", t)) & set(rerank("neuralpipe", t))) / 10 for t in texts
     )
@@ -972,6 +992,7 @@ def ratios(
     if rerank:
         ours, theirs = rerank["rerank 100 neuralpipe"], rerank["rerank 100 plugins"]
         out["rerank x (plugins p50 / ours)"] = theirs["p50 ms"].median / ours["p50 ms"].median
+        out["rerank x (plugins CPU / ours)"] = theirs["cpu ms"].median / ours["cpu ms"].median
     return out
 
 
@@ -1015,6 +1036,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--queries", type=int, default=225)
     parser.add_argument("--rerank-queries", type=int, default=10)
+    parser.add_argument("--ingest-kinds", default="dense,sparse",
+                        help="the ingest paths of --only ingest (dense, sparse)")  # fmt: skip
     parser.add_argument("--heap", default="2g", help="the heap of both nodes (ml-commons' "
                         "circuit breaker refused model deploys at 1g)")  # fmt: skip
     parser.add_argument("--node-port", type=int, default=_url_port(),
@@ -1040,14 +1063,15 @@ def main(argv: list[str] | None = None) -> int:
             result["rest_mb"] = at_rest(sides)
         ingest = long_ingest = query = None
         if "ingest" in parts:
-            ingest = bench_ingest(sides, docs, args.rounds, work, "short")
+            kinds = tuple(k for k in ("dense", "sparse") if k in args.ingest_kinds.split(","))
+            ingest = bench_ingest(sides, docs, args.rounds, work, "short", kinds)
             print_rows(f"Ingest, {args.docs} Cranfield passages", ingest["rows"])
             result["ingest_bounds"] = ingest["bounds"]
             for note in ingest["notes"].values():
                 print(f"- {note}")
             if args.long:
                 long_docs = passages(min(args.docs, 2000), long=True)
-                long_ingest = bench_ingest(sides, long_docs, args.rounds, work, "long")
+                long_ingest = bench_ingest(sides, long_docs, args.rounds, work, "long", kinds)
                 print_rows(f"Ingest, {len(long_docs)} passages of ~512 tokens", long_ingest["rows"])
         if parts & {"query", "quality", "rerank"}:
             step(f"indexing {len(docs)} passages on both sides for the queries")

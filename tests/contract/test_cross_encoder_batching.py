@@ -10,7 +10,7 @@ import pytest
 
 from processors.models.build.builder import BuildResult
 from processors.models.loader import LoadedModel, load_model
-from processors.models.runtimes import CrossRuntime
+from processors.models.runtimes import CROSS_TOKEN_BUDGET, PAD_SLACK, CrossRuntime
 
 QUERY = "what is the capital of france"
 DOCS = [
@@ -54,17 +54,22 @@ def test_length_sorted_batches_give_scores_in_input_order(
     )
     assert isinstance(model, CrossRuntime)
     shapes: list[tuple[int, ...]] = []
+    shortest: list[int] = []
     run = model.runner.run
 
     def spy(feed: dict[str, Any]) -> Any:
         shapes.append(feed["input_ids"].shape)
+        shortest.append(int(feed["attention_mask"].sum(axis=1).min()))
         return run(feed)
 
     model.runner.run = spy  # type: ignore[method-assign]
     scores = model.score(QUERY, DOCS)
     widths = [s[1] for s in shapes]
     assert widths == sorted(widths, reverse=True)  # longest first: the batches were sorted
-    assert all(b * w <= budget or b == 1 for b, w in shapes)
+    cap = min(budget, CROSS_TOKEN_BUDGET)
+    assert all(b * w <= cap or b == 1 for b, w in shapes)
+    # tight batches: no row padded by more than PAD_SLACK of its batch's longest
+    assert all(n >= (1 - PAD_SLACK) * w for n, (_, w) in zip(shortest, shapes, strict=True))
     if budget < 2048:
         assert len(shapes) > 1
     expected = _hf_logits(tiny_sources / "cross", model, DOCS)

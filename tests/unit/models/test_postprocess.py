@@ -65,6 +65,37 @@ def test_sparse_maps_drop_zero_and_empty() -> None:
     assert sparse_maps(weights[:1], vocab.__getitem__, token_ids=True) == [{"1": 1.0, "3": 2.0}]
 
 
+def test_sparse_maps_match_a_row_by_row_scan_and_decode_each_id_once() -> None:
+    rng = np.random.default_rng(7)
+    weights = np.where(rng.random((5, 60)) < 0.2, rng.random((5, 60)), 0).astype(np.float32)
+    weights[1, 3] = -0.0  # a negative zero is a zero, as np.flatnonzero has it
+    weights[2] = 0  # a row without features
+    vocab = {i: ("" if i < 2 else "dup" if i in (40, 50) else f"t{i}") for i in range(60)}
+    expected = []
+    for row in weights:
+        m: dict[str, float] = {}
+        for i in np.flatnonzero(row):
+            if vocab[int(i)]:
+                m[vocab[int(i)]] = float(row[i])
+        expected.append(m)
+    calls: list[int] = []
+
+    def decode(i: int) -> str:
+        calls.append(i)
+        return vocab[i]
+
+    names: dict[int, str] = {}
+    got = sparse_maps(weights, decode, names=names)
+    assert got == expected
+    assert [list(m) for m in got] == [list(m) for m in expected]  # same key order: same JSON
+    assert got[2] == {}
+    assert len(calls) == len(set(calls))  # each id decoded once
+    first = len(calls)
+    assert sparse_maps(weights, decode, names=names) == expected
+    assert len(calls) == first  # the cache carried over: no decode the second time
+    assert sparse_maps(np.zeros((0, 60), np.float32), decode) == []
+
+
 def test_prefixes() -> None:
     cfg = ModelConfig(query_prefix="query: ", passage_prefix="passage: ")
     assert apply_prefix(["a"], cfg, "query") == ["query: a"]
