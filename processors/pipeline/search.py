@@ -63,7 +63,7 @@ from processors.search.semantic_highlight import (
     wants_semantic_highlight,
 )
 from processors.search.sparse_ann import ExactTopK, SparseVectorField
-from processors.search.sparse_dotted import DottedFeatureCheck
+from processors.search.sparse_dotted import DottedFeatureCheck, MappedMirrors
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
@@ -112,6 +112,7 @@ class SearchPipeline:
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
         self._response_names = tuple(s.type_name for s in self._rerank)
         self._sparse_ok: dict[str, dict[str, SparseVectorField | None]] = defaultdict(dict)
+        self._mirrors = MappedMirrors(client)
         self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
     @property
@@ -267,7 +268,7 @@ class SearchPipeline:
         if check_fields:
             self._check_sparse_fields(index, found)
         elif index is not None:
-            _bind_sparse_clauses(self.client, index, found)
+            _bind_sparse_clauses(self.client, index, found, self._mirrors.of(index))
         analyze = IndexAnalyzerTokens(self.client, index) if self.client is not None else None
         rewrite_clauses(found, self.models, analyzers=self.analyzers, analyze=analyze)
         _strip_ext(request, "rerank")
@@ -281,7 +282,7 @@ class SearchPipeline:
             request["search_pipeline"] = copy_json(self.node_pipeline)
 
     def _check_sparse_fields(self, index: str | None, found: list[Found]) -> None:
-        _bind_sparse_clauses(self.client, index, found)
+        _bind_sparse_clauses(self.client, index, found, self._mirrors.of(index))
         if not self.check_fields:
             return
         target = index or "_all"
@@ -353,13 +354,18 @@ def _refuse_inline_pipeline(request: JSONObject) -> None:
         )
 
 
-def _bind_sparse_clauses(client: Any, index: str | None, found: list[Found]) -> None:
+def _bind_sparse_clauses(
+    client: Any, index: str | None, found: list[Found], mirrored: Callable[[str], bool] | None
+) -> None:
     """Let every ``neural_sparse`` clause ask ``index`` which dotted tokens exist (in place).
 
-    A dotted token no document has is then dropped instead of turning the clause into a full
+    A dotted token no document has is then dropped, and one the field's mirror holds exactly
+    becomes a ``rank_feature`` clause on it, instead of turning the clause into a full
     ``script_score`` scan (:mod:`processors.search.sparse_dotted`); one check per request.
     """
-    check = DottedFeatureCheck(client, index).present
+    if not any(isinstance(f.query, NeuralSparseQuery) for f in found):
+        return
+    check = DottedFeatureCheck(client, index, mirrored).answer
     for i, f in enumerate(found):
         if isinstance(f.query, NeuralSparseQuery):
             found[i] = replace(f, query=f.query.bind(check))

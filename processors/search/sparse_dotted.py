@@ -17,6 +17,14 @@ which costs speed, never a false "absent"). One ``size: 0`` search per rewrite a
 dotted token of every clause; nothing is cached, so writes never make an answer stale.
 Where the answer is unclear (a shard failed, the option list is full) the token is kept.
 
+A present token can still be scored by ``rank_feature`` when the index has the field's
+dotted-feature mirror (:mod:`processors.ingest.sparse_mirror`): the same request also probes
+the escaped token in the mirror, and each option carries the term's document frequency summed
+over the shards. Every document neuralpipe wrote has the token in both fields, so when the two
+frequencies are equal no document has it only in the original (one written by another client,
+or rebuilt from ``_source`` by a partial update, which drops the mirror): the mirror is then
+exact for that token (:attr:`DottedAnswer.mirrored`); otherwise the clause keeps the script.
+
 Example:
     >>> check = DottedFeatureCheck(client, "docs")  # doctest: +SKIP
     >>> check.present("text_sparse", ["3.14", "u.s"])  # doctest: +SKIP
@@ -26,8 +34,14 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
+
+from processors.ingest.sparse_mirror import escape, mirror_path
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +81,9 @@ def probe_body(wanted: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return {"size": 0, "track_total_hits": False, "suggest": suggest}
 
 
-def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
-    """``(field, token) -> present`` from a probe response; unclear pairs are left out."""
+def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """``(field, token) -> document frequency`` (0: absent) from a probe response; unclear
+    pairs are left out."""
     if not isinstance(response, Mapping):
         return {}
     shards = response.get("_shards")
@@ -77,7 +92,7 @@ def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str,
     suggest = response.get("suggest")
     if not isinstance(suggest, Mapping):
         return {}
-    answers: dict[tuple[str, str], bool] = {}
+    answers: dict[tuple[str, str], int] = {}
     for i, (field, token) in enumerate(wanted):
         entries = suggest.get(f"t{i}")
         if not isinstance(entries, list) or len(entries) != 1:
@@ -85,12 +100,23 @@ def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str,
         options = entries[0].get("options") if isinstance(entries[0], Mapping) else None
         if not isinstance(options, list):
             continue
-        texts = {o.get("text") for o in options if isinstance(o, Mapping)}
-        if token in texts:
-            answers[(field, token)] = True
+        freqs = {o.get("text"): o.get("freq") for o in options if isinstance(o, Mapping)}
+        if token in freqs:
+            freq = freqs[token]
+            if isinstance(freq, int) and freq > 0:
+                answers[(field, token)] = freq
         elif len(options) < OPTIONS:
-            answers[(field, token)] = False
+            answers[(field, token)] = 0
     return answers
+
+
+@dataclass(frozen=True)
+class DottedAnswer:
+    """Which dotted tokens of a clause some document has, and which of those the field's
+    mirror holds exactly (``mirrored``, a subset of ``present``)."""
+
+    present: frozenset[str]
+    mirrored: frozenset[str] = dc_field(default_factory=frozenset)
 
 
 class DottedFeatureCheck:
@@ -99,6 +125,8 @@ class DottedFeatureCheck:
     Args:
         client: An opensearch-py client (``search``).
         index: The search target (an index, alias, pattern or list; ``None`` for all).
+        mirrored: ``field -> whether every index of the target maps its mirror`` (probing
+            an unmapped field fails the whole probe); None: no mirror is asked about.
 
     Answers are kept for the life of the object (one request); a failed probe answers
     ``None`` (unknown: the caller keeps every token).
@@ -108,21 +136,36 @@ class DottedFeatureCheck:
         set()
     """
 
-    def __init__(self, client: Any, index: str | None) -> None:
+    def __init__(
+        self, client: Any, index: str | None, mirrored: Callable[[str], bool] | None = None
+    ) -> None:
         self.client = client
         self.index = index
-        self._known: dict[tuple[str, str], bool] = {}
+        self.mirrored = mirrored
+        self._known: dict[tuple[str, str], int] = {}
 
     def present(self, field: str, tokens: Collection[str]) -> set[str] | None:
         """The ``tokens`` some document has as a feature of ``field``; ``None`` if unknown."""
-        wanted = [(field, t) for t in dict.fromkeys(tokens) if (field, t) not in self._known]
+        answer = self.answer(field, tokens)
+        return None if answer is None else set(answer.present)
+
+    def answer(self, field: str, tokens: Collection[str]) -> DottedAnswer | None:
+        """The tokens ``field`` has, and those its mirror holds exactly; ``None`` if unknown."""
+        mirror = self.mirrored is not None and self.mirrored(field)
+        pairs = [(field, t) for t in dict.fromkeys(tokens)]
+        if mirror:
+            pairs += [(mirror_path(field), escape(t)) for t in dict.fromkeys(tokens)]
+        wanted = [p for p in pairs if p not in self._known]
         if wanted:
             self._known.update(self._probe(wanted))
         if any((field, t) not in self._known for t in tokens):
             return None
-        return {t for t in tokens if self._known[(field, t)]}
+        present = frozenset(t for t in tokens if self._known[(field, t)] > 0)
+        mirrors = {t: self._known.get((mirror_path(field), escape(t))) for t in present}
+        exact = frozenset(t for t in present if mirror and mirrors[t] == self._known[(field, t)])
+        return DottedAnswer(present, exact)
 
-    def _probe(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    def _probe(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         from opensearchpy.exceptions import OpenSearchException
 
         try:
@@ -131,3 +174,61 @@ class DottedFeatureCheck:
             log.debug("dotted-token probe failed (%s); scoring by script", exc)
             return {}
         return read_probes(response, wanted)
+
+
+class MappedMirrors:
+    """``target -> (field -> does every index of target that maps field map its mirror)``.
+
+    One ``GET _mapping/field`` per target and field; a yes is kept (a mapping is never
+    removed: an index deleted and made again without the mirror only makes the probe fail,
+    and the clause scores by script), a no for ``ttl`` seconds.
+
+    Example:
+        >>> MappedMirrors(None).of("docs")("f")
+        False
+    """
+
+    def __init__(self, client: Any, *, ttl: float = 2.0) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, index: str | None) -> Callable[[str], bool]:
+        """The check for the search target ``index`` (``None``: all indices)."""
+        target = index or "_all"
+        return lambda field: self._mapped(target, field)
+
+    def _mapped(self, target: str, field: str) -> bool:
+        if self.client is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get((target, field))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = self._read(target, field)
+        with self._lock:
+            self._cache[(target, field)] = (float("inf") if found else now + self.ttl, found)
+        return found
+
+    def _read(self, target: str, field: str) -> bool:
+        from opensearchpy.exceptions import OpenSearchException
+
+        mirror = mirror_path(field)
+        try:
+            answer = self.client.indices.get_field_mapping(index=target, fields=f"{field},{mirror}")
+        except OpenSearchException as exc:
+            log.debug("mapping of %s's mirror unknown (%s); scoring by script", field, exc)
+            return False
+        seen = False
+        for entry in answer.values() if isinstance(answer, Mapping) else ():
+            mappings = entry.get("mappings") or {} if isinstance(entry, Mapping) else {}
+            if field not in mappings:
+                continue
+            shown = (mappings.get(mirror) or {}).get("mapping", {})
+            types = [m.get("type") for m in shown.values()]
+            if types != ["rank_features"]:
+                return False
+            seen = True
+        return seen
