@@ -9,17 +9,23 @@ by a partial update makes the two document frequencies differ: the exact script 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from opensearchpy import OpenSearch
 
+from processors.config.index_translation import node_index_body
+from processors.indexing.bulk import BulkIndexer
+from processors.opensearch.indices import create_index
 from processors.pipeline.search import SearchPipeline
 from processors.proxy.app import ProxySettings, create_app
 from tests.integration.proxy_server import fake_models, serve
+from tests.integration.test_bulk import FP
 from tests.integration.test_search_node import SPARSE_DOCS, models, plugin_score
 
 pytestmark = pytest.mark.integration
@@ -120,3 +126,17 @@ def test_a_partial_update_on_the_node_drops_the_mirror_and_the_script_comes_back
     sent, scores = _rewrite_and_search(client, index_name)
     assert "script_score" in sent  # the rebuilt document has no mirror: frequencies differ
     _assert_exact(scores, {**SPARSE_DOCS, "c": changed})
+
+
+def test_neuralpipe_index_bulk_writes_the_mirror_too(
+    client: Any, index_name: str, tmp_path: Path
+) -> None:
+    create_index(client, index_name, node_index_body(MAPPING, lambda _: {}), embedded=True)
+    corpus = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"_id": k, FIELD: v}) for k, v in SPARSE_DOCS.items()]
+    corpus.write_text("\n".join(lines) + "\n")
+    report = BulkIndexer(client, index_name, None, fingerprint=FP).index_files([corpus])
+    assert report.ok == len(SPARSE_DOCS)
+    sent, scores = _rewrite_and_search(client, index_name)
+    assert f"{MIRROR}.%2E" in [c["rank_feature"]["field"] for c in sent["bool"]["should"]]
+    _assert_exact(scores, SPARSE_DOCS)
