@@ -37,7 +37,7 @@ from processors.indexing.fingerprint import check_index_fingerprint
 from processors.indexing.prepare import UNHASHED, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, read_records, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport, run_bulk
-from processors.ingest.sparse_mirror import mirrors_of
+from processors.ingest.sparse_mirror import mirrors_in
 from processors.models.tokenization import TokenStats
 from processors.pipeline.ingest import IngestPipeline
 
@@ -114,7 +114,7 @@ class BulkIndexer:
             self.client, self.index_name, self.fingerprint, force=self.control.force
         )
         self._fingerprint_matched = found == "matched"
-        self._mirrors = index_mirrors(self.client, self.index_name)
+        self._mirrors = mirrors_in(self.client, self.index_name)
         cp_path, cp, resumed = self._checkpoint(paths)
         if cp is not None:
             report.resumed_from = cp.settled
@@ -201,16 +201,6 @@ class BulkIndexer:
         now = _snapshot(self.token_stats)
         report.tokens = now.tokens - before.tokens
         report.truncated = now.truncated - before.truncated
-
-
-def index_mirrors(client: Any, index: str) -> dict[str, str]:
-    """The dotted-feature mirrors of ``index`` (:mod:`processors.ingest.sparse_mirror`)."""
-    answer = client.indices.get_mapping(index=index)
-    found: dict[str, str] = {}
-    for entry in answer.values():
-        meta = ((entry.get("mappings") or {}).get("_meta") or {}).get("neuralpipe")
-        found.update(mirrors_of(meta if isinstance(meta, dict) else None))
-    return found
 
 
 def _snapshot(stats: Callable[[], TokenStats] | None) -> TokenStats:

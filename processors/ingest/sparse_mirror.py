@@ -114,6 +114,22 @@ def mirrors_of(ours: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
+def mirrors_in(client: Any, index: str) -> dict[str, str]:
+    """The mirrors of the index ``index`` names, read from its mapping's ``_meta`` (none
+    when there is no such index yet)."""
+    from opensearchpy.exceptions import NotFoundError
+
+    found: dict[str, str] = {}
+    try:
+        answer = client.indices.get_mapping(index=index)
+    except NotFoundError:
+        return found
+    for entry in answer.values():
+        meta = ((entry.get("mappings") or {}).get("_meta") or {}).get("neuralpipe")
+        found.update(mirrors_of(meta if isinstance(meta, dict) else None))
+    return found
+
+
 def add_mirror(source: Any, mirrors: Mapping[str, str]) -> None:
     """Write the dotted features of every mirrored field of ``source`` into its mirror, in
     place (a mirror already there is replaced; one with no dotted feature is removed).
