@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 PROBE_SUFFIX = "\x01"
 """Appended to a token: the probe is one edit away from the token, and no real term."""
 OPTIONS = 100
+DEFERRED_PREFIX = "np_dotted_"
+"""The names of the suggestions a search carries for its own check (removed from its answer)."""
 """Suggestions asked per token (a full list means the answer is unclear: keep the token)."""
 
 
@@ -75,13 +78,17 @@ def probe_suggestion(field: str, token: str) -> dict[str, Any]:
     }
 
 
-def probe_body(wanted: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """One ``size: 0`` search body with a suggestion ``t<i>`` per ``(field, token)``."""
-    suggest = {f"t{i}": probe_suggestion(field, token) for i, (field, token) in enumerate(wanted)}
+def probe_body(wanted: Iterable[tuple[str, str]], prefix: str = "t") -> dict[str, Any]:
+    """One ``size: 0`` search body with a suggestion ``<prefix><i>`` per ``(field, token)``."""
+    suggest = {
+        f"{prefix}{i}": probe_suggestion(field, token) for i, (field, token) in enumerate(wanted)
+    }
     return {"size": 0, "track_total_hits": False, "suggest": suggest}
 
 
-def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def read_probes(
+    response: Any, wanted: list[tuple[str, str]], prefix: str = "t"
+) -> dict[tuple[str, str], int]:
     """``(field, token) -> document frequency`` (0: absent) from a probe response; unclear
     pairs are left out."""
     if not isinstance(response, Mapping):
@@ -94,7 +101,7 @@ def read_probes(response: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str,
         return {}
     answers: dict[tuple[str, str], int] = {}
     for i, (field, token) in enumerate(wanted):
-        entries = suggest.get(f"t{i}")
+        entries = suggest.get(f"{prefix}{i}")
         if not isinstance(entries, list) or len(entries) != 1:
             continue
         options = entries[0].get("options") if isinstance(entries[0], Mapping) else None
@@ -137,11 +144,20 @@ class DottedFeatureCheck:
     """
 
     def __init__(
-        self, client: Any, index: str | None, mirrored: Callable[[str], bool] | None = None
+        self,
+        client: Any,
+        index: str | None,
+        mirrored: Callable[[str], bool] | None = None,
+        *,
+        deferred: bool = False,
     ) -> None:
         self.client = client
         self.index = index
         self.mirrored = mirrored
+        self.deferred = deferred
+        """Answer a mirrored field's tokens without asking: all on the mirror, the probe
+        going with the search itself (:meth:`deferred_probe`, checked by :meth:`confirmed`)."""
+        self.assumed: list[tuple[str, str]] = []
         self._known: dict[tuple[str, str], int] = {}
 
     def present(self, field: str, tokens: Collection[str]) -> set[str] | None:
@@ -152,6 +168,11 @@ class DottedFeatureCheck:
     def answer(self, field: str, tokens: Collection[str]) -> DottedAnswer | None:
         """The tokens ``field`` has, and those its mirror holds exactly; ``None`` if unknown."""
         mirror = self.mirrored is not None and self.mirrored(field)
+        if mirror and self.deferred:  # assumed exact, confirmed on the search's answer
+            unique = list(dict.fromkeys(tokens))
+            for token in unique:
+                self.assumed += [(field, token), (mirror_path(field), escape(token))]
+            return DottedAnswer(frozenset(unique), frozenset(unique))
         pairs = [(field, t) for t in dict.fromkeys(tokens)]
         if mirror:
             pairs += [(mirror_path(field), escape(t)) for t in dict.fromkeys(tokens)]
@@ -164,6 +185,19 @@ class DottedFeatureCheck:
         mirrors = {t: self._known.get((mirror_path(field), escape(t))) for t in present}
         exact = frozenset(t for t in present if mirror and mirrors[t] == self._known[(field, t)])
         return DottedAnswer(present, exact)
+
+    def deferred_probe(self) -> dict[str, Any]:
+        """The ``suggest`` section that checks the assumed tokens on the search itself."""
+        suggest: dict[str, Any] = probe_body(self.assumed, DEFERRED_PREFIX)["suggest"]
+        return suggest
+
+    def confirmed(self, response: Any) -> bool:
+        """Whether the search's answer (its ``_shards`` and ``suggest`` are enough) shows every
+        assumed token mirrored exactly (equal document frequencies in the field and its
+        mirror, absent ones included) with no shard failed."""
+        found = read_probes(response, self.assumed, DEFERRED_PREFIX)
+        pairs = zip(self.assumed[::2], self.assumed[1::2], strict=True)
+        return all(o in found and found[o] == found.get(m) for o, m in pairs)
 
     def _probe(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         from opensearchpy.exceptions import OpenSearchException
@@ -232,3 +266,44 @@ class MappedMirrors:
                 return False
             seen = True
         return seen
+
+
+_SHARDS = '"_shards":'
+_DEFERRED = ',"suggest":{"' + DEFERRED_PREFIX
+
+
+def without_deferred_probe(content: bytes, check: DottedFeatureCheck) -> bytes | None:
+    """A search answer (compact JSON, as the node sends it) without the deferred probe's
+    ``suggest`` section, when that section confirms every assumed token; ``None`` otherwise
+    (not confirmed, a shard failed, or the answer not in the expected form).
+
+    Only the two small sections are parsed; the hits go back as the node wrote them.
+
+    Example:
+        >>> check = DottedFeatureCheck(None, "i", lambda f: True, deferred=True)
+        >>> check.answer("f", ["."]).mirrored
+        frozenset({'.'})
+        >>> opt = lambda t: [{"text": t + "\\u0001", "options": [{"text": t, "freq": 3}]}]
+        >>> body = json.dumps({"took": 1, "_shards": {"failed": 0}, "hits": {},
+        ...     "suggest": {"np_dotted_0": opt("."), "np_dotted_1": opt("%2E")}},
+        ...     separators=(",", ":")).encode()
+        >>> without_deferred_probe(body, check)
+        b'{"took":1,"_shards":{"failed":0},"hits":{}}'
+    """
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return None
+    start = text.find(_SHARDS)
+    at = text.rfind(_DEFERRED)
+    if start < 0 or at < 0:
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        shards, _ = decoder.raw_decode(text, start + len(_SHARDS))
+        suggest, end = decoder.raw_decode(text, at + len(',"suggest":'))
+    except ValueError:
+        return None
+    if not check.confirmed({"_shards": shards, "suggest": suggest}):
+        return None
+    return (text[:at] + text[end:]).encode()

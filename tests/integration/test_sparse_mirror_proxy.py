@@ -101,9 +101,30 @@ def test_documents_written_through_the_proxy_answer_dotted_tokens_by_the_mirror(
     assert fields == [f"{FIELD}.hello", f"{MIRROR}.%2E", f"{MIRROR}.3%2E14", f"{FIELD}.planet"]
     _assert_exact(scores, SPARSE_DOCS)
     body = {"query": {"neural_sparse": {FIELD: {"query_tokens": TOKENS}}}}
-    hits = proxied.search(index=index_name, body=body)["hits"]["hits"]
+    confirmed, deferred = _deferred(client, index_name)
+    assert confirmed and deferred["query"] == sent and len(deferred["suggest"]) == 4
+    answer = proxied.search(index=index_name, body=body)  # the probe rides with the search
+    assert "suggest" not in answer
+    hits = answer["hits"]["hits"]
     assert {h["_id"]: h["_score"] for h in hits} == scores
     assert all(MIRROR not in h["_source"] for h in hits)
+
+
+def _deferred(client: Any, index: str) -> tuple[bool, Any]:
+    """Whether the probe that rides with the search confirms the mirror, and the request."""
+    pipeline = SearchPipeline(None, models=models, client=client)
+    body = {"query": {"neural_sparse": {FIELD: {"query_tokens": TOKENS}}}}
+    sent, check = pipeline.node_request_checked(index, body)
+    assert sent is not None and check is not None
+    raw = client.transport.perform_request("POST", f"/{index}/_search", body=sent)
+    return check.confirmed(raw), sent
+
+
+def _proxied_scores(proxied: OpenSearch, index: str) -> dict[str, float]:
+    body = {"query": {"neural_sparse": {FIELD: {"query_tokens": TOKENS}}}}
+    answer = proxied.search(index=index, body=body)
+    assert "suggest" not in answer
+    return {h["_id"]: h["_score"] for h in answer["hits"]["hits"]}
 
 
 def test_a_document_written_around_neuralpipe_brings_back_the_exact_script(
@@ -115,6 +136,8 @@ def test_a_document_written_around_neuralpipe_brings_back_the_exact_script(
     sent, scores = _rewrite_and_search(client, index_name)
     assert "script_score" in sent
     _assert_exact(scores, {**SPARSE_DOCS, "e": extra})
+    assert _deferred(client, index_name)[0] is False  # the proxy sends the script instead
+    _assert_exact(_proxied_scores(proxied, index_name), {**SPARSE_DOCS, "e": extra})
 
 
 def test_a_partial_update_on_the_node_drops_the_mirror_and_the_script_comes_back(
@@ -126,6 +149,7 @@ def test_a_partial_update_on_the_node_drops_the_mirror_and_the_script_comes_back
     sent, scores = _rewrite_and_search(client, index_name)
     assert "script_score" in sent  # the rebuilt document has no mirror: frequencies differ
     _assert_exact(scores, {**SPARSE_DOCS, "c": changed})
+    _assert_exact(_proxied_scores(proxied, index_name), {**SPARSE_DOCS, "c": changed})
 
 
 def test_neuralpipe_index_bulk_writes_the_mirror_too(

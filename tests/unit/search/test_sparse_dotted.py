@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Collection
 from typing import Any
 
@@ -20,6 +21,7 @@ from processors.search.sparse_dotted import (
     MappedMirrors,
     probe_body,
     read_probes,
+    without_deferred_probe,
 )
 from processors.testing.fakes import CountSparseEncoder
 
@@ -302,3 +304,73 @@ def test_the_search_pipeline_sends_a_mirrored_dotted_token_to_the_mirror() -> No
     client.terms[("s", "3.14")] = 3  # a document written around neuralpipe
     pipeline.search("idx", body)
     assert "script_score" in client.bodies[-1]["query"]
+
+
+def _deferred_pipeline(terms: dict[tuple[str, str], int]) -> tuple[SearchPipeline, MirrorClient]:
+    client = MirrorClient(terms)
+    pipeline = SearchPipeline(
+        None, models=lambda m: CountSparseEncoder(), client=client, check_fields=False
+    )
+    return pipeline, client
+
+
+def test_a_deferred_check_sends_the_probe_with_the_search_and_confirms_it_on_the_answer() -> None:
+    pipeline, client = _deferred_pipeline({})
+    body = {"query": {"neural_sparse": {"s": {"query_tokens": {"a": 1.0, "3.14": 2.0}}}}}
+    sent, check = pipeline.node_request_checked("idx", body)
+    assert client.bodies == []  # nothing asked before the search
+    assert sent is not None and check is not None
+    fields = [c["rank_feature"]["field"] for c in sent["query"]["bool"]["should"]]
+    assert fields == ["s.a", "s__np_dotted.3%2E14"]
+    probes = [(p["term"]["field"], p["text"]) for p in sent["suggest"].values()]
+    assert list(sent["suggest"]) == ["np_dotted_0", "np_dotted_1"]
+    assert probes == [("s", "3.14\x01"), ("s__np_dotted", "3%2E14\x01")]
+
+    def answer(orig: int, mirror: int, failed: int = 0) -> dict[str, Any]:
+        entries = [_options("3.14", freq=orig) if orig else [],
+                   _options("3%2E14", freq=mirror) if mirror else []]  # fmt: skip
+        found = _answer(*entries, failed=failed)
+        found["suggest"] = {f"np_dotted_{k[1:]}": v for k, v in found["suggest"].items()}
+        return found
+
+    assert check.confirmed(answer(2, 2)) and check.confirmed(answer(0, 0))
+    assert not check.confirmed(answer(3, 2))  # a document without the mirror
+    assert not check.confirmed(answer(2, 2, failed=1))
+    assert not check.confirmed({"_shards": {"failed": 0}})
+
+
+@pytest.mark.parametrize(
+    ("extra", "params"),
+    [({"suggest": {"mine": {}}}, None), ({"profile": True}, None), ({}, {"scroll": "1m"})],
+    ids=["own suggest", "profile", "scroll"],
+)
+def test_no_deferred_check_where_the_answer_must_stay_the_nodes(
+    extra: dict[str, Any], params: dict[str, Any] | None
+) -> None:
+    pipeline, client = _deferred_pipeline({("s", "3.14"): 1, ("s__np_dotted", "3%2E14"): 1})
+    body = {"query": {"neural_sparse": {"s": {"query_tokens": {"3.14": 2.0}}}}, **extra}
+    sent, check = pipeline.node_request_checked("idx", body, params=params)
+    assert check is None and sent is not None
+    assert "np_dotted_0" not in sent.get("suggest", {})
+    assert len(client.bodies) == 1  # asked first, as before
+    assert sent["query"]["bool"]["should"][0]["rank_feature"]["field"] == "s__np_dotted.3%2E14"
+
+
+def test_the_deferred_probe_is_cut_from_the_answer_only_when_it_confirms() -> None:
+    check = DottedFeatureCheck(None, "idx", lambda f: True, deferred=True)
+    assert check.answer("f", ["é.x"]) == DottedAnswer(frozenset({"é.x"}), frozenset({"é.x"}))
+
+    def raw(orig: int, mirror: int) -> bytes:
+        suggest = {"np_dotted_0": [{"text": "é.x\x01", "options": _options("é.x", freq=orig)}],
+                   "np_dotted_1": [{"text": "é%2Ex\x01", "options": _options("é%2Ex", freq=mirror)}]}  # fmt: skip
+        body = {"took": 3, "_shards": {"total": 1, "failed": 0},
+                "hits": {"hits": [{"_source": {"t": "naïve \"suggest\""}}]}, "suggest": suggest}  # fmt: skip
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    kept = without_deferred_probe(raw(2, 2), check)
+    assert kept is not None
+    assert json.loads(kept) == {"took": 3, "_shards": {"total": 1, "failed": 0},
+                                "hits": {"hits": [{"_source": {"t": "naïve \"suggest\""}}]}}  # fmt: skip
+    assert without_deferred_probe(raw(2, 1), check) is None
+    assert without_deferred_probe(b'{"took":1}', check) is None
+    assert without_deferred_probe(b"\xff", check) is None
