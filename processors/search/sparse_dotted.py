@@ -24,6 +24,10 @@ over the shards. Every document neuralpipe wrote has the token in both fields, s
 frequencies are equal no document has it only in the original (one written by another client,
 or rebuilt from ``_source`` by a partial update, which drops the mirror): the mirror is then
 exact for that token (:attr:`DottedAnswer.mirrored`); otherwise the clause keeps the script.
+A ``deferred`` check assumes the mirror exact without asking and lets the probe ride with the
+search itself (:meth:`DottedFeatureCheck.deferred_probe`); :func:`without_deferred_probe`
+confirms it on the node's answer and cuts it out (the proxy sends the request again, asking
+first, when it does not confirm).
 
 Example:
     >>> check = DottedFeatureCheck(client, "docs")  # doctest: +SKIP
