@@ -5,7 +5,9 @@ In order: ``index.neural_search.semantic_ingest_batch_size`` (a plugin setting t
 not know) and the ``semantic`` fields (:mod:`processors.semantic.fields`) go to
 ``_meta.neuralpipe``; on the embedded node, ``knn_vector`` fields are checked
 (:func:`~processors.opensearch.indices.check_for_embedded_node`); ``sparse_vector`` fields
-become marked ``rank_features`` (:mod:`processors.config.sparse_vector_mapping`). Pipeline
+become marked ``rank_features`` (:mod:`processors.config.sparse_vector_mapping`); every
+``rank_features`` field gets its dotted-feature mirror (:mod:`processors.ingest.sparse_mirror`,
+before the ``sparse_vector`` translation: token ids have no dots). Pipeline
 settings are left to the caller (the proxy knows which pipelines it serves).
 
 Example:
@@ -26,6 +28,7 @@ import json
 from typing import Any
 
 from processors.config.sparse_vector_mapping import has_sparse_vector, to_node_body
+from processors.ingest.sparse_mirror import add_mirrors
 from processors.opensearch.indices import check_for_embedded_node
 from processors.semantic.fields import (
     BATCH_SETTING,
@@ -124,6 +127,8 @@ def node_index_body(
     """
     out = copy.deepcopy(body)
     translate_semantic(out, model_doc)
+    if isinstance(out.get("mappings"), dict):
+        add_mirrors(out["mappings"])  # before sparse_vector fields become rank_features
     text = json.dumps(out).encode()
     if embedded and b"knn_vector" in text:
         out = check_for_embedded_node(out, source=name)

@@ -37,6 +37,7 @@ from processors.indexing.fingerprint import check_index_fingerprint
 from processors.indexing.prepare import UNHASHED, PreparedBatch, prepare_batch
 from processors.indexing.records import SourceRecord, read_records, token_batches
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport, run_bulk
+from processors.ingest.sparse_mirror import mirrors_in
 from processors.models.tokenization import TokenStats
 from processors.pipeline.ingest import IngestPipeline
 
@@ -97,6 +98,7 @@ class BulkIndexer:
         self.token_stats = token_stats
         self.on_batch = on_batch
         self._fingerprint_matched = False
+        self._mirrors: dict[str, str] = {}
 
     def index_files(self, paths: list[Path]) -> IndexReport:
         """Run over ``paths`` (JSONL/CSV, .gz, ``-`` for stdin); refresh; return the report."""
@@ -112,6 +114,7 @@ class BulkIndexer:
             self.client, self.index_name, self.fingerprint, force=self.control.force
         )
         self._fingerprint_matched = found == "matched"
+        self._mirrors = mirrors_in(self.client, self.index_name)
         cp_path, cp, resumed = self._checkpoint(paths)
         if cp is not None:
             report.resumed_from = cp.settled
@@ -172,6 +175,7 @@ class BulkIndexer:
                 batch, self.pipeline, self.index_name,
                 hash_field=HASH_FIELD if skip else None, known_hashes=known,
                 fingerprint=self.fingerprint["digest"], semantic=self.semantic,
+                mirrors=self._mirrors,
             )  # fmt: skip
 
     def _known_hashes(self, batch: list[SourceRecord]) -> dict[str, str]:

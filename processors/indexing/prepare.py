@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.indexing.records import SourceRecord
+from processors.ingest.sparse_mirror import add_mirror
 from processors.pipeline.ingest import IngestPipeline
 
 JSONObject = dict[str, Any]
@@ -75,6 +76,7 @@ def prepare_batch(
     known_hashes: Mapping[str, str] | None = None,
     fingerprint: str = "",
     semantic: Any = None,
+    mirrors: Mapping[str, str] | None = None,
 ) -> PreparedBatch:
     """Run the pipeline over ``records``; return index actions, failures and counts.
 
@@ -88,6 +90,8 @@ def prepare_batch(
         fingerprint: The pipeline fingerprint digest, part of every content hash.
         semantic: The index's semantic fields writer
             (:class:`~processors.semantic.ingest.SemanticIngest`), run after the pipeline.
+        mirrors: The index's dotted-feature mirrors (``{path: mirror path}``,
+            :mod:`processors.ingest.sparse_mirror`), written last.
     """
     started = time.monotonic()
     batch = PreparedBatch(records[0].seq, records[-1].seq + 1) if records else PreparedBatch(0, 0)
@@ -123,6 +127,8 @@ def prepare_batch(
             if error is not None:
                 batch.failures.append(Failure(rec.location, rec.doc_id, error, rec.doc))
                 continue
+        if mirrors:
+            add_mirror(final, mirrors)
         if hash_field:
             final[hash_field] = digest
         batch.origins[rec.doc_id] = (rec.location, rec.doc)

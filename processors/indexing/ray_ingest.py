@@ -42,6 +42,7 @@ from processors.indexing.records import SourceRecord, document_id, estimated_tok
 from processors.indexing.runner import DeadLetter, IndexingOptions, IndexReport
 from processors.indexing.sender import send_actions
 from processors.indexing.sources import BadLine, _parse_line
+from processors.ingest.sparse_mirror import mirrors_in
 from processors.settings import Settings
 
 JSONObject = dict[str, Any]
@@ -213,6 +214,7 @@ class PrepareDocuments:
 
         self.job = job
         self.client = _client(job)
+        self.mirrors = mirrors_in(self.client, job.index)  # dotted-feature mirrors to write
         self.pipeline = None
         if job.pipeline is not None:
             from processors.config.ingest_body import parse_ingest_pipeline
@@ -261,6 +263,7 @@ class PrepareDocuments:
                 hash_field=HASH_FIELD if job.skip_unchanged else None,
                 known_hashes=known,
                 fingerprint=job.fingerprint,
+                mirrors=self.mirrors,
             )
             rows.extend(batch_rows(prepared))
         out: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in ROW_COLUMNS}

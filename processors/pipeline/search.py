@@ -63,7 +63,7 @@ from processors.search.semantic_highlight import (
     wants_semantic_highlight,
 )
 from processors.search.sparse_ann import ExactTopK, SparseVectorField
-from processors.search.sparse_dotted import DottedFeatureCheck
+from processors.search.sparse_dotted import DottedFeatureCheck, MappedMirrors
 
 JSONObject = dict[str, Any]
 ModelFor = Callable[[str], Any]
@@ -112,6 +112,7 @@ class SearchPipeline:
         self._rerank = [s for s in (spec.response if spec else ()) if not s.runs_on_node]
         self._response_names = tuple(s.type_name for s in self._rerank)
         self._sparse_ok: dict[str, dict[str, SparseVectorField | None]] = defaultdict(dict)
+        self._mirrors = MappedMirrors(client)
         self.window_cache = window_cache if window_cache is not None else RerankWindowCache()
 
     @property
@@ -148,17 +149,46 @@ class SearchPipeline:
         otherwise (run :meth:`search`). A proxy sends the result itself and streams the
         node's answer back unparsed. With ``owned``, ``body`` itself is rewritten (no copy).
         """
+        return self.node_request_checked(index, body, owned, params, deferred=False)[0]
+
+    def node_request_checked(
+        self,
+        index: str | None,
+        body: JSONObject | None,
+        owned: bool = False,
+        params: Mapping[str, Any] | None = None,
+        *,
+        deferred: bool = True,
+    ) -> tuple[JSONObject | None, DottedFeatureCheck | None]:
+        """:meth:`node_request`, and with ``deferred`` the dotted tokens of mirrored fields
+        sent to their mirrors unasked: the request then carries the probe as its ``suggest``
+        section and comes with the check, whose :meth:`~DottedFeatureCheck.confirmed` the
+        caller asks of the node's answer (and removes the ``np_dotted_`` suggestions from it);
+        unconfirmed, the answer is not the plugin's: send :meth:`node_request`'s instead.
+        Not deferred: a request with its own ``suggest`` or ``profile``, a scroll.
+        """
         if self._rerank or wants_semantic_highlight(body):
-            return None
+            return None, None
         request = (body if owned else copy_json(body)) if body is not None else {}
         _refuse_inline_pipeline(request)
         rerank_window(request)  # validated, as search() does
         query = request.get("query")
         if isinstance(query, dict) and "hybrid" in query:
-            return None
-        self._rewrite_clauses(index, request, check_fields=True, url_size=_url_size(params))
+            return None, None
+        deferred = (
+            deferred
+            and "suggest" not in request
+            and not request.get("profile")
+            and "scroll" not in (params or {})
+        )
+        check = self._rewrite_clauses(
+            index, request, check_fields=True, url_size=_url_size(params), deferred=deferred
+        )
         self._to_node(request)
-        return request
+        if check is None or not check.assumed:
+            return request, None
+        request["suggest"] = check.deferred_probe()
+        return request, check
 
     def rewrite(self, body: JSONObject, index: str | None = None) -> JSONObject:
         """The request the node would get (no field checks, no search): for inspection.
@@ -256,21 +286,24 @@ class SearchPipeline:
         check_fields: bool,
         requests_done: bool = False,
         url_size: int | None = None,
-    ) -> None:
+        deferred: bool = False,
+    ) -> DottedFeatureCheck | None:
         """Steps 1-4 in place: the request processors, then every neural clause rewritten to
         core DSL; ``ext.rerank`` dropped. With ``check_fields`` the ``neural_sparse`` fields
         are checked against ``index``'s mappings; either way, with an index, its clauses ask it
-        which dotted tokens exist."""
+        which dotted tokens exist (``deferred``: see :meth:`node_request_checked`)."""
         if not requests_done:
             self._ml_inference_requests(request)
         found = self._request_processors(parse_clauses(request), request, url_size)
+        check = None
         if check_fields:
-            self._check_sparse_fields(index, found)
+            check = self._check_sparse_fields(index, found, deferred)
         elif index is not None:
-            _bind_sparse_clauses(self.client, index, found)
+            check = _bind_sparse_clauses(self.client, index, found, self._mirrors.of(index))
         analyze = IndexAnalyzerTokens(self.client, index) if self.client is not None else None
         rewrite_clauses(found, self.models, analyzers=self.analyzers, analyze=analyze)
         _strip_ext(request, "rerank")
+        return check
 
     def _to_node(self, request: JSONObject) -> None:
         """``request`` as the node takes it: no ``ext.neuralpipe``, the core search processors
@@ -280,10 +313,13 @@ class SearchPipeline:
         if self.node_pipeline:
             request["search_pipeline"] = copy_json(self.node_pipeline)
 
-    def _check_sparse_fields(self, index: str | None, found: list[Found]) -> None:
-        _bind_sparse_clauses(self.client, index, found)
+    def _check_sparse_fields(
+        self, index: str | None, found: list[Found], deferred: bool = False
+    ) -> DottedFeatureCheck | None:
+        mirrors = self._mirrors.of(index)
+        check = _bind_sparse_clauses(self.client, index, found, mirrors, deferred)
         if not self.check_fields:
-            return
+            return check
         target = index or "_all"
         fields = {f.query.field for f in found if isinstance(f.query, NeuralSparseQuery)}
         known = self._sparse_ok[target]
@@ -309,6 +345,7 @@ class SearchPipeline:
                 field = known[f.query.field]
                 assert field is not None
                 found[i] = replace(f, query=f.query.on_sparse_vector(field, top_ids))
+        return check
 
     def _hybrid(
         self, index: str | None, request: JSONObject, params: Mapping[str, Any] | None
@@ -353,16 +390,26 @@ def _refuse_inline_pipeline(request: JSONObject) -> None:
         )
 
 
-def _bind_sparse_clauses(client: Any, index: str | None, found: list[Found]) -> None:
+def _bind_sparse_clauses(
+    client: Any,
+    index: str | None,
+    found: list[Found],
+    mirrored: Callable[[str], bool] | None,
+    deferred: bool = False,
+) -> DottedFeatureCheck | None:
     """Let every ``neural_sparse`` clause ask ``index`` which dotted tokens exist (in place).
 
-    A dotted token no document has is then dropped instead of turning the clause into a full
+    A dotted token no document has is then dropped, and one the field's mirror holds exactly
+    becomes a ``rank_feature`` clause on it, instead of turning the clause into a full
     ``script_score`` scan (:mod:`processors.search.sparse_dotted`); one check per request.
     """
-    check = DottedFeatureCheck(client, index).present
+    if not any(isinstance(f.query, NeuralSparseQuery) for f in found):
+        return None
+    check = DottedFeatureCheck(client, index, mirrored, deferred=deferred)
     for i, f in enumerate(found):
         if isinstance(f.query, NeuralSparseQuery):
-            found[i] = replace(f, query=f.query.bind(check))
+            found[i] = replace(f, query=f.query.bind(check.answer))
+    return check
 
 
 def _strip_ext(request: JSONObject, name: str) -> None:

@@ -8,7 +8,9 @@ then ``index.final_pipeline``; the two index settings are read from the index's
 document goes to the node with ``pipeline: _none``; a default the node must run is named on
 the action. A document that fails is a failed item (status and error type as the node gives
 them, ``illegal_argument_exception``/400 for ours); a dropped one a ``noop`` item; nothing is
-left out. Requests with nothing for neuralpipe are streamed through unchanged.
+left out. Every document for an index with dotted-feature mirrors gets them written
+(:mod:`processors.ingest.sparse_mirror`). Requests with nothing for neuralpipe are streamed
+through unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from processors.ingest.sparse_mirror import add_mirror
 from processors.proxy.bulk_body import BulkItem, failed_result, noop_result, parse_bulk, status_of
 from processors.proxy.errors import (
     ProxyError,
@@ -31,7 +34,12 @@ from processors.proxy.errors import (
     json_object,
     unparsable_document,
 )
-from processors.proxy.semantic_routes import has_semantic, run_semantic
+from processors.proxy.semantic_routes import (
+    add_mirrors_to,
+    has_semantic,
+    mirrors_for,
+    run_semantic,
+)
 from processors.proxy.sparse_vector_checks import (
     refusal,
     refuse_bad_sparse_vectors,
@@ -152,7 +160,8 @@ async def bulk(request: Request) -> Response:
     indices = {item.index for item in items if item.op in ("index", "create", "update")}
     semantic = [index for index in indices if await has_semantic(state, index)]
     sparse = [index for index in indices if await sparse_vector_paths(state, index)]
-    if not semantic and not sparse and not any(item.changed for item in items):
+    mirrored = [index for index in indices if await mirrors_for(state, index)]
+    if not (semantic or sparse or mirrored) and not any(item.changed for item in items):
         return await state.upstream.forward(request, body=raw)
     _read_sources(items)
     ingest_started = time.perf_counter()
@@ -161,6 +170,8 @@ async def bulk(request: Request) -> Response:
         await run_semantic(state, items)
     if sparse:
         await refuse_bad_sparse_vectors(state, items)
+    if mirrored:
+        await add_mirrors_to(state, items)
     ingest_ms = int((time.perf_counter() - ingest_started) * 1000)
     if url_pipeline and await state.pipelines.spec("ingest", url_pipeline) is not None:
         params.pop("pipeline")
@@ -203,7 +214,8 @@ async def index_document(request: Request) -> Response:
     await plan(state, item, params.get("pipeline"))
     semantic = await has_semantic(state, index)
     sparse = await sparse_vector_paths(state, index)
-    if not item.pipelines and not semantic and not sparse:
+    mirrors = await mirrors_for(state, index)
+    if not item.pipelines and not semantic and not sparse and not mirrors:
         if item.node_pipeline is None:
             return await state.upstream.forward(request)
         return await state.upstream.forward(request, query=urlencode(
@@ -219,11 +231,14 @@ async def index_document(request: Request) -> Response:
     problem = refusal(item.source, sparse) if item.result is None else None
     if problem is not None:
         return JSONResponse(problem.body(doc_id), status_code=400)
-    if not item.pipelines and not semantic:  # only checked: the body goes as it came
+    if item.result is None and mirrors:
+        add_mirror(item.source, mirrors)
+    if not item.pipelines and not semantic:  # checked (and mirrored): the request as it came
         query_text = request.url.query
         if item.node_pipeline is not None:
             query_text = urlencode({**params, "pipeline": item.node_pipeline})
-        return await state.upstream.forward(request, body=raw, query=query_text)
+        body = json.dumps(item.source).encode() if mirrors else raw
+        return await state.upstream.forward(request, body=body, query=query_text)
     if item.result is not None:
         answer = item.result[op]
         if "error" in answer:

@@ -24,7 +24,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +36,8 @@ from processors.proxy.errors import ProxyError, classify, guarded, json_object
 from processors.proxy.semantic_routes import rewrite_search
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
+from processors.search.dsl_values import copy_json
+from processors.search.sparse_dotted import without_deferred_probe
 
 JSONObject = dict[str, Any]
 MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"', b'"semantic"')
@@ -104,11 +106,36 @@ async def search(request: Request) -> Response:
         body = await rewrite_search(state, index, json_object(raw))
         choice = await choose(state, index, named, body.pop("search_pipeline", None))
     pipeline = state.search_pipeline(choice.spec)
-    sent = await run_in_threadpool(pipeline.node_request, index, body, True, params)
+    kept = copy_json(body)  # for a rerun when a deferred dotted-token check fails
+    sent, check = await run_in_threadpool(pipeline.node_request_checked, index, body, True, params)
     if sent is not None:  # the node's answer is the answer: streamed back, not parsed
         query = _query(params, choice.node)
+        if check is not None:
+            answer = await _checked(state, request, sent, query, check)
+            if answer is not None:
+                return answer
+            sent = await run_in_threadpool(pipeline.node_request, index, kept, True, params)
+            assert sent is not None
         return await state.upstream.forward(request, body=dumps(sent), query=query)
-    return JSONResponse(await _run(state, choice, index, body, params))
+    return JSONResponse(await _run(state, choice, index, kept, params))
+
+
+async def _checked(
+    state: ProxyState, request: Request, sent: JSONObject, query: str, check: Any
+) -> Response | None:
+    """The node's answer to ``sent`` without the deferred dotted-token probe, when the probe
+    confirms the mirrors (:meth:`~processors.pipeline.search.SearchPipeline.node_request_checked`);
+    ``None``: send the request again without assuming."""
+    answer = await state.upstream.call(
+        "POST", request.url.path, params=dict(parse_qsl(query)), body=dumps(sent)
+    )
+    if answer.status != 200:
+        return None
+    content = without_deferred_probe(answer.content, check)
+    if content is None:
+        return None
+    kind = answer.headers.get("content-type", "application/json")
+    return Response(content, status_code=200, media_type=kind)
 
 
 @guarded

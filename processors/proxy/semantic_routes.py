@@ -27,6 +27,8 @@ from processors.config.index_translation import node_index_body, translate_seman
 from processors.config.index_translation import take_batch_size as _take_batch_size
 from processors.config.sparse_vector_mapping import META_KEY as SPARSE_META_KEY
 from processors.config.sparse_vector_mapping import has_sparse_vector, restore_mapping
+from processors.ingest.sparse_mirror import META_KEY as MIRROR_META_KEY
+from processors.ingest.sparse_mirror import add_mirror, mirrors_of, shown_without_mirrors
 from processors.models.mlcommons.errors import model_not_found
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
@@ -119,6 +121,7 @@ async def create_body(state: ProxyState, raw: bytes, index: str = "mapping") -> 
             MARKER in raw,
             b"semantic_ingest_batch_size" in raw,
             has_sparse_vector(raw),
+            b"rank_features" in raw,  # each gets its dotted-feature mirror
             embedded and b"knn_vector" in raw,
         )
     ):
@@ -174,13 +177,15 @@ async def get_mapping(request: Request) -> Response:
         MARKER not in answer.content
         and b"semantic_ingest" not in answer.content
         and SPARSE_META_KEY.encode() not in answer.content
+        and MIRROR_META_KEY.encode() not in answer.content
     ):
         return Response(answer.content, status_code=answer.status, media_type=kind)
     body = answer.json()
     for entry in body.values() if isinstance(body, dict) else ():
         if isinstance(entry, dict) and isinstance(entry.get("mappings"), dict):
             # sparse_vector fields back first (it drops only its own _meta keys), then semantic
-            entry["mappings"] = _without_ours(restore_mapping(entry["mappings"]))
+            shown = shown_without_mirrors(entry["mappings"])
+            entry["mappings"] = _without_ours(restore_mapping(shown))
     return JSONResponse(body)
 
 
@@ -351,6 +356,34 @@ async def _batch_size(state: ProxyState, index: str) -> int:
     return sizes[0] if sizes else batch_size_of({})
 
 
+async def mirrors_for(state: ProxyState, index: str | None) -> dict[str, str]:
+    """``{rank_features path: dotted-feature mirror path}`` of the index ``index`` names (empty
+    when it names several: a write goes to one index)."""
+    if not index:
+        return {}
+    found = await state.meta.of(index)
+    return mirrors_of(next(iter(found.values()))) if len(found) == 1 else {}
+
+
+async def add_mirrors_to(state: ProxyState, items: list[Any]) -> None:
+    """Write the dotted-feature mirrors (:mod:`processors.ingest.sparse_mirror`) into every
+    pending ``index``/``create`` item's document."""
+    for item in items:
+        if item.result is not None or item.op not in ("index", "create"):
+            continue
+        mirrors = await mirrors_for(state, item.index)
+        if not mirrors:
+            continue
+        if item.source is None and item.source_raw is not None:
+            try:
+                item.source = json.loads(item.source_raw)
+            except ValueError:
+                continue  # the node's own parse error
+        if isinstance(item.source, dict):
+            add_mirror(item.source, mirrors)
+            item.changed = True
+
+
 async def has_semantic(state: ProxyState, index: str | None) -> bool:
     return bool(await semantic_of(state, index))
 
@@ -419,6 +452,7 @@ async def update_document(request: Request) -> Response:
     )
     if errors[0] is not None:
         raise ProxyError(400, "illegal_argument_exception", errors[0])
+    add_mirror(source, await mirrors_for(state, index))
     params = {
         k: v for k, v in request.query_params.items() if k in ("refresh", "routing", "timeout")
     }

@@ -10,7 +10,10 @@ weight)``; the same Lucene query comes out of a ``bool.should`` of ``rank_featur
   dot and silently matches nothing. A clause bound to its index (:meth:`NeuralSparseQuery.bind`,
   done by the search pipeline) first asks the index which dotted tokens some document has
   (:mod:`processors.search.sparse_dotted`): the others score and match nothing in the plugin
-  either and are dropped. Only when a dotted token is present (or the answer is unknown) does
+  either and are dropped. A present one whose escaped name the field's dotted-feature mirror
+  holds for exactly the same documents (:mod:`processors.ingest.sparse_mirror`) becomes a
+  ``rank_feature`` clause on the mirror (same stored value, same score). Only when a present
+  dotted token is not mirrored exactly (or the answer is unknown) does
   the whole clause become a ``script_score`` over all documents that recomputes
   ``Σ float(w_q · dec(w_d))`` from ``_source`` (exact, but a full scan; it needs the field in
   ``_source`` and drops weight-0 dotted matches);
@@ -33,6 +36,7 @@ from typing import Any, Literal
 from processors.compat.floats import f32, java_float_str, json_score
 from processors.compat.java_text import java_is_blank
 from processors.errors import InvalidQueryError
+from processors.ingest.sparse_mirror import escape, mirror_path
 from processors.search.dsl_values import PARSING, is_value, single_field, to_float, to_text
 from processors.search.dsl_values import token_name as _token
 from processors.search.sparse_ann import (
@@ -44,6 +48,7 @@ from processors.search.sparse_ann import (
     restricted_to,
     with_filter,
 )
+from processors.search.sparse_dotted import DottedAnswer
 
 log = logging.getLogger(__name__)
 JSONObject = dict[str, Any]
@@ -52,8 +57,9 @@ DEFAULT_ANALYZER = "bert-uncased"
 SMALLEST_SCORE = json_score(f32(1.4e-45))
 _VALUE_KEYS = ("_name", "boost", "query_text", "model_id", "analyzer", "max_token_score")
 Source = tuple[Literal["tokens", "model", "analyzer"], str]
-DottedCheck = Callable[[str, Collection[str]], Collection[str] | None]
-"""``(field, dotted tokens) -> those some document has`` (``None``: unknown, keep them all)."""
+DottedCheck = Callable[[str, Collection[str]], DottedAnswer | None]
+"""``(field, dotted tokens) -> those some document has, and those its mirror holds exactly``
+(``None``: unknown, keep them all and score by script)."""
 
 DOTTED_TOKEN_SCRIPT = (
     "def m = params._source.get(params.field);"
@@ -207,30 +213,35 @@ class NeuralSparseQuery:
                     f"boost must be a positive float, got {java_float_str(weight)}"
                 )
         named = {"_name": self.name} if self.name is not None else {}
-        tokens = self._without_absent_dotted(tokens)
+        answer = self._dotted_answer(tokens)
+        if answer is not None:
+            tokens = {t: w for t, w in tokens.items() if "." not in t or t in answer.present}
+            if any(t not in answer.present for t in tokens if "." in t):
+                log.debug("neural_sparse on %s: dropped dotted tokens no document has", self.field)
         if not tokens:
             return {"match_none": named}
-        if any("." in token for token in tokens):
+        mirrored = answer.mirrored if answer is not None else frozenset()
+        if any("." in t and t not in mirrored for t in tokens):
             return self._script_query(tokens, named)
         should = [
-            {"rank_feature": {"field": f"{self.field}.{t}", "linear": {}, "boost": json_score(w)}}
+            {"rank_feature": {"field": self._feature(t), "linear": {}, "boost": json_score(w)}}
             for t, w in tokens.items()
         ]
         outer = {"boost": json_score(self.boost)} if self.boost not in (None, 1.0) else {}
         return {"bool": {"should": should, **outer, **named}}
 
-    def _without_absent_dotted(self, tokens: Mapping[str, float]) -> Mapping[str, float]:
-        """Drop the dotted tokens no document has (they match and score nothing)."""
+    def _dotted_answer(self, tokens: Mapping[str, float]) -> DottedAnswer | None:
+        """What the index says of the dotted tokens (None: none, or unknown)."""
         dotted = [t for t in tokens if "." in t]
         if not dotted or self.dotted_check is None:
-            return tokens
-        present = self.dotted_check(self.field, dotted)
-        if present is None:
-            return tokens
-        dropped = [t for t in dotted if t not in present]
-        if dropped:
-            log.debug("neural_sparse on %s: no document has %s", self.field, dropped)
-        return {t: w for t, w in tokens.items() if "." not in t or t in present}
+            return None
+        return self.dotted_check(self.field, dotted)
+
+    def _feature(self, token: str) -> str:
+        """The ``rank_feature`` field of ``token``: in the mirror when it has a dot."""
+        if "." in token:
+            return f"{mirror_path(self.field)}.{escape(token)}"
+        return f"{self.field}.{token}"
 
     def _script_query(self, tokens: Mapping[str, float], named: JSONObject) -> JSONObject:
         log.debug(

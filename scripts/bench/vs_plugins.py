@@ -680,7 +680,14 @@ def index_for_queries(sides: Sides, docs: list[dict[str, str]], work: Path) -> N
     ours = work / "vs-both.yaml"
     ours.write_text(yaml.safe_dump({"processors": [processor("dense", DENSE, 32),
                                                    processor("sparse", SPARSE, 32)]}))  # fmt: skip
-    fresh(sides.node, "vs-neuralpipe-q")
+    # created as a user creates it (neuralpipe's translation: the rank_features field gets its
+    # dotted-feature mirror), not straight on the node
+    sides.node.indices.delete(index="vs-neuralpipe-q", ignore=[404])
+    mapping = work / "mapping-q.json"
+    mapping.write_text(json.dumps(MAPPING))
+    neuralpipe(
+        "--url", sides.node_url, "index", "create", "vs-neuralpipe-q", "--mapping", str(mapping)
+    )
     neuralpipe("--url", sides.node_url, "index", "bulk", "vs-neuralpipe-q", str(corpus),
                "--pipeline", str(ours), "--no-progress", "--force",
                "--checkpoint", str(work / "q.ckpt"))  # fmt: skip

@@ -248,7 +248,10 @@ def test_settings_api_keeps_pipeline_settings_in_meta(
     settings = {"index.search.default_pipeline": f"enrich-{RUN}", "index.refresh_interval": "2s"}
     assert proxied.indices.put_settings(index=index_name, body=settings)["acknowledged"]
     mapping = client.indices.get_mapping(index=index_name)[index_name]["mappings"]
-    assert mapping["_meta"]["neuralpipe"] == {"index.search.default_pipeline": f"enrich-{RUN}"}
+    assert mapping["_meta"]["neuralpipe"] == {
+        "index.search.default_pipeline": f"enrich-{RUN}",
+        "dotted_mirror": {"text_sparse": "text_sparse__np_dotted"},  # mapped at creation
+    }
     node_settings = client.indices.get_settings(index=index_name)[index_name]["settings"]["index"]
     assert node_settings["refresh_interval"] == "2s" and "search" not in node_settings
     assert proxied.search(index=index_name, body=neural)["hits"]["total"]["value"] == 0
