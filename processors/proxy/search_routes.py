@@ -19,8 +19,6 @@ answer streamed back unparsed. A request with none of these is streamed to the n
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +34,7 @@ from processors.proxy.errors import ProxyError, classify, guarded, json_object
 from processors.proxy.semantic_routes import rewrite_search
 from processors.proxy.state import ProxyState, state_of
 from processors.proxy.upstream import read_body
+from processors.search.body_json import body_json
 from processors.search.dsl_values import copy_json
 from processors.search.sparse_dotted import without_deferred_probe
 
@@ -44,8 +43,6 @@ MARKERS = (b'"neural', b'"hybrid"', b'"search_pipeline"', b'"semantic"')
 """Bytes whose absence lets a request through untouched (no clause or inline pipeline)."""
 BOTH = "Both named and inline search pipeline were specified. Please only specify one or the other."
 AD_HOC = "_ad_hoc_pipeline"
-VECTOR_MARK = f"neuralpipe-vector-{secrets.token_hex(8)}-"
-"""Stands for a vector while the rest of a body is encoded (see :func:`dumps`)."""
 MSEARCH_ONLY = ("max_concurrent_searches",)
 
 
@@ -237,42 +234,13 @@ def _query(params: JSONObject, pipeline: str | None) -> str:
 
 
 def dumps(body: JSONObject) -> bytes:
-    """``body`` as compact JSON; the ``vector`` lists of ``knn`` clauses with 9 digits a number.
-
-    A query vector is float32 (the model's output, and what the node keeps): 9 significant
-    digits give back exactly the same float32 (``FLT_DECIMAL_DIG``), in half the characters
-    of ``repr`` and in one formatting call instead of one per number. ``body`` is changed.
+    """``body`` as the node gets it: :func:`~processors.search.body_json.body_json`, encoded.
 
     Example:
         >>> dumps({"knn": {"v": {"vector": [0.1, 0.25, 1e-05, 3.0, 0.5, 0.75, 2.0, 1.5]}}})
         b'{"knn":{"v":{"vector":[0.1,0.25,1e-05,3,0.5,0.75,2,1.5]}}}'
     """
-    vectors: list[list[float]] = []
-    _swap_vectors(body, vectors)
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    for number, vector in enumerate(vectors):
-        try:
-            numbers = ("%.9g," * len(vector))[:-1] % tuple(vector)
-        except TypeError:  # not all numbers: as JSON has it
-            numbers = "n"
-        if "n" in numbers:  # nan or inf: as JSON spells them (the node refuses both)
-            numbers = json.dumps(vector)[1:-1]
-        text = text.replace(f'"{VECTOR_MARK}{number}"', f"[{numbers}]", 1)
-    return text.encode()
-
-
-def _swap_vectors(node: Any, vectors: list[list[float]]) -> None:
-    """Replace every ``"vector": [floats]`` (8 or more) by a marker, keeping the list."""
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, value in items:
-        if isinstance(value, dict):
-            _swap_vectors(value, vectors)
-        elif isinstance(value, list):
-            if key == "vector" and len(value) >= 8 and type(value[0]) is float:
-                node[key] = f"{VECTOR_MARK}{len(vectors)}"
-                vectors.append(value)
-            else:
-                _swap_vectors(value, vectors)
+    return body_json(body).encode()
 
 
 def _item_error(exc: Exception) -> JSONObject:

@@ -48,6 +48,7 @@ from processors.compat.floats import java_float_compare_key, json_score
 from processors.errors import InvalidQueryError
 from processors.neural_stats.events import increment
 from processors.registry import Kind, SearchContext, register_processor
+from processors.search.body_json import body_json
 from processors.search.fusion_config import FusionConfig, NormalizationConfig, RRFConfig
 from processors.search.hybrid_explain import TYPE_NAME as EXPLANATION
 from processors.search.hybrid_explain import processor_explanation, raw_explanation
@@ -77,10 +78,10 @@ def _msearch(
     client: Any, index: str, searches: list[Search], *, first: int | None = None
 ) -> list[JSONObject]:
     """The answers, or the first item's error (item ``first``'s before the others)."""
-    lines: list[JSONObject] = []
+    lines: list[str] = []  # ndjson written here: vectors with float32's 9 digits, not repr's 17
     for header, body in searches:
-        lines.extend(({"index": index, **header}, body))
-    responses: list[JSONObject] = client.msearch(body=lines)["responses"]
+        lines.extend((body_json({"index": index, **header}), body_json(body)))
+    responses: list[JSONObject] = client.msearch(body="\n".join(lines) + "\n")["responses"]
     if first is not None:
         _raise_item_error(responses[first])
     for item in responses:

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from processors.errors import InvalidQueryError, UnsupportedFeatureError
@@ -160,7 +161,7 @@ class SearchPlan:
     collapse: str | None = None
     """The ``collapse.field``: one hit per value (:func:`processors.search.hybrid.collapse`)."""
 
-    @property
+    @cached_property
     def inner_hits(self) -> bool:
         """Some sub-query asks for ``inner_hits`` (every page hit gets each one's, as core's
         fetch phase gives them for the whole query)."""
@@ -241,12 +242,26 @@ def _collapse(value: Any) -> str | None:
 
 
 def has_inner_hits(value: Any) -> bool:
-    """Whether a query holds ``inner_hits`` anywhere (``nested``, ``has_child``...)."""
+    """Whether a query holds ``inner_hits`` anywhere (``nested``, ``has_child``...).
+
+    Only objects and lists are walked into (a ``knn`` vector's numbers are passed over
+    without a call each).
+
+    Example:
+        >>> has_inner_hits({"knn": {"v": {"vector": [0.5] * 384, "k": 10}}})
+        False
+        >>> has_inner_hits({"bool": {"should": [{"nested": {"path": "p", "inner_hits": {}}}]}})
+        True
+    """
     if isinstance(value, dict):
-        return "inner_hits" in value or any(has_inner_hits(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_inner_hits(v) for v in value)
-    return False
+        if "inner_hits" in value:
+            return True
+        values: Any = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return False
+    return any(has_inner_hits(v) for v in values if isinstance(v, dict | list))
 
 
 def _min_score(merged: JSONObject) -> float | None:

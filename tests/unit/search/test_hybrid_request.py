@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -156,10 +157,12 @@ class FakeClient:
     def search_shards(self, index: str, params: dict[str, Any]) -> dict[str, Any]:
         return {"shards": [[{"shard": n, "index": index}] for n in range(self.shards)]}
 
-    def msearch(self, body: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append(body)
+    def msearch(self, body: str) -> dict[str, Any]:
+        assert body.endswith("\n")  # ndjson, as the node reads it
+        lines: list[dict[str, Any]] = [json.loads(line) for line in body.splitlines()]
+        self.calls.append(lines)
         return {
-            "responses": [self._answer(h, b) for h, b in zip(body[::2], body[1::2], strict=True)]
+            "responses": [self._answer(h, b) for h, b in zip(lines[::2], lines[1::2], strict=True)]
         }
 
     def _answer(self, header: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +266,7 @@ def test_run_hybrid_queries_each_shard_of_a_multi_shard_index() -> None:
 
 def test_msearch_item_errors_raise_like_search() -> None:
     class Failing(FakeClient):
-        def msearch(self, body: list[dict[str, Any]]) -> dict[str, Any]:
+        def msearch(self, body: str) -> dict[str, Any]:
             return {"responses": [{"error": {"type": "parsing_exception"}, "status": 400}]}
 
     with pytest.raises(RequestError):
