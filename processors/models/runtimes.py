@@ -125,7 +125,7 @@ class _Base:
     ) -> Iterator[tuple[list[int], Encoded]]:
         encs, lost = self.tokenizer.tokenize(texts, query=query)
         lengths = [len(e.ids) for e in encs]
-        budget = self.token_budget if self.token_cap is None else min(self.token_budget, self.token_cap)
+        budget = min(self.token_budget, self.token_cap or self.token_budget)
         if self.tight:
             plan = plan_tight_batches(lengths, budget, self.max_batch)
         else:
