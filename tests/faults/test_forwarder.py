@@ -56,13 +56,13 @@ def test_all_neuralpipe_pipeline_through_every_fault(
     proxy.start()
     proxied = make_client(Settings(opensearch_url=proxy.url))
     report = make_indexer(proxied, index_name, dead_letter=dead,
-                          on_batch=outage_at(proxy, 8, 4.0)).index_files([corpus])  # fmt: skip
+                          on_batch=outage_at(proxy, 8, 20.0)).index_files([corpus])  # fmt: skip
     proxy.stop()
     assert proxy.items_refused >= 150 and proxy.resets == 2 and proxy.injected == 4
     assert (report.ok, report.failed) == (2000, 0)
     found = fault_table.record(
         f"all-neuralpipe pipeline: {proxy.items_refused} item 429s, 2 resets, whole-request "
-        "429/503/429/502, 4 s outage",
+        "429/503/429/502, 20 s outage",
         ledger(client, index_name, docs, dead),
     )
     assert found == {"sent": 2000, "indexed": 2000, **CLEAN}, found
@@ -81,7 +81,7 @@ def test_mixed_pipeline_waits_out_an_outage_that_hits_simulate(
 
     def arm_outage(report: IndexReport) -> None:
         if report.settled >= 300 and not proxy.simulate_outages:
-            proxy.outage_on_simulate = 8.0  # the next _simulate call finds the node gone
+            proxy.outage_on_simulate = 20.0  # the next _simulate call finds the node gone
 
     report = make_indexer(proxied, index_name, body=MIXED, dead_letter=dead,
                           on_batch=arm_outage).index_files([corpus])  # fmt: skip
@@ -90,7 +90,7 @@ def test_mixed_pipeline_waits_out_an_outage_that_hits_simulate(
     assert (report.ok, report.failed) == (1200, 0)
     found = fault_table.record(
         f"mixed pipeline (set + text_embedding): {proxy.items_refused} item 429s, _simulate "
-        "503/429, 8 s outage on _simulate",
+        "503/429, 20 s outage on _simulate",
         ledger(client, index_name, docs, dead),
     )
     assert found == {"sent": 1200, "indexed": 1200, **CLEAN}, found
