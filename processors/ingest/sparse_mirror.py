@@ -196,15 +196,29 @@ def shown_without_mirrors(mappings: JSONObject) -> JSONObject:
             shown["_source"] = source
         else:
             shown.pop("_source")
-    rest = {k: v for k, v in (ours or {}).items() if k != META_KEY}
-    shown_meta = {k: v for k, v in (meta or {}).items() if k != "neuralpipe"}
+    put_meta_without(shown, meta, (META_KEY,))
+    return shown
+
+
+def put_meta_without(shown: dict[str, Any], meta: Any, hidden: tuple[str, ...]) -> None:
+    """Set ``shown["_meta"]`` to ``meta`` less the ``hidden`` keys of its ``neuralpipe``
+    entry (an entry left empty goes, and so does an empty ``_meta``).
+
+    >>> shown = {"_meta": {}}
+    >>> put_meta_without(shown, {"neuralpipe": {"dotted_mirror": {}}, "a": 1}, ("dotted_mirror",))
+    >>> shown
+    {'_meta': {'a': 1}}
+    """
+    ours = meta.get("neuralpipe") if isinstance(meta, dict) else None
+    rest = {k: v for k, v in (ours if isinstance(ours, dict) else {}).items() if k not in hidden}
+    shown_meta = {k: v for k, v in (meta if isinstance(meta, dict) else {}).items()}
+    shown_meta.pop("neuralpipe", None)
     if rest:
         shown_meta["neuralpipe"] = rest
     if shown_meta:
         shown["_meta"] = shown_meta
     else:
         shown.pop("_meta", None)
-    return shown
 
 
 def _without(properties: Any, mirrors: set[str], prefix: str) -> Any:

@@ -28,7 +28,12 @@ from processors.config.index_translation import take_batch_size as _take_batch_s
 from processors.config.sparse_vector_mapping import META_KEY as SPARSE_META_KEY
 from processors.config.sparse_vector_mapping import has_sparse_vector, restore_mapping
 from processors.ingest.sparse_mirror import META_KEY as MIRROR_META_KEY
-from processors.ingest.sparse_mirror import add_mirror, mirrors_of, shown_without_mirrors
+from processors.ingest.sparse_mirror import (
+    add_mirror,
+    mirrors_of,
+    put_meta_without,
+    shown_without_mirrors,
+)
 from processors.models.mlcommons.errors import model_not_found
 from processors.proxy.errors import ProxyError, guarded, json_object
 from processors.proxy.state import ProxyState, state_of
@@ -156,14 +161,7 @@ def _without_ours(mappings: JSONObject) -> JSONObject:
     if not isinstance(ours, dict) or (META_KEY not in ours and BATCH_SETTING not in ours):
         return mappings
     shown = shown_mapping(mappings, ours.get(META_KEY) or {})
-    rest = {k: v for k, v in ours.items() if k not in (META_KEY, BATCH_SETTING)}
-    shown_meta = {k: v for k, v in meta.items() if k != "neuralpipe"}
-    if rest:
-        shown_meta["neuralpipe"] = rest
-    if shown_meta:
-        shown["_meta"] = shown_meta
-    else:
-        shown.pop("_meta", None)
+    put_meta_without(shown, meta, (META_KEY, BATCH_SETTING))
     return shown
 
 
