@@ -23,10 +23,13 @@ Contenders, each timed once per round on all texts, in an order that rotates rou
   >= 0.99) equals the fp32 build's.
 * ``bound``: the fp32 graph alone (``session.run``, nothing else) on rows made only of real
   tokens: as many rows as ours feeds, each of the mean length (so the same tokens or fewer, no
-  padding, attention no dearer), at its fastest rows-per-call of 8, 32, all, or the token
-  budget's (picked in a first pass; one row per call is slower still), or ours' own graph
-  calls (timed inside ``ours``' runs) where they are faster. Either is ``ours`` without
-  everything but the graph; ``theirs / bound`` caps what ``ours`` can reach in fp32.
+  padding, attention no dearer), at its fastest way through: our fused graph or the same
+  model exported unfused (ONNX Runtime's load-time fusions only; a first measurement found it
+  5-7 % faster on some MiniLM-shape heads), calls one after the other on all threads or side
+  by side (``run_many``, one thread each), 8, 32, all, or the token budget's rows per call
+  (picked in a first pass), or ours' own wait on the graph (timed inside ``ours``' runs) where
+  that is shorter. Either is ``ours`` without everything but the graph; ``theirs / bound``
+  caps what ``ours`` can reach in fp32 with either export.
 * theirs: the ``transformers`` pipeline of the task (``token-classification`` with
   ``aggregation_strategy: average``, ``fill-mask`` top 5, ``text-classification`` all classes,
   ``zero-shot-classification`` with 3 labels), as a user calls it, at batch size 1 (its
@@ -59,6 +62,8 @@ import numpy as np
 from processors import load_model
 from processors.models.build.builder import build_model
 from processors.models.build.quality import task_outcome
+from processors.models.build.sources import plan_source
+from processors.models.onnx import OnnxRunner
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
 from processors.models.task_runtime import TaskRuntime
@@ -135,6 +140,18 @@ def load(root: Path, source: Path, task: str, args: Any, quantize: str | None) -
     return model
 
 
+def unfused_graph(root: Path, source: Path, task: str) -> Path:
+    """The task's fp32 ONNX graph exported without our fusions (ONNX Runtime fuses what it
+    can when it loads it), kept in ``root/unfused``."""
+    path = root / "unfused" / f"{source.name}.onnx"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        plan_source(source, TASKS[task], 512, fuse=False).export(ModelFormat.ONNX, partial)
+        partial.rename(path)
+    return path
+
+
 def ours_call(model: Any, task: str) -> Timed:
     if task == "dpr":
         return lambda t: model.embed(t)
@@ -143,57 +160,103 @@ def ours_call(model: Any, task: str) -> Timed:
 
 
 class GraphClock:
-    """Wraps a runtime's ``runner.run``: seconds spent in the graph, and the rows and real
-    tokens of every feed (what the bound replays)."""
+    """Wraps a runtime's ``runner.run`` and ``runner.run_many``: seconds spent waiting on the
+    graph, and the rows and real tokens of every feed (what the bound replays)."""
 
     def __init__(self, model: Any) -> None:
         self.runner = model.runner
         self.inner = model.runner.run
+        self.inner_many = getattr(model.runner, "run_many", None)
         self.seconds = 0.0
         self.rows = 0
         self.tokens = 0
-        model.runner.run = self
+        self._in_many = False  # run_many runs a lone batch through run: counted once
+        model.runner.run = self._run
+        if self.inner_many is not None:
+            model.runner.run_many = self._run_many
 
-    def __call__(self, feed: dict[str, Any]) -> Any:
-        started = time.perf_counter()
-        out = self.inner(feed)
-        self.seconds += time.perf_counter() - started
+    def _count(self, feed: dict[str, Any]) -> dict[str, Any]:
         mask = feed.get("attention_mask")
         if mask is not None:
             self.rows += int(mask.shape[0])
             self.tokens += int(mask.sum())
+        return feed
+
+    def _run(self, feed: dict[str, Any]) -> Any:
+        if self._in_many:
+            return self.inner(feed)
+        started = time.perf_counter()
+        out = self.inner(feed)
+        self.seconds += time.perf_counter() - started
+        self._count(feed)
         return out
 
+    def _run_many(self, feeds: Any) -> Any:
+        assert self.inner_many is not None
+        self._in_many = True
+        try:
+            outputs = self.inner_many(self._count(f) for f in feeds)
+            while True:
+                started = time.perf_counter()
+                out = next(outputs, None)
+                self.seconds += time.perf_counter() - started
+                if out is None:
+                    return
+                yield out
+        finally:
+            self._in_many = False
 
-def bound_call(
-    runner: Any, run: Callable[..., Any], rows: int, length: int, per_call: int
-) -> Timed:
-    """``rows`` rows of ``length`` real tokens through the graph, ``per_call`` rows a call."""
+    @staticmethod
+    def plain(runner: Any) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+        """``runner``'s own ``run`` and ``run_many``, past any clock wrapped round them."""
+        run = runner.run
+        clock_ = getattr(run, "__self__", None)
+        if isinstance(clock_, GraphClock):
+            return clock_.inner, clock_.inner_many
+        return run, getattr(runner, "run_many", None)
+
+
+def bound_call(runner: Any, side_by_side: bool, rows: int, length: int, per_call: int) -> Timed:
+    """``rows`` rows of ``length`` real tokens through ``runner``'s graph, ``per_call`` rows a
+    call: one call after the other on all intra-op threads, or ``side_by_side`` (``run_many``:
+    one batch per thread)."""
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 2000, size=(per_call, length), dtype=np.int64)
     arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids),
               "token_type_ids": np.zeros_like(ids)}  # fmt: skip
     calls = [per_call] * (rows // per_call) + ([rows % per_call] if rows % per_call else [])
+    feeds = [{k: arrays[k.split(".")[-1]][:n] for k in runner.input_names} for n in calls]
+    run, run_many = GraphClock.plain(runner)
 
     def go(_texts: list[str]) -> None:
-        for n in calls:
-            run({k: arrays[k.split(".")[-1]][:n] for k in runner.input_names})
+        if side_by_side:
+            for _ in run_many(iter(feeds)):
+                pass
+        else:
+            for feed in feeds:
+                run(feed)
 
     return go
 
 
-def pick_bound(clock_: GraphClock, args: Any) -> tuple[str, Timed, int]:
-    """The bound's fastest rows-per-call, from one pass of each."""
+def pick_bound(clock_: GraphClock, graphs: dict[str, Any], args: Any) -> tuple[str, Timed]:
+    """The bound's fastest way through the graph, from one pass of each: every graph of
+    ``graphs`` (the fused one of ours, the unfused export), calls one after the other or side
+    by side, at 8, 32, all rows, or the token budget's rows per call."""
     rows, length = clock_.rows, max(clock_.tokens // max(clock_.rows, 1), 1)
     shapes = sorted({b for b in (8, 32, rows, args.token_budget // length)
                      if 1 <= b <= rows})  # fmt: skip
     timed = {}
-    for b in shapes:
-        fn = bound_call(clock_.runner, clock_.inner, rows, length, b)
-        fn([])
-        timed[b] = (clock(fn, []), fn)
-    best = min(timed, key=lambda b: timed[b][0])
-    return f"{rows}x{length} by {best}", timed[best][1], length
+    for graph, runner in graphs.items():
+        modes = (False, True) if GraphClock.plain(runner)[1] is not None else (False,)
+        for side in modes:
+            for b in shapes:
+                fn = bound_call(runner, side, rows, length, b)
+                fn([])
+                name = f"{graph}{' side by side' if side else ''} {rows}x{length} by {b}"
+                timed[name] = (clock(fn, []), fn)
+    best = min(timed, key=lambda n: timed[n][0])
+    return best, timed[best][1]
 
 
 def agreement(task: str, a: Any, b: Any) -> float:
@@ -286,7 +349,10 @@ def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> d
         fn(texts[:8])
     graph.rows = graph.tokens = 0
     contenders["ours"](texts)
-    bound_shape, contenders["bound"], _ = pick_bound(graph, args)
+    unfused = OnnxRunner(unfused_graph(root, source, task), threads=args.threads)
+    bound_shape, contenders["bound"] = pick_bound(
+        graph, {"fused": model.runner, "unfused": unfused}, args
+    )
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     in_graph: list[float] = []  # ours' own graph calls, each round
@@ -297,7 +363,7 @@ def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> d
             if name == "ours":
                 in_graph.append(graph.seconds)
     med = {name: statistics.median(t) for name, t in times.items()}
-    # the bound: the faster of the real-token rows and ours' own graph calls (padding and all)
+    # the bound: the faster of the real-token rows and ours' own wait on the graph
     med["bound"] = min(med["bound"], statistics.median(in_graph))
     theirs = {name: t for name, t in med.items() if name.startswith("bs")}
     best = min(theirs, key=lambda n: theirs[n])
@@ -386,6 +452,7 @@ def main() -> None:
                 source = source_dir(args.work / "src", size, task)
                 for quantize in (None, "int8") if args.int8 else (None,):
                     load(args.work, source, task, args, quantize)
+                unfused_graph(args.work, source, task)
                 print(json.dumps({"built": [size, task]}), flush=True)
                 continue
             rows.append(run(size, task, texts, args.work, args))

@@ -231,7 +231,9 @@ def recorded_hash(body_path: Path, zip_name: str) -> str | None:
     return str(body.get("model_content_hash_value"))
 
 
-def _checked(result: BuildResult, yaml_dir: Path, rebuild: Callable[[], BuildResult]) -> BuildResult:
+def _checked(
+    result: BuildResult, yaml_dir: Path, rebuild: Callable[[], BuildResult]
+) -> BuildResult:
     """``result``, checked against the register body already in ``yaml_dir`` for its zip.
 
     The builds are byte-reproducible, so a body of the same zip name (same sources and build

@@ -40,8 +40,8 @@ from typing import Any
 import yaml
 
 from processors.errors import ArtifactDownloadError, ArtifactError
-from processors.models.mlcommons import catalog
 from processors.models.artifact import sha256_file
+from processors.models.mlcommons import catalog
 from processors.models.registration import ModelConfig, ModelFormat, ModelRegistration
 
 log = logging.getLogger(__name__)

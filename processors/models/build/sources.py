@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import ArtifactError, ModelError
-from processors.models.build import tasks as build_tasks
 from processors.models.build import export as ex
+from processors.models.build import tasks as build_tasks
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.tokenization import ML_COMMONS_INPUT_PREFIX, Encoded, TextTokenizer
 
@@ -142,8 +142,12 @@ def _special_ids(spec: dict[str, Any]) -> list[int]:
     return [int(t["id"]) for t in spec.get("added_tokens", []) if t.get("special")]
 
 
-def plan_source(source: Path, function: FunctionName, override: int | None) -> SourcePlan:
-    """Plan the artifact for ``function`` from ``source``.
+def plan_source(
+    source: Path, function: FunctionName, override: int | None, *, fuse: bool = True
+) -> SourcePlan:
+    """Plan the artifact for ``function`` from ``source``. ``fuse=False`` exports the ONNX
+    graph as torch writes it, leaving every fusion to ONNX Runtime's load-time optimizer (what
+    ``scripts/bench/tasks.py`` times against ours).
 
     Raises:
         ArtifactError: missing tokenizer.json / config.json; ModelError: unsupported source.
@@ -162,7 +166,7 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
         "all_config": json.dumps(config, sort_keys=True),
     }
     tok = TextTokenizer(spec, truncation="silent")
-    fusion = ex.Fusion.from_config(config)
+    fusion = ex.Fusion.from_config(config) if fuse else None
     if function is FunctionName.TEXT_SIMILARITY:
         batch = tok.encode_pairs("example query", _EXAMPLES)
         cfg = {**base, "embedding_dimension": 1, "framework_type": "huggingface_transformers"}
@@ -180,7 +184,7 @@ def plan_source(source: Path, function: FunctionName, override: int | None) -> S
             "pooling_mode": "cls",
             "normalize_result": False,
         }
-        exporter = build_tasks.dpr_exporter(source, config, batch)
+        exporter = build_tasks.dpr_exporter(source, config, batch, fuse)
         return SourcePlan(function, spec, length, cfg, export=exporter, onnx_revision="dpr2")
     types = model_type in ("bert", "albert")
     if function is FunctionName.SPARSE_ENCODING:

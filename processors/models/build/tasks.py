@@ -9,8 +9,9 @@ Graph conventions: inputs ``input_ids``, ``attention_mask`` (+ ``token_type_ids`
 model has more than one token type); outputs ``logits`` (NER ``(B, L, classes)``, fill-mask
 ``(B, vocab)``: the LM head over the mask token's vector only, see :func:`masked_lm_module`;
 zips of revision ``task1`` have ``(B, L, vocab)``), text and zero-shot classification
-``(B, classes)``) or ``start_logits``, ``end_logits`` ``(B, L)`` (question answering). DPR encoders are TEXT_EMBEDDING models whose
-one output is the encoder's ``pooler_output`` (``pooling_mode: cls``, not normalized).
+``(B, classes)``) or ``start_logits``, ``end_logits`` ``(B, L)`` (question answering). DPR
+encoders are TEXT_EMBEDDING models whose one output is the encoder's ``pooler_output``
+(``pooling_mode: cls``, not normalized).
 
 Example:
     >>> head_fits({"architectures": ["BertForTokenClassification"]}, FunctionName.NER)
@@ -231,7 +232,9 @@ def is_dpr(config: dict[str, Any]) -> bool:
     )
 
 
-def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Exporter:
+def dpr_exporter(
+    source: Path, config: dict[str, Any], batch: Encoded, fuse: bool = True
+) -> Exporter:
     """DPR encoder -> one output ``sentence_embedding`` ``(B, H)``: its ``pooler_output`` (the
     ``[CLS]`` vector, projected when ``projection_dim`` > 0), what DPR scores by dot product;
     the ONNX graph fused as BERT's."""
@@ -245,7 +248,7 @@ def dpr_exporter(source: Path, config: dict[str, Any], batch: Encoded) -> Export
 
     model = functools.cache(load)
     # a DPR encoder is a BertModel: fused as BERT (revision dpr2; dpr1 zips were not fused)
-    fusion = ex.Fusion.from_config({**config, "model_type": "bert"})
+    fusion = ex.Fusion.from_config({**config, "model_type": "bert"}) if fuse else None
 
     def export(fmt: ModelFormat, path: Path, for_int8: bool = False) -> None:
         names = _input_names(model(), config)
