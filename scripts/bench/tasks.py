@@ -326,7 +326,15 @@ def _qa(model: Any, tokenizer: Any, texts: list[str], batch: int) -> list[Any]:
     return answers
 
 
+SETTLE = 0.2
+"""Seconds of pause before each timed call: the worker threads of the contender before (ONNX
+Runtime's intra-op pools, torch's OpenMP team) spin-wait a while after their work, and on 2
+cores that spinning taxes the next contender (two sessions alternating call by call: each call
+~60 % slower, measured)."""
+
+
 def clock(fn: Timed, texts: list[str]) -> float:
+    time.sleep(SETTLE)
     started = time.perf_counter()
     fn(texts)
     return time.perf_counter() - started
