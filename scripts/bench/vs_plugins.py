@@ -1106,6 +1106,9 @@ def main(argv: list[str] | None = None) -> int:
                 long_docs = passages(min(args.docs, 2000), long=True)
                 long_ingest = bench_ingest(sides, long_docs, args.rounds, work, "long", kinds)
                 print_rows(f"Ingest, {len(long_docs)} passages of ~512 tokens", long_ingest["rows"])
+                result["ingest_bounds_long"] = long_ingest["bounds"]
+                for note in long_ingest["notes"].values():
+                    print(f"- {note}")
         if parts & {"query", "quality", "rerank"}:
             step(f"indexing {len(docs)} passages on both sides for the queries")
             index_for_queries(sides, docs, work)
