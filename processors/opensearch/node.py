@@ -233,7 +233,7 @@ class LocalNode:
             done = subprocess.run(
                 [str(install / "bin" / "opensearch"), "-d", "-p", str(pid_file)],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir,
-                user=NODE_USER if _is_root() else None, check=False, timeout=120,
+                check=False, timeout=120, **_as_node_user(),
             )  # fmt: skip
         deadline = time.monotonic() + max(60.0, timeout)
         while not (text := _read_pid(pid_file)):  # created empty, then written: wait for both
@@ -364,6 +364,15 @@ def closed_ancestor(path: Path) -> Path | None:
 
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _as_node_user() -> dict[str, Any]:
+    """``subprocess`` options that run the node as :data:`NODE_USER` when we are root: its
+    user *and* its group, with no supplementary groups (``user=`` alone keeps root's group,
+    so a folder of group root without ``g+x`` shuts the node out even when it has ``o+x``)."""
+    if not _is_root():
+        return {}
+    return {"user": NODE_USER, "group": NODE_USER, "extra_groups": []}
 
 
 def _ensure_node_user() -> None:
