@@ -26,12 +26,14 @@ def test_ctrl_c_exits_130_cleanly_and_resume_finishes(
     client: Any, index_name: str, opensearch_url: str, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     create_index(client, index_name, load_mapping(REPO / "mappings/dense.json"), embedded=True)
+    # bulks of 50 over 1,000 documents: on an idle machine one default bulk of 500 took all
+    # of a 400-document run, which then settled only at its very end, racing the Ctrl-C
     docs = [{"_id": f"i{i}", "text": f"interrupted run document {i} " + "lift and drag " * 12}
-            for i in range(400)]  # fmt: skip
+            for i in range(1000)]  # fmt: skip
     corpus, cp = write_jsonl(tmp_path / "c.jsonl", docs), tmp_path / "cp.json"
     command = [str(NEURALPIPE), "--url", opensearch_url, "index", "bulk", index_name,
                str(corpus), "--pipeline", "minilm-dense-int8", "--no-progress",
-               "--checkpoint", str(cp), "--token-budget", "1500"]  # fmt: skip
+               "--checkpoint", str(cp), "--token-budget", "1500", "--batch-size", "50"]  # fmt: skip
     child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -45,7 +47,7 @@ def test_ctrl_c_exits_130_cleanly_and_resume_finishes(
     assert child.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err and "terminate called" not in err
     settled = json.loads(cp.read_text())["settled"]
-    assert 0 < settled < 400
+    assert 0 < settled < len(docs)
     resumed = subprocess.run([*command, "--resume"], cwd=REPO, capture_output=True, text=True,
                              timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -53,4 +55,4 @@ def test_ctrl_c_exits_130_cleanly_and_resume_finishes(
     found = fault_table.record(
         "Ctrl-C in a MiniLM int8 bulk run, then --resume", ledger(client, index_name, docs)
     )
-    assert found == {"sent": 400, "indexed": 400, "dead": 0, "lost": 0, "duplicated": 0}
+    assert found == {"sent": 1000, "indexed": 1000, "dead": 0, "lost": 0, "duplicated": 0}
