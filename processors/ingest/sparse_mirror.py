@@ -211,8 +211,8 @@ def put_meta_without(shown: dict[str, Any], meta: Any, hidden: tuple[str, ...]) 
     """
     ours = meta.get("neuralpipe") if isinstance(meta, dict) else None
     rest = {k: v for k, v in (ours if isinstance(ours, dict) else {}).items() if k not in hidden}
-    shown_meta = {k: v for k, v in (meta if isinstance(meta, dict) else {}).items()}
-    shown_meta.pop("neuralpipe", None)
+    shown_meta = {k: v for k, v in (meta if isinstance(meta, dict) else {}).items()
+                  if k != "neuralpipe"}  # fmt: skip
     if rest:
         shown_meta["neuralpipe"] = rest
     if shown_meta:

@@ -67,6 +67,7 @@ from processors.models.onnx import OnnxRunner
 from processors.models.registration import FunctionName, ModelFormat
 from processors.models.runtimes import DenseRuntime
 from processors.models.task_runtime import TaskRuntime
+from processors.models.tokenization import input_key
 from processors.settings import Settings
 from processors.testing.tiny_task_models import CORPUS, tiny_dpr_source, tiny_task_source
 
@@ -147,7 +148,7 @@ def unfused_graph(root: Path, source: Path, task: str) -> Path:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
-        plan_source(source, TASKS[task], 512, fuse=False).export(ModelFormat.ONNX, partial)
+        plan_source(source, TASKS[task], 512, fuse=False).export(ModelFormat.ONNX, partial, False)
         partial.rename(path)
     return path
 
@@ -206,30 +207,25 @@ class GraphClock:
         finally:
             self._in_many = False
 
-    @staticmethod
-    def plain(runner: Any) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
-        """``runner``'s own ``run`` and ``run_many``, past any clock wrapped round them."""
-        run = runner.run
-        clock_ = getattr(run, "__self__", None)
-        if isinstance(clock_, GraphClock):
-            return clock_.inner, clock_.inner_many
-        return run, getattr(runner, "run_many", None)
+
+Graph = tuple[Callable[..., Any], Callable[..., Any] | None, tuple[str, ...]]
+"""A graph's ``run``, ``run_many`` (None: it has none) and input names."""
 
 
-def bound_call(runner: Any, side_by_side: bool, rows: int, length: int, per_call: int) -> Timed:
-    """``rows`` rows of ``length`` real tokens through ``runner``'s graph, ``per_call`` rows a
-    call: one call after the other on all intra-op threads, or ``side_by_side`` (``run_many``:
-    one batch per thread)."""
+def bound_call(graph: Graph, side_by_side: bool, rows: int, length: int, per_call: int) -> Timed:
+    """``rows`` rows of ``length`` real tokens through ``graph``, ``per_call`` rows a call: one
+    call after the other on all intra-op threads, or ``side_by_side`` (``run_many``: one batch
+    per thread)."""
+    run, run_many, names = graph
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 2000, size=(per_call, length), dtype=np.int64)
     arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids),
               "token_type_ids": np.zeros_like(ids)}  # fmt: skip
     calls = [per_call] * (rows // per_call) + ([rows % per_call] if rows % per_call else [])
-    feeds = [{k: arrays[k.split(".")[-1]][:n] for k in runner.input_names} for n in calls]
-    run, run_many = GraphClock.plain(runner)
+    feeds = [{k: arrays[input_key(k)][:n] for k in names} for n in calls]
 
     def go(_texts: list[str]) -> None:
-        if side_by_side:
+        if side_by_side and run_many is not None:
             for _ in run_many(iter(feeds)):
                 pass
         else:
@@ -239,7 +235,7 @@ def bound_call(runner: Any, side_by_side: bool, rows: int, length: int, per_call
     return go
 
 
-def pick_bound(clock_: GraphClock, graphs: dict[str, Any], args: Any) -> tuple[str, Timed]:
+def pick_bound(clock_: GraphClock, graphs: dict[str, Graph], args: Any) -> tuple[str, Timed]:
     """The bound's fastest way through the graph, from one pass of each: every graph of
     ``graphs`` (the fused one of ours, the unfused export), calls one after the other or side
     by side, at 8, 32, all rows, or the token budget's rows per call."""
@@ -247,13 +243,12 @@ def pick_bound(clock_: GraphClock, graphs: dict[str, Any], args: Any) -> tuple[s
     shapes = sorted({b for b in (8, 32, rows, args.token_budget // length)
                      if 1 <= b <= rows})  # fmt: skip
     timed = {}
-    for graph, runner in graphs.items():
-        modes = (False, True) if GraphClock.plain(runner)[1] is not None else (False,)
-        for side in modes:
+    for label, graph in graphs.items():
+        for side in (False, True) if graph[1] is not None else (False,):
             for b in shapes:
-                fn = bound_call(runner, side, rows, length, b)
+                fn = bound_call(graph, side, rows, length, b)
                 fn([])
-                name = f"{graph}{' side by side' if side else ''} {rows}x{length} by {b}"
+                name = f"{label}{' side by side' if side else ''} {rows}x{length} by {b}"
                 timed[name] = (clock(fn, []), fn)
     best = min(timed, key=lambda n: timed[n][0])
     return best, timed[best][1]
@@ -358,9 +353,11 @@ def run(size: str, task: str, base_texts: list[str], root: Path, args: Any) -> d
     graph.rows = graph.tokens = 0
     contenders["ours"](texts)
     unfused = OnnxRunner(unfused_graph(root, source, task), threads=args.threads)
-    bound_shape, contenders["bound"] = pick_bound(
-        graph, {"fused": model.runner, "unfused": unfused}, args
-    )
+    graphs: dict[str, Graph] = {
+        "fused": (graph.inner, graph.inner_many, model.runner.input_names),
+        "unfused": (unfused.run, unfused.run_many, unfused.input_names),
+    }
+    bound_shape, contenders["bound"] = pick_bound(graph, graphs, args)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     in_graph: list[float] = []  # ours' own graph calls, each round

@@ -510,10 +510,12 @@ def ingest_bound(sides: Sides, kind: str, model: str, docs: list[dict[str, str]]
             runner.input_names) for idx in plan]  # fmt: skip
         middle = len(feeds) // 2
         runner.run(feeds[middle])  # warm the shape's kernels
-        if side_by_side and run_many is not None:
+        if side_by_side:
+            assert run_many is not None
             list(run_many(iter(feeds[middle : middle + 2])))  # and the one-thread sessions
         clock = time.process_time()
-        if side_by_side and run_many is not None:
+        if side_by_side:
+            assert run_many is not None
             for _ in run_many(iter(feeds)):
                 pass
         else:
@@ -524,8 +526,9 @@ def ingest_bound(sides: Sides, kind: str, model: str, docs: list[dict[str, str]]
     budget = runtime.token_budget
     plans = {"padded": plan_batches(lengths, token_budget=budget, max_batch=runtime.max_batch),
              "tight": plan_tight_batches(lengths, budget, runtime.max_batch)}  # fmt: skip
+    ways = (False, True) if run_many is not None else (False,)
     tried = {(name, side): graph_cpu(plan, side)
-             for name, plan in plans.items() for side in (False, True)}  # fmt: skip
+             for name, plan in plans.items() for side in ways}  # fmt: skip
     cheapest = min(tried, key=lambda k: tried[k])
     batched = tried[cheapest]
     schedule = f"{cheapest[0]} batches{' side by side' if cheapest[1] else ''}"
@@ -589,8 +592,8 @@ def bench_ingest(
         theirs = rows[f"{kind} plugins"]["cpu s/1k"].median
         for model in [DENSE, INT8] if kind == "dense" else [SPARSE]:
             step(f"ingest {label}: the measured bound of {model}")
-            sample = docs[:: max(1, len(docs) // BOUND_DOCS)][:BOUND_DOCS]  # spread evenly
-            found = ingest_bound(sides, kind, model, sample)
+            spread = docs[:: max(1, len(docs) // BOUND_DOCS)][:BOUND_DOCS]  # evenly
+            found = ingest_bound(sides, kind, model, spread)
             bounds[model] = found.__dict__ | {"cpu_s_per_1000": found.cpu_s_per_1000}
             notes[model] = (
                 f"{model} bound, CPU s/1k: graph {found.graph_cpu_s_per_1000:.1f} "

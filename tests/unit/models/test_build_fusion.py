@@ -40,7 +40,7 @@ def test_unfused_export_has_no_fused_operators_and_the_same_outputs(
     graphs = {}
     for fuse in (True, False):
         path = tmp_path / f"{kind}-{fuse}.onnx"
-        plan_source(source, function, 128, fuse=fuse).export(ModelFormat.ONNX, path)
+        plan_source(source, function, 128, fuse=fuse).export(ModelFormat.ONNX, path, False)
         graphs[fuse] = path
     assert _ops(graphs[True]) & FUSED_OPS
     assert not _ops(graphs[False]) & FUSED_OPS
