@@ -100,8 +100,8 @@ class Sides:
                                   timeout=300)  # fmt: skip
         try:
             data = answer.json()
-        except ValueError:
-            data = answer.text
+        except ValueError as exc:  # kept as text, with where it stops being JSON
+            data = f"{answer.text[:2000]}\n(not JSON: {exc}; {len(answer.content)} bytes)"
         return answer.status_code, data
 
     def ours(self, call: Callable[[], Any]) -> Answer:
@@ -231,7 +231,9 @@ def search_case(
     answers judged (:func:`judge`)."""
     ref = sides.ref_search(pipeline, body, name)
     ours = sides.ours(lambda: sides.search(pipeline, body, sides.index))
-    if ref[0] == 200 and ours[0] == 200:
+    if ref[0] == 200 and not isinstance(ref[1], dict):
+        case.differences = [f"the reference answered 200 with a body that is not JSON: {ref[1]}"]
+    elif ref[0] == 200 and ours[0] == 200:
         case.differences = compare_hits(ref[1], ours[1])
         if more is not None:
             case.differences += more(ref[1], ours[1])
