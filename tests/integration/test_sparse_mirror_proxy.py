@@ -91,6 +91,7 @@ def test_documents_written_through_the_proxy_answer_dotted_tokens_by_the_mirror(
     _load(proxied, index_name)
     node = client.indices.get_mapping(index=index_name)[index_name]["mappings"]
     assert node["properties"][MIRROR] == {"type": "rank_features"}
+    assert node["_source"] == {"excludes": [MIRROR], "recovery_source_enabled": False}
     shown = proxied.indices.get_mapping(index=index_name)[index_name]["mappings"]
     assert shown == MAPPING["mappings"]  # the mirror is ours: the user's mapping comes back
     stored = client.get(index=index_name, id="c")["_source"]
@@ -164,3 +165,38 @@ def test_neuralpipe_index_bulk_writes_the_mirror_too(
     sent, scores = _rewrite_and_search(client, index_name)
     assert f"{MIRROR}.%2E" in [c["rank_feature"]["field"] for c in sent["bool"]["should"]]
     _assert_exact(scores, SPARSE_DOCS)
+
+
+def test_the_mirror_does_not_make_the_node_keep_a_second_copy_of_each_document(
+    proxied: OpenSearch, client: Any, index_name: str
+) -> None:
+    """A filtered ``_source`` alone made the node store every document again, vectors included
+    (``_recovery_source``): 2.4x the disk of the same index without the mirror."""
+    rng = np.random.default_rng(7)
+    vector = {"type": "knn_vector", "dimension": 384,
+              "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}}  # fmt: skip
+    body = {"settings": {"index.knn": True, "number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {"properties": {FIELD: {"type": "rank_features"}, "v": vector}}}  # fmt: skip
+    docs = [{"v": rng.standard_normal(384).astype(np.float32).tolist(),
+             FIELD: {f"t{j}" if j % 9 else f"{j}.5": float(np.float32(rng.random()))
+                     for j in rng.choice(3000, 120, replace=False)}}
+            for _ in range(400)]  # fmt: skip
+    plain = f"{index_name}-plain"
+    sizes = {}
+    try:
+        for index, writer in ((index_name, proxied), (plain, client)):
+            writer.indices.create(index=index, body=body)
+            lines = [line for i, doc in enumerate(docs)
+                     for line in ({"index": {"_index": index, "_id": str(i)}}, doc)]  # fmt: skip
+            assert not writer.bulk(body=lines, refresh=True)["errors"]
+            client.indices.flush(index=index)
+            sizes[index] = client.indices.stats(index=index)["_all"]["primaries"]["store"][
+                "size_in_bytes"
+            ]
+        assert (
+            MIRROR
+            in client.indices.get_mapping(index=index_name)[index_name]["mappings"]["properties"]
+        )
+        assert sizes[index_name] < 1.15 * sizes[plain], sizes
+    finally:
+        client.indices.delete(index=plain, ignore=[404])

@@ -10,6 +10,7 @@ import pytest
 from processors.config.index_translation import node_index_body
 from processors.ingest.sparse_mirror import (
     META_KEY,
+    RECOVERY_KEY,
     add_mirror,
     add_mirrors,
     escape,
@@ -53,9 +54,36 @@ def test_every_rank_features_field_gets_a_hidden_mirror() -> None:
     }
     assert mappings["properties"]["doc"]["properties"]["g__np_dotted"] == {"type": "rank_features"}
     assert mappings["properties"]["taken__np_dotted"] == {"type": "keyword"}
-    assert mappings["_source"]["excludes"] == ["big", *added.values()]
+    assert mappings["_source"] == {"excludes": ["big", *added.values()]}  # the user's filter
     assert mappings["_meta"]["neuralpipe"][META_KEY] == added
     assert mirrors_of(mappings["_meta"]["neuralpipe"]) == added
+
+
+@pytest.mark.parametrize(
+    ("source", "recovery_off"),
+    [
+        (None, True),
+        ({}, True),
+        ({"excludes": ["big"]}, False),
+        ({"includes": ["f", "t"]}, False),
+        ({"recovery_source_enabled": True}, False),
+        ({"recovery_source_excludes": ["v"]}, False),
+    ],
+)
+def test_recovery_source_goes_off_only_where_the_mirror_alone_filters_the_source(
+    source: dict[str, Any] | None, recovery_off: bool
+) -> None:
+    mappings: dict[str, Any] = {"properties": {"f": {"type": "rank_features"}}}
+    if source is not None:
+        mappings["_source"] = copy.deepcopy(source)
+    made = copy.deepcopy(mappings)
+    add_mirrors(mappings)
+    got = mappings["_source"].get("recovery_source_enabled")
+    assert (got is False) == recovery_off
+    assert mappings["_meta"]["neuralpipe"].get(RECOVERY_KEY, False) == recovery_off
+    if made.get("_source") == {}:
+        del made["_source"]  # as the node shows an empty _source: not at all
+    assert shown_without_mirrors(mappings) == made
 
 
 def test_no_mirror_without_source_or_without_rank_features() -> None:
