@@ -32,7 +32,8 @@ used: the ``neuralpipe`` CLI and the REST APIs of both, with an unmodified opens
   (all-MiniLM-L6-v2's shape, random one-label head: no trained cross-encoder is on PyPI) over
   the 100 BM25 candidates of a ``match`` query: p50 / p99 of one client, and top-10 overlap;
 * memory: resident set of each side at rest with the models deployed, and its peak while
-  ingesting (the reference's JVM; neuralpipe's node + indexer or proxy);
+  ingesting (the reference's JVM; neuralpipe's node + indexer or proxy); and the query
+  index's size on disk on each side (with any query part);
 * time to first answer: from a home that holds only the downloaded distribution and plugin
   zips (the download itself is the network's time, not either side's) to the first ``neural``
   answer: install, start, (neuralpipe: start the proxy), register + deploy the model through
@@ -991,6 +992,17 @@ def at_rest(sides: Sides) -> dict[str, float]:
     }
 
 
+def disk_mb(sides: Sides) -> dict[str, float]:
+    """Each side's query index on disk (same passages, vectors and token maps; flushed)."""
+    out = {}
+    for side, client, index in (("plugins", sides.ref, "vs-plugins-q"),
+                                ("neuralpipe", sides.node, "vs-neuralpipe-q")):  # fmt: skip
+        client.indices.flush(index=index)
+        stats = client.indices.stats(index=index, metric="store")
+        out[side] = stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20
+    return out
+
+
 # -- report ----------------------------------------------------------------------------------
 def print_rows(title: str, rows: dict[str, dict[str, Stat]], digits: int = 1) -> None:
     print(f"\n## {title}")
@@ -1115,6 +1127,10 @@ def main(argv: list[str] | None = None) -> int:
         if parts & {"query", "quality", "rerank"}:
             step(f"indexing {len(docs)} passages on both sides for the queries")
             index_for_queries(sides, docs, work)
+            result["disk_mb"] = disk_mb(sides)
+            print(f"\n## The query index on disk, {len(docs)} passages (MB)")
+            for side, value in result["disk_mb"].items():
+                print(f"- {side}: {value:.1f}")
         if "query" in parts:
             query = bench_queries(sides, [q["text"] for q in queries], args.rounds, args.clients)
             print_rows(
