@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from processors.compat.java_text import java_double_str, java_parse_double
 
@@ -55,6 +56,19 @@ def json_score(value: np.float32 | float) -> float:
     if not np.isfinite(f):
         return float(f)
     return float(str(f))
+
+
+def json_scores(values: npt.NDArray[np.float32]) -> list[float]:
+    """:func:`json_score` of every float32 of ``values``, at once.
+
+    The token weights of a sparse map are float32: the plugins write each one as its shortest
+    decimal (``0.05700399``), where ``float(x)`` would be written ``0.057003989815711975``
+    (the same float32, twice the characters in every ``_source`` and ``_bulk`` body).
+
+    >>> json_scores(np.array([0.057003989815711975, 1.0, np.inf], np.float32))
+    [0.05700399, 1.0, inf]
+    """
+    return [float(text) for text in np.asarray(values, np.float32).astype(str).tolist()]
 
 
 def java_float_str(value: np.float32 | float) -> str:

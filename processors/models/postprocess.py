@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from processors.compat.floats import json_scores
 from processors.errors import ModelError
 from processors.models.registration import ModelConfig, PoolingMode
 
@@ -91,7 +92,7 @@ def sparse_maps(
     where = np.flatnonzero(flat.ravel() != 0)  # a boolean scan: ~20x np.nonzero on floats
     rows, cols = np.divmod(where, flat.shape[1])
     ids: list[int] = cols.tolist()
-    values: list[float] = flat.ravel()[where].tolist()
+    values = json_scores(flat.ravel()[where])  # as the plugin writes them: 0.05700399
     for i in set(ids).difference(cache):
         cache[i] = decode(i)
     ends = np.searchsorted(rows, np.arange(1, len(flat) + 1)).tolist()

@@ -76,7 +76,7 @@ def test_sparse_maps_match_a_row_by_row_scan_and_decode_each_id_once() -> None:
         m: dict[str, float] = {}
         for i in np.flatnonzero(row):
             if vocab[int(i)]:
-                m[vocab[int(i)]] = float(row[i])
+                m[vocab[int(i)]] = float(str(row[i]))  # the float32's shortest decimal
         expected.append(m)
     calls: list[int] = []
 
@@ -88,6 +88,8 @@ def test_sparse_maps_match_a_row_by_row_scan_and_decode_each_id_once() -> None:
     got = sparse_maps(weights, decode, names=names)
     assert got == expected
     assert [list(m) for m in got] == [list(m) for m in expected]  # same key order: same JSON
+    for m, row in zip(got, weights, strict=True):  # the same float32s, written as Java does
+        assert all(np.float32(w) in row and repr(w) == str(np.float32(w)) for w in m.values())
     assert got[2] == {}
     assert len(calls) == len(set(calls))  # each id decoded once
     first = len(calls)
