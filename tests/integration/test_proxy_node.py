@@ -251,6 +251,7 @@ def test_settings_api_keeps_pipeline_settings_in_meta(
     assert mapping["_meta"]["neuralpipe"] == {
         "index.search.default_pipeline": f"enrich-{RUN}",
         "dotted_mirror": {"text_sparse": "text_sparse__np_dotted"},  # mapped at creation
+        "dotted_mirror_recovery_source_off": True,  # no second copy of each document
     }
     node_settings = client.indices.get_settings(index=index_name)[index_name]["settings"]["index"]
     assert node_settings["refresh_interval"] == "2s" and "search" not in node_settings
