@@ -16,7 +16,7 @@ A filtered ``_source`` makes the node keep a second, unfiltered copy of every do
 (``_recovery_source``, for operation-based peer recovery; pruned by merges only after the
 soft-delete retention, 12 h by default) in which the ``knn_vector`` fields are stored whole,
 as k-NN's derived source strips them from ``_source`` only: the index of
-``scripts/bench/vs_plugins.py`` took 2.4x the plugins' disk. When the user's mapping has no
+``scripts/bench/vs_plugins.py`` took 3.4x the plugins' disk. When the user's mapping has no
 ``_source`` filter of its own, the mirror's exclusion therefore comes with
 ``_source.recovery_source_enabled: false`` (recorded in ``_meta.neuralpipe`` and hidden like the
 rest): operations replayed by a peer recovery then lose only the mirror, which the

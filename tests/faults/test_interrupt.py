@@ -36,6 +36,7 @@ def test_ctrl_c_exits_130_cleanly_and_resume_finishes(
     command = [str(NEURALPIPE), "--url", opensearch_url, "index", "bulk", index_name,
                str(corpus), "--pipeline", "minilm-dense-int8", "--no-progress",
                "--checkpoint", str(cp), "--token-budget", "1500", "--batch-size", "50"]  # fmt: skip
+    # bulks of 50: the checkpoint settles long before the run ends, leaving a run to interrupt;
     # the child gets SIGINT's default action: a suite started in the background of a
     # non-interactive shell (`bash scripts/test.sh &`) inherits SIGINT ignored, and Python then
     # installs no KeyboardInterrupt handler, so the run would ignore the Ctrl-C and exit 0
